@@ -1,0 +1,106 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// checkFile opens an existing, non-empty file read-only and checks it is a
+// sound Warden database, without writing to it. bbolt panics, or faults on
+// pages past the end of a truncated file, when it meets damage; both are caught
+// here and reported as ErrCorrupt.
+func checkFile(path string, lockTimeout time.Duration) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = corrupt(path, fmt.Errorf("reading it failed: %v", r))
+		}
+	}()
+
+	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: lockTimeout, PreLoadFreelist: true})
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	return bdb.View(func(tx *bolt.Tx) error {
+		if want := tx.Size(); info.Size() < want {
+			return corrupt(path, fmt.Errorf("truncated: %d bytes, the database needs %d", info.Size(), want))
+		}
+		if err := checkLayout(tx); err != nil {
+			return corrupt(path, err)
+		}
+		return nil
+	})
+}
+
+// checkLayout checks the root buckets and reads the first and last key of every
+// bucket below them, which touches each bucket's root and edge pages.
+func checkLayout(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) == nil {
+		// A bbolt file with buckets but no meta bucket belongs to someone else;
+		// one without buckets is a store whose first write never happened.
+		if k, _ := tx.Cursor().First(); k != nil {
+			return fmt.Errorf("no %q bucket, found %q", bucketMeta, k)
+		}
+		return nil
+	}
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		c := b.Cursor()
+		c.First()
+		c.Last()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v != nil {
+				continue
+			}
+			nested := b.Bucket(k)
+			if nested == nil {
+				return fmt.Errorf("bucket %s/%q is unreadable", name, k)
+			}
+			nc := nested.Cursor()
+			nc.First()
+			nc.Last()
+		}
+		return nil
+	})
+}
+
+// openBolt opens the file with bbolt and maps its failures to ErrLocked and
+// ErrCorrupt.
+func openBolt(path string, o *bolt.Options) (bdb *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			bdb, err = nil, corrupt(path, fmt.Errorf("opening it failed: %v", r))
+		}
+	}()
+	bdb, err = bolt.Open(path, 0o600, o)
+	var pathErr *fs.PathError
+	switch {
+	case err == nil:
+		return bdb, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("another Warden is using the data directory %s (waited %s for %s): %w",
+			filepath.Dir(path), o.Timeout, filepath.Base(path), ErrLocked)
+	case errors.As(err, &pathErr):
+		return nil, fmt.Errorf("open store: %w", err)
+	default:
+		return nil, corrupt(path, err)
+	}
+}
+
+func corrupt(path string, cause error) error {
+	return fmt.Errorf("open %s: %w: %w", path, ErrCorrupt, cause)
+}

@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"warden/core"
+)
+
+// appendFill is the fill percent of buckets whose keys only grow: pages split
+// nearly full instead of half full.
+const appendFill = 0.95
+
+// eventRecord is an event as stored: Seq is the key and Account the bucket.
+type eventRecord struct {
+	At      time.Time     `json:"at"`
+	From    core.State    `json:"from"`
+	To      core.State    `json:"to"`
+	Cause   string        `json:"cause"`
+	Reason  string        `json:"reason,omitempty"`
+	Attempt int           `json:"attempt,omitempty"`
+	Delay   time.Duration `json:"delay,omitempty"`
+	Epoch   uint64        `json:"epoch,omitempty"`
+}
+
+func (r eventRecord) event(id core.AccountID, seq uint64) core.Event {
+	return core.Event{Seq: seq, Account: id, At: r.At, From: r.From, To: r.To, Cause: r.Cause,
+		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch}
+}
+
+// AppendEvents stores events, all or none, and returns once they are committed
+// and synced. An event with Seq 0 gets its account's next sequence number; an
+// event with a Seq keeps it, and it must be above the account's last one
+// (ErrSequence). The account must exist (core.ErrUnknownAccount).
+func (db *DB) AppendEvents(ctx context.Context, evs ...core.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	values := make([][]byte, len(evs))
+	for i, ev := range evs {
+		if ev.Account == "" {
+			return fmt.Errorf("append events: event %d has no account", i)
+		}
+		v, err := json.Marshal(eventRecord{At: ev.At.UTC(), From: ev.From, To: ev.To, Cause: ev.Cause,
+			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch})
+		if err != nil {
+			return fmt.Errorf("append events: encode: %w", err)
+		}
+		values[i] = v
+	}
+	if err := db.write(ctx, func(tx *bolt.Tx) error { return putEvents(tx, evs, values) }); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	return nil
+}
+
+// putEvents validates the whole request first, then writes it.
+func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) error {
+	accounts, root := tx.Bucket(bucketAccounts), tx.Bucket(bucketEvents)
+	// last is each account's running sequence while the request is checked.
+	last := make(map[core.AccountID]uint64, 1)
+	for _, ev := range evs {
+		seq, seen := last[ev.Account]
+		if !seen {
+			if accounts.Get([]byte(ev.Account)) == nil {
+				return fmt.Errorf("account %s: %w", ev.Account, core.ErrUnknownAccount)
+			}
+			if b := root.Bucket([]byte(ev.Account)); b != nil {
+				seq = b.Sequence()
+			}
+		}
+		switch {
+		case ev.Seq == 0:
+			seq++
+		case ev.Seq <= seq:
+			return fmt.Errorf("account %s: seq %d after %d: %w", ev.Account, ev.Seq, seq, ErrSequence)
+		default:
+			seq = ev.Seq
+		}
+		last[ev.Account] = seq
+	}
+
+	buckets := make(map[core.AccountID]*bolt.Bucket, len(last))
+	for i, ev := range evs {
+		b := buckets[ev.Account]
+		if b == nil {
+			var err error
+			if b, err = root.CreateBucketIfNotExists([]byte(ev.Account)); err != nil {
+				return fmt.Errorf("account %s: %w", ev.Account, err)
+			}
+			b.FillPercent = appendFill
+			buckets[ev.Account] = b
+		}
+		seq := ev.Seq
+		if seq == 0 {
+			seq = b.Sequence() + 1
+		}
+		if err := b.SetSequence(seq); err != nil {
+			return err
+		}
+		if err := b.Put(seqKey(seq), values[i]); err != nil {
+			return fmt.Errorf("account %s: put event %d: %w", ev.Account, seq, err)
+		}
+	}
+	return nil
+}
+
+// Events returns the account's newest events, at most limit, newest last, with
+// Seq and Account filled in. An account without events has none.
+func (db *DB) Events(ctx context.Context, id core.AccountID, limit int) ([]core.Event, error) {
+	if limit <= 0 || id == "" {
+		return nil, nil
+	}
+	var out []core.Event
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents).Bucket([]byte(id))
+		if b == nil {
+			return nil
+		}
+		out = make([]core.Event, 0, min(limit, 1024))
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			var r eventRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("event %d: %w: %w", keySeq(k), ErrCorrupt, err)
+			}
+			out = append(out, r.event(id, keySeq(k)))
+		}
+		slices.Reverse(out)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", id, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"warden/core"
+)
+
+// Settings are the operator's preferences. Each field is stored under a key
+// of its own, so a field never saved reads as its default.
+type Settings struct {
+	Policy         core.Policy
+	Notifications  bool
+	LogLevel       string // "debug", "info", "warn" or "error"
+	Theme          string // "system", "light" or "dark"
+	WindowWidth    float32
+	WindowHeight   float32
+	EventRetention Retention
+}
+
+// ErrInvalidSettings is wrapped by SaveSettings' errors, which name the field.
+var ErrInvalidSettings = errors.New("invalid settings")
+
+// The accepted values of Settings.LogLevel and Settings.Theme.
+var (
+	LogLevels = []string{"debug", "info", "warn", "error"}
+	Themes    = []string{"system", "light", "dark"}
+)
+
+// Bounds of the settings.
+const (
+	MinWindowSize = 200
+	MaxWindowSize = 20_000
+	MaxMaxEvents  = 10_000_000
+	MinMaxAge     = time.Hour
+	MaxMaxAge     = 10 * 365 * 24 * time.Hour
+)
+
+// DefaultSettings returns the settings of a new installation.
+func DefaultSettings() Settings {
+	return Settings{
+		Policy:         core.DefaultPolicy(),
+		Notifications:  true,
+		LogLevel:       "info",
+		Theme:          "system",
+		WindowWidth:    1100,
+		WindowHeight:   700,
+		EventRetention: Retention{MaxEvents: DefaultMaxEvents, MaxAge: DefaultMaxAge},
+	}
+}
+
+// SlogLevel returns LogLevel as a slog.Level (info if unknown).
+func (s Settings) SlogLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// Validate checks every field and names the first bad one.
+func (s Settings) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSettings, field, fmt.Sprintf(format, args...))
+	}
+	if err := s.Policy.Validate(); err != nil {
+		return fmt.Errorf("%w: Policy: %w", ErrInvalidSettings, err)
+	}
+	if !oneOf(s.LogLevel, LogLevels) {
+		return bad("LogLevel", "%q is not one of %q", s.LogLevel, LogLevels)
+	}
+	if !oneOf(s.Theme, Themes) {
+		return bad("Theme", "%q is not one of %q", s.Theme, Themes)
+	}
+	if !windowSizeOK(s.WindowWidth) {
+		return bad("WindowWidth", "%v is not between %d and %d", s.WindowWidth, MinWindowSize, MaxWindowSize)
+	}
+	if !windowSizeOK(s.WindowHeight) {
+		return bad("WindowHeight", "%v is not between %d and %d", s.WindowHeight, MinWindowSize, MaxWindowSize)
+	}
+	if r := s.EventRetention; r.MaxEvents < 1 || r.MaxEvents > MaxMaxEvents {
+		return bad("EventRetention.MaxEvents", "%d is not between 1 and %d", r.MaxEvents, MaxMaxEvents)
+	}
+	if r := s.EventRetention; r.MaxAge < MinMaxAge || r.MaxAge > MaxMaxAge {
+		return bad("EventRetention.MaxAge", "%s is not between %s and %s", r.MaxAge, MinMaxAge, MaxMaxAge)
+	}
+	return nil
+}
+
+func oneOf(s string, list []string) bool {
+	for _, x := range list {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func windowSizeOK(v float32) bool {
+	f := float64(v)
+	return !math.IsNaN(f) && f >= MinWindowSize && f <= MaxWindowSize
+}
+
+// A settingField is one field of Settings and the key it is stored under.
+type settingField struct {
+	key  string
+	save func() ([]byte, error)
+	load func(v []byte) error // leaves the field as it was on error
+}
+
+func field[T any](key string, p *T) settingField {
+	return settingField{
+		key:  key,
+		save: func() ([]byte, error) { return json.Marshal(*p) },
+		load: func(v []byte) error {
+			var x T
+			if err := json.Unmarshal(v, &x); err != nil {
+				return err
+			}
+			*p = x
+			return nil
+		},
+	}
+}
+
+func (s *Settings) fields() []settingField {
+	return []settingField{
+		field("policy", &s.Policy),
+		field("notifications", &s.Notifications),
+		field("log_level", &s.LogLevel),
+		field("theme", &s.Theme),
+		field("window_width", &s.WindowWidth),
+		field("window_height", &s.WindowHeight),
+		field("event_retention", &s.EventRetention),
+	}
+}
+
+// Settings returns the saved settings, with defaults for anything never saved.
+// The retention default is the one given to Open. A stored value that does
+// not decode is logged and read as its default.
+func (db *DB) Settings(ctx context.Context) (Settings, error) {
+	s := DefaultSettings()
+	db.mu.Lock()
+	s.EventRetention = db.retentionOption
+	db.mu.Unlock()
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSettings)
+		for _, f := range s.fields() {
+			if v := b.Get([]byte(f.key)); v != nil {
+				if err := f.load(v); err != nil {
+					db.log.Warn("a stored setting is unreadable; using its default", "setting", f.key, "err", err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Settings{}, fmt.Errorf("settings: %w", err)
+	}
+	return s, nil
+}
+
+// SaveSettings validates and saves every field in one transaction. Invalid
+// settings are refused (ErrInvalidSettings, naming the field) and nothing is
+// saved. A new retention applies to the pruner at once.
+func (db *DB) SaveSettings(ctx context.Context, s Settings) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSettings)
+		for _, f := range s.fields() {
+			v, err := f.save()
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.key, err)
+			}
+			if err := b.Put([]byte(f.key), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	db.setRetention(s.EventRetention)
+	return nil
+}

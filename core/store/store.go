@@ -1,0 +1,280 @@
+// Package store keeps Warden's own data in one bbolt file: the accounts, their
+// timelines, their logs and the settings. *DB implements core.Store.
+//
+// The bucket tree (names in <angle brackets> are keys, → shows a value):
+//
+//	meta
+//	  version              → schema version, uint64 big-endian
+//	accounts
+//	  <account id>         → core.Account, JSON
+//	events
+//	  <account id>           one bucket per account; its sequence is the last Seq
+//	    <seq, u64 BE>      → one timeline event, JSON (times in UTC)
+//	logs
+//	  <account id | 0x00>    one bucket per account; 0x00 holds Warden's own log
+//	    <seq, u64 BE>      → LogLine, JSON (times in UTC)
+//	settings
+//	  <setting name>       → its value, JSON
+//
+// Writes of events and logs go through one writer goroutine that commits
+// everything queued while the previous commit was being synced, so concurrent
+// appends share commits. A nil error from AppendEvents or AppendLogs means the
+// data was committed and synced. A background pruner keeps each timeline within
+// the retention limits; its deletions ride in the writer's commits, a bounded
+// chunk at a time, so appends never wait for a long prune.
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names. Open creates them all, through the migrations, in one Update.
+var (
+	bucketMeta     = []byte("meta")
+	bucketAccounts = []byte("accounts")
+	bucketEvents   = []byte("events")
+	bucketLogs     = []byte("logs")
+	bucketSettings = []byte("settings")
+
+	keyVersion = []byte("version")
+)
+
+// Errors callers branch on (with errors.Is).
+var (
+	// ErrLocked means another process (another Warden) holds the database file.
+	ErrLocked = errors.New("data directory locked")
+	// ErrCorrupt means the file is damaged or is not a Warden database. The
+	// file is left as it was.
+	ErrCorrupt = errors.New("the file is damaged or not a Warden database")
+	// ErrNewerSchema means the file was written by a newer Warden.
+	ErrNewerSchema = errors.New("the file was written by a newer version of Warden")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("store closed")
+	// ErrSequence is returned when an event's Seq is not above the account's
+	// last stored sequence.
+	ErrSequence = errors.New("event sequence is not above the last stored one")
+)
+
+// Defaults of the options.
+const (
+	DefaultMaxEvents     = 100_000
+	DefaultMaxAge        = 90 * 24 * time.Hour
+	DefaultLogCap        = 20_000
+	DefaultLockTimeout   = 1 * time.Second
+	DefaultPruneInterval = 10 * time.Minute
+)
+
+// Retention limits an account's timeline: at most MaxEvents events, none older
+// than MaxAge. The newest event of an account is always kept.
+type Retention struct {
+	MaxEvents int           `json:"max_events"`
+	MaxAge    time.Duration `json:"max_age"`
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	logger        *slog.Logger
+	retention     Retention
+	now           func() time.Time
+	lockTimeout   time.Duration
+	logCap        int
+	pruneInterval time.Duration
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRetention sets the default event retention; the settings override it.
+func WithRetention(maxEvents int, maxAge time.Duration) Option {
+	return func(o *options) { o.retention = Retention{MaxEvents: maxEvents, MaxAge: maxAge} }
+}
+
+// WithNow sets the clock used for retention by age (default time.Now).
+func WithNow(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLockTimeout sets how long Open waits for the file lock before it
+// returns ErrLocked (default 1 s).
+func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
+
+// WithLogCap sets how many log lines are kept per account (default 20,000).
+func WithLogCap(n int) Option { return func(o *options) { o.logCap = n } }
+
+// WithPruneInterval sets how often the pruner runs (default 10 minutes). It
+// also runs once shortly after Open and whenever the retention settings change.
+func WithPruneInterval(d time.Duration) Option { return func(o *options) { o.pruneInterval = d } }
+
+// DB is Warden's store. It is safe for concurrent use.
+type DB struct {
+	bolt   *bolt.DB
+	path   string
+	log    *slog.Logger
+	now    func() time.Time
+	logCap int
+
+	writes   chan *writeReq // to the writer goroutine
+	pruneNow chan struct{}  // nudges the pruner; buffered 1
+	closing  chan struct{}  // closed by Close
+	wg       sync.WaitGroup // the writer and the pruner
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// mu guards the following.
+	mu              sync.Mutex
+	retention       Retention // the effective retention: settings, else the option
+	retentionOption Retention // the option's value, the default of the setting
+}
+
+// Open opens (creating it if needed) the store at path. The directory is
+// created with mode 0700 and the file with 0600.
+//
+// It returns ErrLocked, after the lock timeout, when another process holds the
+// file; ErrCorrupt when the file is damaged or not a Warden database (the file is
+// not modified); ErrNewerSchema when a newer Warden wrote it. An empty file is
+// taken as a new store: a crash before the first write leaves one.
+func Open(path string, opts ...Option) (*DB, error) {
+	o := options{
+		logger:        slog.Default(),
+		retention:     Retention{MaxEvents: DefaultMaxEvents, MaxAge: DefaultMaxAge},
+		now:           time.Now,
+		lockTimeout:   DefaultLockTimeout,
+		logCap:        DefaultLogCap,
+		pruneInterval: DefaultPruneInterval,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lockTimeout <= 0 {
+		o.lockTimeout = DefaultLockTimeout // bbolt would wait forever
+	}
+	if o.logCap <= 0 {
+		o.logCap = DefaultLogCap
+	}
+	if o.pruneInterval <= 0 {
+		o.pruneInterval = DefaultPruneInterval
+	}
+	dir := filepath.Dir(path)
+	if err := EnsureDataDir(dir); err != nil {
+		return nil, err
+	}
+	if info, err := os.Stat(path); err == nil {
+		if info.Mode().Perm()&0o077 != 0 {
+			o.logger.Warn("the store file is accessible by other users; it should be mode 0600",
+				"file", path, "mode", info.Mode().Perm().String())
+		}
+		if info.Size() > 0 {
+			if err := checkFile(path, o.lockTimeout); err != nil {
+				return nil, err
+			}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+
+	bdb, err := openBolt(path, &bolt.Options{Timeout: o.lockTimeout})
+	if err != nil {
+		return nil, err
+	}
+	// Grow the file in larger steps: fewer syncs of a growing file.
+	bdb.AllocSize = 4 << 20
+
+	if err := bdb.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations, o.logger) }); err != nil {
+		_ = bdb.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("open %s: migrate: %w", path, err)
+	}
+
+	db := &DB{
+		bolt:            bdb,
+		path:            path,
+		log:             o.logger,
+		now:             o.now,
+		logCap:          o.logCap,
+		writes:          make(chan *writeReq),
+		pruneNow:        make(chan struct{}, 1),
+		closing:         make(chan struct{}),
+		retention:       o.retention,
+		retentionOption: o.retention,
+	}
+	s, err := db.Settings(context.Background())
+	if err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	db.retention = s.EventRetention
+
+	db.wg.Add(2)
+	go db.writeLoop()
+	go db.pruneLoop(o.pruneInterval)
+	return db, nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close stops the writer and the pruner and closes the file. Appends already
+// accepted are committed first. It is safe to call twice.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		db.wg.Wait()
+		if err := db.bolt.Close(); err != nil {
+			db.closeErr = fmt.Errorf("close %s: %w", db.path, err)
+		}
+	})
+	return db.closeErr
+}
+
+// closed reports whether Close has been called.
+func (db *DB) closed() bool {
+	select {
+	case <-db.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// view runs fn in a read transaction, after checking the store is open.
+func (db *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if db.closed() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(fn)
+}
+
+// update runs fn in a write transaction of its own (not through the writer).
+func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if db.closed() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Update(fn)
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func keySeq(k []byte) uint64 { return binary.BigEndian.Uint64(k) }
