@@ -1,0 +1,331 @@
+// Package coretest provides in-memory fakes of core's ports for tests: a
+// scriptable Dialer whose sessions are driven by the test, and a Store.
+//
+// The Dialer counts open sessions per account (created and not yet closed) and
+// remembers the most ever open at once, so a test can prove the single-client
+// invariant: MaxOpen must never exceed 1.
+package coretest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"warden/core"
+)
+
+// ErrOffline is returned by a fake session's Logout when it is not connected.
+var ErrOffline = fmt.Errorf("fake session offline: %w", core.ErrNotConnected)
+
+// Dialer is a fake core.Dialer. Its exported fields script the sessions it
+// creates; set them before use or under Lock/Unlock.
+type Dialer struct {
+	mu sync.Mutex
+	// mu guards the following and the exported fields.
+
+	// OnConnect runs inside Session.Connect. Nil: the default behaviour,
+	// Behave(s): a paired account reports Connected, an unpaired one its first
+	// QR code.
+	OnConnect func(ctx context.Context, s *Session) error
+	// NewSessionErr makes NewSession fail.
+	NewSessionErr error
+	// LogoutErr makes Logout fail (nil: Logout succeeds when connected).
+	LogoutErr error
+	// DeleteDeviceErr makes DeleteDevice fail.
+	DeleteDeviceErr error
+	// PairCode is the code PairPhone returns.
+	PairCode string
+
+	sessions map[core.AccountID][]*Session
+	open     map[core.AccountID]int
+	maxOpen  map[core.AccountID]int
+	devices  map[string]bool // JIDs whose keys exist
+	deleted  []core.AccountID
+	created  int
+	next     int // for fake JIDs
+}
+
+// NewDialer returns a fake Dialer with the default behaviour.
+func NewDialer() *Dialer {
+	return &Dialer{
+		sessions: make(map[core.AccountID][]*Session),
+		open:     make(map[core.AccountID]int),
+		maxOpen:  make(map[core.AccountID]int),
+		devices:  make(map[string]bool),
+		PairCode: "ABCD-EFGH",
+	}
+}
+
+// Lock and Unlock guard the exported fields while sessions are running.
+func (d *Dialer) Lock()   { d.mu.Lock() }
+func (d *Dialer) Unlock() { d.mu.Unlock() }
+
+// NewSession implements core.Dialer.
+func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.NewSessionErr != nil {
+		return nil, d.NewSessionErr
+	}
+	d.created++
+	s := &Session{d: d, Account: acct, N: len(d.sessions[acct.ID]) + 1, emit: emit}
+	s.paired = acct.JID != "" && d.devices[acct.JID]
+	d.sessions[acct.ID] = append(d.sessions[acct.ID], s)
+	d.open[acct.ID]++
+	d.maxOpen[acct.ID] = max(d.maxOpen[acct.ID], d.open[acct.ID])
+	return s, nil
+}
+
+// DeleteDevice implements core.Dialer.
+func (d *Dialer) DeleteDevice(ctx context.Context, acct core.Account) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.DeleteDeviceErr != nil {
+		return d.DeleteDeviceErr
+	}
+	delete(d.devices, acct.JID)
+	d.deleted = append(d.deleted, acct.ID)
+	return nil
+}
+
+// AddDevice records keys for jid, as if it had been paired before.
+func (d *Dialer) AddDevice(jid string) {
+	d.mu.Lock()
+	d.devices[jid] = true
+	d.mu.Unlock()
+}
+
+// HasDevice reports whether keys for jid exist.
+func (d *Dialer) HasDevice(jid string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.devices[jid]
+}
+
+// DeletedDevices lists the accounts whose keys DeleteDevice wiped.
+func (d *Dialer) DeletedDevices() []core.AccountID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.deleted)
+}
+
+// Open returns the number of sessions of the account created and not closed.
+func (d *Dialer) Open(id core.AccountID) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.open[id]
+}
+
+// MaxOpen returns the most sessions of the account ever open at once.
+func (d *Dialer) MaxOpen(id core.AccountID) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.maxOpen[id]
+}
+
+// MaxOpenAny returns the highest MaxOpen over all accounts.
+func (d *Dialer) MaxOpenAny() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, v := range d.maxOpen {
+		n = max(n, v)
+	}
+	return n
+}
+
+// TotalOpen returns the number of open sessions over all accounts.
+func (d *Dialer) TotalOpen() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, v := range d.open {
+		n += v
+	}
+	return n
+}
+
+// Created returns how many sessions were created.
+func (d *Dialer) Created() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.created
+}
+
+// Sessions returns the account's sessions, oldest first.
+func (d *Dialer) Sessions(id core.AccountID) []*Session {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.sessions[id])
+}
+
+// Last returns the account's newest session, or nil.
+func (d *Dialer) Last(id core.AccountID) *Session {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ss := d.sessions[id]
+	if len(ss) == 0 {
+		return nil
+	}
+	return ss[len(ss)-1]
+}
+
+// Session is a fake core.Session. Tests drive it with Emit.
+type Session struct {
+	d       *Dialer
+	Account core.Account
+	N       int // 1 for the account's first session, 2 for the next...
+	emit    func(core.SessionEvent)
+
+	mu sync.Mutex
+	// mu guards the following
+	paired    bool
+	connected bool
+	closed    bool
+	loggedOut bool
+}
+
+// Connect implements core.Session.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("fake session: connect after close")
+	}
+	s.mu.Unlock()
+	s.d.mu.Lock()
+	hook := s.d.OnConnect
+	s.d.mu.Unlock()
+	if hook == nil {
+		hook = Behave
+	}
+	if err := hook(ctx, s); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// Behave is the default OnConnect: a paired account logs in, an unpaired
+// one shows its first QR code.
+func Behave(ctx context.Context, s *Session) error {
+	if s.Paired() {
+		s.Emit(core.SessionEvent{Kind: core.SessionConnected})
+	} else {
+		s.Emit(core.SessionEvent{Kind: core.SessionQR, QRCode: s.QR(1), QRIndex: 1, QRTotal: 6, QRExpires: time.Now().Add(60 * time.Second)})
+	}
+	return nil
+}
+
+// QR returns the fake QR code number k of this session.
+func (s *Session) QR(k int) string {
+	return "ref" + strconv.Itoa(k) + "," + string(s.Account.ID) + "," + strconv.Itoa(s.N)
+}
+
+// Paired reports whether the session's account has device keys.
+func (s *Session) Paired() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paired
+}
+
+// Emit reports an event to the Manager, as the real adapter would, even after
+// Close (to play a late event of a dying client). Connected marks the session
+// connected; PairSuccess stores keys for the JID; LoggedOut removes them.
+func (s *Session) Emit(ev core.SessionEvent) {
+	s.mu.Lock()
+	switch ev.Kind {
+	case core.SessionConnected:
+		s.connected = !s.closed
+	case core.SessionPairSuccess:
+		s.paired = true
+		s.d.AddDevice(ev.JID)
+	case core.SessionDisconnected, core.SessionReplaced, core.SessionTemporaryBan, core.SessionOutdated,
+		core.SessionConnectFailure:
+		s.connected = false
+	case core.SessionLoggedOut:
+		s.connected = false
+		s.d.mu.Lock()
+		delete(s.d.devices, s.Account.JID)
+		s.d.mu.Unlock()
+	}
+	s.mu.Unlock()
+	s.emit(ev)
+}
+
+// Pair plays the phone scanning a QR code: PairSuccess with a new JID, then
+// Connected. It returns the JID.
+func (s *Session) Pair() string {
+	s.d.mu.Lock()
+	s.d.next++
+	jid := fmt.Sprintf("1555%07d.0:1@s.whatsapp.net", s.d.next)
+	s.d.mu.Unlock()
+	s.Emit(core.SessionEvent{Kind: core.SessionPairSuccess, JID: jid})
+	s.Emit(core.SessionEvent{Kind: core.SessionConnected})
+	return jid
+}
+
+// PairPhone implements core.Session.
+func (s *Session) PairPhone(ctx context.Context, phone string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", errors.New("fake session: closed")
+	}
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	return s.d.PairCode, nil
+}
+
+// Logout implements core.Session.
+func (s *Session) Logout(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.connected || s.closed {
+		return ErrOffline
+	}
+	s.d.mu.Lock()
+	err := s.d.LogoutErr
+	if err == nil {
+		delete(s.d.devices, s.Account.JID)
+	}
+	s.d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.loggedOut = true
+	s.connected = false
+	return nil
+}
+
+// Close implements core.Session.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.connected = false
+	s.mu.Unlock()
+	s.d.mu.Lock()
+	s.d.open[s.Account.ID]--
+	s.d.mu.Unlock()
+}
+
+// Closed reports whether Close was called.
+func (s *Session) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// LoggedOut reports whether Logout succeeded on this session.
+func (s *Session) LoggedOut() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loggedOut
+}

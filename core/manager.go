@@ -1,0 +1,856 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	randv2 "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Config configures a Manager.
+type Config struct {
+	Dialer Dialer
+	Store  Store
+	Policy Policy       // zero value: DefaultPolicy()
+	Logger *slog.Logger // nil: discard
+	// Now returns the current time. It must advance with real time, because
+	// timers are real (tests run in testing/synctest bubbles). Nil: time.Now.
+	Now func() time.Time
+	// Rand returns a number in [0,1) for the jitter. Nil: math/rand/v2.
+	Rand func() float64
+	// LogoutTimeout bounds a logout; zero: 15 s.
+	LogoutTimeout time.Duration
+}
+
+// Manager runs every account: one state machine and at most one session each.
+// All its methods are safe for concurrent use.
+type Manager struct {
+	dialer        Dialer
+	store         Store
+	log           *slog.Logger
+	now           func() time.Time
+	rand          func() float64
+	logoutTimeout time.Duration
+	policy        atomic.Pointer[Policy]
+
+	hub    hub
+	events *eventLog
+	runs   sync.WaitGroup // the accounts' runners
+	ctx    context.Context
+	stop   context.CancelFunc
+
+	staleDropped atomic.Uint64
+	skipped      atomic.Uint64
+
+	mu sync.RWMutex
+	// mu guards the following
+	accounts map[AccountID]*account
+	started  bool
+	closed   bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// account is the Manager's record of one account.
+type account struct {
+	id  AccountID
+	log *slog.Logger
+
+	mu sync.Mutex
+	// mu guards the following
+	m       machine
+	seq     uint64 // the last event's sequence number
+	queue   []action
+	running bool // a runner goroutine is draining queue
+	closed  bool // the Manager is closing: no new work
+	sess    Session
+	sessEp  uint64 // the epoch of sess
+	cancel  context.CancelFunc
+	timers  [numTimers]*time.Timer
+}
+
+// NewManager returns a Manager. Call Start to load the stored accounts.
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.Dialer == nil || cfg.Store == nil {
+		return nil, errors.New("core: a Manager needs a Dialer and a Store")
+	}
+	p := cfg.Policy
+	if p.Schedule == nil {
+		p = DefaultPolicy()
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		dialer:        cfg.Dialer,
+		store:         cfg.Store,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		rand:          cfg.Rand,
+		logoutTimeout: cfg.LogoutTimeout,
+		accounts:      make(map[AccountID]*account),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.rand == nil {
+		m.rand = randv2.Float64
+	}
+	if m.logoutTimeout <= 0 {
+		m.logoutTimeout = 15 * time.Second
+	}
+	m.policy.Store(&p)
+	m.ctx, m.stop = context.WithCancel(context.Background())
+	m.events = newEventLog(cfg.Store, m.log)
+	return m, nil
+}
+
+// Policy returns the policy in force.
+func (m *Manager) Policy() Policy { return *m.policy.Load() }
+
+// SetPolicy replaces the policy; it applies to every decision from now on.
+func (m *Manager) SetPolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	p.Schedule = slices.Clone(p.Schedule)
+	m.policy.Store(&p)
+	return nil
+}
+
+// Start loads the stored accounts and starts again those that were running
+// when Warden was closed, spread over a few seconds.
+func (m *Manager) Start(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	if m.started {
+		m.mu.Unlock()
+		return errors.New("core: the Manager is already started")
+	}
+	m.started = true
+	m.mu.Unlock()
+
+	accts, err := m.store.Accounts(ctx)
+	if err != nil {
+		return fmt.Errorf("load accounts: %w", err)
+	}
+	slices.SortFunc(accts, compareAccounts)
+	var autostart []*account
+	for _, acct := range accts {
+		a := m.newAccount(acct)
+		last, err := m.store.Events(ctx, acct.ID, 1)
+		if err != nil {
+			return fmt.Errorf("load the timeline of %s: %w", acct.ID, err)
+		}
+		if len(last) > 0 {
+			a.seq, a.m.Epoch = last[0].Seq, last[0].Epoch
+		}
+		m.mu.Lock()
+		m.accounts[acct.ID] = a
+		m.mu.Unlock()
+		m.hub.publish(a.m.Status)
+		if acct.AutoStart && acct.JID != "" {
+			autostart = append(autostart, a)
+		}
+	}
+	p := m.Policy()
+	gap := p.StartSpread
+	if n := len(autostart); n > 1 && p.StartWindow > 0 && gap*time.Duration(n-1) > p.StartWindow {
+		gap = p.StartWindow / time.Duration(n-1)
+	}
+	for i, a := range autostart {
+		m.inputTo(a, input{kind: inStartup, delay: time.Duration(i) * gap})
+	}
+	m.log.Info("manager started", "accounts", len(accts), "autostart", len(autostart))
+	return nil
+}
+
+func (m *Manager) newAccount(acct Account) *account {
+	return &account{
+		id:  acct.ID,
+		log: m.log.With("account", string(acct.ID)),
+		m:   machine{Status: Status{Account: acct, State: Idle, Since: m.now()}},
+	}
+}
+
+func compareAccounts(a, b Account) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// MaxNameLen is the longest account name, in characters.
+const MaxNameLen = 64
+
+// ValidateName checks an account name and returns it trimmed.
+func ValidateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", fmt.Errorf("%w: the name is empty", ErrInvalidName)
+	case !utf8.ValidString(name):
+		return "", fmt.Errorf("%w: the name is not valid text", ErrInvalidName)
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		return "", fmt.Errorf("%w: the name is longer than %d characters", ErrInvalidName, MaxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", fmt.Errorf("%w: the name contains control characters", ErrInvalidName)
+	}
+	return name, nil
+}
+
+// NormalizePhone checks a phone number for pairing by code and returns its
+// digits: country code and number, 8 to 15 digits (E.164), not starting with 0.
+// Spaces, dashes, dots, parentheses and a leading + are allowed.
+func NormalizePhone(phone string) (string, error) {
+	s := strings.TrimSpace(phone)
+	s = strings.TrimPrefix(s, "+")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", fmt.Errorf("%w: %q is not a digit; use digits with the country code, like +44 7700 900123", ErrInvalidPhone, r)
+		}
+	}
+	digits := b.String()
+	switch {
+	case digits == "":
+		return "", fmt.Errorf("%w: enter the number with its country code, like +44 7700 900123", ErrInvalidPhone)
+	case digits[0] == '0':
+		return "", fmt.Errorf("%w: start with the country code, not 0 (like +44 7700 900123)", ErrInvalidPhone)
+	case len(digits) < 8:
+		return "", fmt.Errorf("%w: too short (%d digits); include the country code", ErrInvalidPhone, len(digits))
+	case len(digits) > 15:
+		return "", fmt.Errorf("%w: too long (%d digits); a phone number has at most 15", ErrInvalidPhone, len(digits))
+	}
+	return digits, nil
+}
+
+func newAccountID() AccountID {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return AccountID("a" + hex.EncodeToString(b[:]))
+}
+
+// Add creates an account and starts pairing it.
+func (m *Manager) Add(ctx context.Context, name string) (Account, error) {
+	name, err := ValidateName(name)
+	if err != nil {
+		return Account{}, err
+	}
+	m.mu.RLock()
+	closed := m.closed
+	m.mu.RUnlock()
+	if closed {
+		return Account{}, ErrClosed
+	}
+	acct := Account{ID: newAccountID(), Name: name, CreatedAt: m.now().UTC().Truncate(time.Millisecond), AutoStart: true}
+	if err := m.store.PutAccount(ctx, acct); err != nil {
+		return Account{}, fmt.Errorf("save the new account: %w", err)
+	}
+	a := m.newAccount(acct)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return Account{}, ErrClosed
+	}
+	m.accounts[acct.ID] = a
+	m.mu.Unlock()
+	m.hub.publish(a.m.Status)
+	a.log.Info("account added")
+	if err := m.inputTo(a, input{kind: inConnect}); err != nil {
+		return acct, err
+	}
+	return acct, nil
+}
+
+// Connect starts the account, retries now, takes it over from another client or
+// pairs it again, depending on its state. It returns once the dial is queued.
+func (m *Manager) Connect(ctx context.Context, id AccountID) error {
+	return m.command(ctx, id, input{kind: inConnect}, false)
+}
+
+// Disconnect closes the account's session and keeps its pairing. It returns
+// when the session is closed.
+func (m *Manager) Disconnect(ctx context.Context, id AccountID) error {
+	return m.command(ctx, id, input{kind: inDisconnect}, true)
+}
+
+// Logout unlinks the device on the phone. It needs a live connection.
+func (m *Manager) Logout(ctx context.Context, id AccountID) error {
+	reply := make(chan result, 1)
+	if err := m.command(ctx, id, input{kind: inLogout, reply: reply}, false); err != nil {
+		return err
+	}
+	select {
+	case r := <-reply:
+		if r.err != nil {
+			return fmt.Errorf("log out: %w", r.err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return m.barrier(ctx, id)
+}
+
+// Delete logs the account out if it is live, closes its session, and wipes its
+// device keys, the account and its timeline. If the device could not be
+// unlinked on WhatsApp, the account is still deleted and the error wraps
+// ErrStillLinked: the operator must remove the device on the phone.
+func (m *Manager) Delete(ctx context.Context, id AccountID) error {
+	reply := make(chan result, 1)
+	if err := m.command(ctx, id, input{kind: inDelete, reply: reply}, false); err != nil {
+		return err
+	}
+	select {
+	case r := <-reply:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// PairPhone asks for a pairing code for the phone number; the operator types
+// it on the phone. Only while pairing.
+func (m *Manager) PairPhone(ctx context.Context, id AccountID, phone string) (string, error) {
+	digits, err := NormalizePhone(phone)
+	if err != nil {
+		return "", err
+	}
+	reply := make(chan result, 1)
+	if err := m.command(ctx, id, input{kind: inPairPhone, phone: digits, reply: reply}, false); err != nil {
+		return "", err
+	}
+	select {
+	case r := <-reply:
+		if r.err != nil {
+			return "", fmt.Errorf("pair by phone number: %w", r.err)
+		}
+		return r.code, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Rename changes the account's name.
+func (m *Manager) Rename(ctx context.Context, id AccountID, name string) error {
+	name, err := ValidateName(name)
+	if err != nil {
+		return err
+	}
+	a := m.lookup(id)
+	if a == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+	}
+	a.mu.Lock()
+	if a.m.deleted {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+	}
+	if a.closed {
+		a.mu.Unlock()
+		return ErrClosed
+	}
+	if a.m.Account.Name == name {
+		a.mu.Unlock()
+		return nil
+	}
+	a.m.Account.Name = name
+	m.apply(a, []action{{kind: actSave, account: a.m.Account}})
+	m.hub.publish(a.m.Status)
+	a.mu.Unlock()
+	return m.barrier(ctx, id)
+}
+
+// IsConnectionActive reports whether the account is Connected.
+func (m *Manager) IsConnectionActive(id AccountID) bool {
+	a := m.lookup(id)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m.State == Connected && !a.m.deleted
+}
+
+// Status returns one account's status.
+func (m *Manager) Status(id AccountID) (Status, bool) {
+	a := m.lookup(id)
+	if a == nil {
+		return Status{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.m.Status, !a.m.deleted
+}
+
+// Statuses returns every account's status, oldest account first.
+func (m *Manager) Statuses() []Status {
+	m.mu.RLock()
+	accts := make([]*account, 0, len(m.accounts))
+	for _, a := range m.accounts {
+		accts = append(accts, a)
+	}
+	m.mu.RUnlock()
+	out := make([]Status, 0, len(accts))
+	for _, a := range accts {
+		a.mu.Lock()
+		if !a.m.deleted {
+			out = append(out, a.m.Status)
+		}
+		a.mu.Unlock()
+	}
+	slices.SortFunc(out, func(x, y Status) int { return compareAccounts(x.Account, y.Account) })
+	return out
+}
+
+// Subscribe returns a stream of status updates. It is coalesced: a slow reader
+// gets the newest Status of each account and may miss intermediate ones; it
+// never blocks the Manager. A Status with Removed set means the account was
+// deleted. The channel is closed by cancel or when the Manager closes.
+func (m *Manager) Subscribe() (updates <-chan Status, cancel func()) {
+	return m.hub.subscribe()
+}
+
+// Events returns the account's newest timeline events, newest last.
+func (m *Manager) Events(ctx context.Context, id AccountID, limit int) ([]Event, error) {
+	if m.lookup(id) == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+	}
+	if err := m.events.flush(ctx); err != nil && !errors.Is(err, ErrClosed) {
+		return nil, fmt.Errorf("store the timeline: %w", err)
+	}
+	return m.store.Events(ctx, id, limit)
+}
+
+// Counters are the Manager's guard counters, for the logs and the UI.
+type Counters struct {
+	StaleDropped uint64 // session events of an older epoch, dropped
+	Skipped      uint64 // reconnection requests skipped because one was running
+}
+
+// Counters returns the guard counters.
+func (m *Manager) Counters() Counters {
+	return Counters{StaleDropped: m.staleDropped.Load(), Skipped: m.skipped.Load()}
+}
+
+// Close closes every session, writes the timeline and stops. It is safe to
+// call twice; later commands return ErrClosed.
+func (m *Manager) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
+	return m.closeErr
+}
+
+func (m *Manager) close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	accts := make([]*account, 0, len(m.accounts))
+	for _, a := range m.accounts {
+		accts = append(accts, a)
+	}
+	m.mu.Unlock()
+
+	for _, a := range accts {
+		a.mu.Lock()
+		if !a.closed && !a.m.deleted {
+			m.stepLocked(a, input{kind: inShutdown})
+		}
+		a.closed = true
+		a.mu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() { m.runs.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("close sessions: %w", ctx.Err())
+	}
+	m.stop() // cancels any dial still running
+	if werr := m.events.close(ctx); werr != nil && err == nil {
+		err = fmt.Errorf("store the timeline: %w", werr)
+	}
+	m.hub.close()
+	m.log.Info("manager closed")
+	return err
+}
+
+// --- plumbing --------------------------------------------------------------
+
+func (m *Manager) lookup(id AccountID) *account {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.accounts[id]
+}
+
+// command feeds an operator's command to an account. With wait, it returns
+// only after every action the command caused has run.
+func (m *Manager) command(ctx context.Context, id AccountID, in input, wait bool) error {
+	a := m.lookup(id)
+	if a == nil {
+		return fmt.Errorf("%w: %s", ErrUnknownAccount, id)
+	}
+	if err := m.inputTo(a, in); err != nil {
+		return err
+	}
+	if !wait {
+		return nil
+	}
+	return m.barrier(ctx, id)
+}
+
+// barrier waits until the account's queued actions have run.
+func (m *Manager) barrier(ctx context.Context, id AccountID) error {
+	a := m.lookup(id)
+	if a == nil {
+		return nil // deleted meanwhile: nothing left to wait for
+	}
+	done := make(chan result, 1)
+	a.mu.Lock()
+	if !a.running {
+		a.mu.Unlock()
+		return nil // nothing in flight
+	}
+	a.queue = append(a.queue, action{kind: actBarrier, reply: done})
+	a.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// input feeds a session event, a timer tick or a runner's result.
+func (m *Manager) input(id AccountID, in input) {
+	if a := m.lookup(id); a != nil {
+		_ = m.inputTo(a, in)
+	}
+}
+
+func (m *Manager) inputTo(a *account, in input) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return ErrClosed
+	}
+	if a.m.deleted {
+		return fmt.Errorf("%w: %s", ErrUnknownAccount, a.id)
+	}
+	return m.stepLocked(a, in)
+}
+
+// stepLocked runs step and applies its result. a.mu is held.
+func (m *Manager) stepLocked(a *account, in input) error {
+	in.rnd = m.rand()
+	before := a.m.Status
+	next, acts, err := step(a.m, in, m.now(), m.Policy())
+	if err != nil {
+		return err
+	}
+	a.m = next
+	m.apply(a, acts)
+	if a.m.Status != before {
+		// Published under a.mu so that updates of one account keep their order;
+		// the hub never blocks.
+		m.hub.publish(a.m.Status)
+	}
+	return nil
+}
+
+// apply carries out the immediate actions and queues the others. a.mu is held.
+func (m *Manager) apply(a *account, acts []action) {
+	for _, act := range acts {
+		switch act.kind {
+		case actArm:
+			if t := a.timers[act.timer]; t != nil {
+				t.Stop()
+			}
+			id, k, at := a.id, act.timer, act.at
+			a.timers[k] = time.AfterFunc(at.Sub(m.now()), func() {
+				m.input(id, input{kind: inTick, timer: k, at: at})
+			})
+		case actDisarm:
+			if t := a.timers[act.timer]; t != nil {
+				t.Stop()
+				a.timers[act.timer] = nil
+			}
+		case actRecord:
+			a.seq++
+			ev := act.event
+			ev.Seq = a.seq
+			m.logEvent(a, ev)
+			m.events.add(ev)
+		case actClose, actDelete:
+			// Stop a dial in progress at once; the close itself runs in order.
+			// A delete that logs out first needs its live session.
+			if a.cancel != nil && a.sessEp == act.epoch && !act.tryLogout {
+				a.cancel()
+			}
+			m.enqueue(a, act)
+		default:
+			m.enqueue(a, act)
+		}
+	}
+}
+
+func (m *Manager) logEvent(a *account, ev Event) {
+	switch ev.Cause {
+	case CauseStale:
+		m.staleDropped.Add(1)
+		a.log.Debug("dropped a stale session event", "reason", ev.Reason, "epoch", ev.Epoch)
+		return
+	case CauseSkipped:
+		m.skipped.Add(1)
+	}
+	attrs := []any{"from", ev.From.String(), "to", ev.To.String(), "cause", ev.Cause, "epoch", ev.Epoch}
+	if ev.Reason != "" {
+		attrs = append(attrs, "reason", ev.Reason)
+	}
+	if ev.Attempt > 0 {
+		attrs = append(attrs, "attempt", ev.Attempt)
+	}
+	if ev.Delay > 0 {
+		attrs = append(attrs, "delay", ev.Delay.Round(time.Millisecond).String())
+	}
+	level := slog.LevelInfo
+	switch ev.To {
+	case Replaced, LoggedOut, Banned, Outdated, Failed:
+		level = slog.LevelWarn
+	}
+	a.log.Log(context.Background(), level, "state "+ev.From.String()+" → "+ev.To.String(), attrs...)
+}
+
+// actBarrier is a queued marker: the runner answers it when it gets there.
+const actBarrier actionKind = 100
+
+// enqueue appends an action to the account's queue and makes sure a runner
+// drains it. a.mu is held.
+func (m *Manager) enqueue(a *account, act action) {
+	a.queue = append(a.queue, act)
+	if a.running {
+		return
+	}
+	a.running = true
+	m.runs.Add(1)
+	go m.run(a)
+}
+
+// run executes an account's queued actions one after another, so that a
+// session is always closed before the next one is dialled.
+func (m *Manager) run(a *account) {
+	defer m.runs.Done()
+	for {
+		a.mu.Lock()
+		if len(a.queue) == 0 {
+			a.running = false
+			a.queue = nil
+			a.mu.Unlock()
+			return
+		}
+		act := a.queue[0]
+		a.queue[0] = action{}
+		a.queue = a.queue[1:]
+		a.mu.Unlock()
+		m.exec(a, act)
+	}
+}
+
+func (m *Manager) exec(a *account, act action) {
+	switch act.kind {
+	case actDial:
+		m.dial(a, act.epoch)
+	case actClose:
+		m.closeSession(a, act.epoch)
+	case actLogout:
+		m.logout(a, act)
+	case actPairPhone:
+		m.pairPhone(a, act)
+	case actDelete:
+		m.delete(a, act)
+	case actSave:
+		if err := m.store.PutAccount(m.ctx, act.account); err != nil {
+			a.log.Error("saving the account failed", "err", err)
+		}
+	case actBarrier:
+		act.reply <- result{}
+	}
+}
+
+func (m *Manager) dial(a *account, epoch uint64) {
+	a.mu.Lock()
+	if a.m.Epoch != epoch || !a.m.open || a.closed {
+		a.mu.Unlock()
+		return // abandoned before it started
+	}
+	if a.sess != nil {
+		// Unreachable while step is right: the close comes first in the queue.
+		a.log.Error("BUG: a session was still open at dial; closing it first", "epoch", a.sessEp)
+		old := a.sess
+		a.sess = nil
+		a.mu.Unlock()
+		old.Close()
+		a.mu.Lock()
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	a.cancel, a.sessEp = cancel, epoch
+	acct := a.m.Account
+	a.mu.Unlock()
+
+	id := a.id
+	sess, err := m.dialer.NewSession(acct, func(ev SessionEvent) {
+		m.input(id, input{kind: inSession, epoch: epoch, ev: ev})
+	})
+	if err != nil {
+		m.input(id, input{kind: inDialFailed, epoch: epoch, err: err, permanent: true})
+		return
+	}
+	a.mu.Lock()
+	a.sess = sess
+	a.mu.Unlock()
+	if ctx.Err() != nil {
+		return // closed before it dialled; the queued close closes sess
+	}
+	if err := sess.Connect(ctx); err != nil {
+		m.input(id, input{kind: inDialFailed, epoch: epoch, err: err})
+	}
+}
+
+func (m *Manager) closeSession(a *account, epoch uint64) {
+	a.mu.Lock()
+	s := a.sess
+	if a.sessEp != epoch {
+		s = nil
+	} else {
+		a.sess = nil
+		if a.cancel != nil {
+			a.cancel()
+			a.cancel = nil
+		}
+	}
+	a.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+}
+
+func (m *Manager) session(a *account, epoch uint64) Session {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sessEp != epoch {
+		return nil
+	}
+	return a.sess
+}
+
+func (m *Manager) logout(a *account, act action) {
+	err := ErrNotConnected
+	if s := m.session(a, act.epoch); s != nil {
+		ctx, cancel := context.WithTimeout(m.ctx, m.logoutTimeout)
+		err = s.Logout(ctx)
+		cancel()
+	}
+	m.input(a.id, input{kind: inLogoutDone, epoch: act.epoch, err: err})
+	act.reply <- result{err: err}
+}
+
+func (m *Manager) pairPhone(a *account, act action) {
+	s := m.session(a, act.epoch)
+	if s == nil {
+		act.reply <- result{err: ErrNotPairing}
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, 30*time.Second)
+	defer cancel()
+	code, err := s.PairPhone(ctx, act.phone)
+	act.reply <- result{code: code, err: err}
+}
+
+// delete runs Delete's steps in order: log out (only a live, logged-in
+// session), close, wipe the device keys, then the account and its timeline.
+func (m *Manager) delete(a *account, act action) {
+	acct := act.account
+	s := m.session(a, act.epoch)
+	var unlinkErr error
+	if act.tryLogout && s != nil {
+		ctx, cancel := context.WithTimeout(m.ctx, m.logoutTimeout)
+		unlinkErr = s.Logout(ctx)
+		cancel()
+	} else if act.linked {
+		unlinkErr = ErrNotConnected
+	}
+	m.closeSession(a, act.epoch)
+
+	ctx := m.ctx
+	if err := m.dialer.DeleteDevice(ctx, acct); err != nil {
+		m.undelete(a, fmt.Errorf("wipe the device keys: %w", err), act.reply)
+		return
+	}
+	reason := "deleted by the operator"
+	if unlinkErr != nil {
+		reason = "deleted; the device could not be unlinked (" + unlinkErr.Error() +
+			"): remove it on the phone in WhatsApp → Settings → Linked devices"
+	}
+	a.mu.Lock()
+	a.seq++
+	ev := Event{Seq: a.seq, Account: a.id, At: m.now(), From: a.m.State, To: Idle, Cause: CauseDelete, Reason: reason, Epoch: a.m.Epoch}
+	a.mu.Unlock()
+	m.logEvent(a, ev)
+	m.events.add(ev)
+	if err := m.events.flush(ctx); err != nil {
+		a.log.Warn("storing the last timeline events before delete failed", "err", err)
+	}
+	if err := m.store.DeleteAccount(ctx, a.id); err != nil {
+		m.undelete(a, fmt.Errorf("delete the account's data: %w", err), act.reply)
+		return
+	}
+	m.mu.Lock()
+	delete(m.accounts, a.id)
+	m.mu.Unlock()
+	a.mu.Lock()
+	st := a.m.Status
+	a.mu.Unlock()
+	st.Removed = true
+	m.hub.publish(st)
+	a.log.Info("account deleted", "unlinked", unlinkErr == nil)
+	if unlinkErr != nil {
+		act.reply <- result{err: fmt.Errorf("%w: %s was deleted, but its device could not be unlinked (%v); remove it on the phone in WhatsApp → Settings → Linked devices",
+			ErrStillLinked, acct.Name, unlinkErr)}
+		return
+	}
+	act.reply <- result{}
+}
+
+// undelete puts a half-deleted account back as Idle when wiping failed, so
+// nothing is lost and the operator can try again.
+func (m *Manager) undelete(a *account, err error, reply chan result) {
+	a.mu.Lock()
+	a.m.deleted = false
+	a.m.State, a.m.Since, a.m.Reason = Idle, m.now(), "delete failed: "+err.Error()
+	st := a.m.Status
+	a.mu.Unlock()
+	m.hub.publish(st)
+	a.log.Error("delete failed", "err", err)
+	reply <- result{err: fmt.Errorf("delete: %w", err)}
+}
