@@ -193,4 +193,3 @@ func (l LogLine) matches(q string) bool {
 	}
 	return false
 }
-

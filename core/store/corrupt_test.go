@@ -1,0 +1,169 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"warden/core"
+)
+
+// goodFile writes a store with some data and returns its path and bytes.
+func goodFile(t *testing.T) (string, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), DBFile)
+	db := openAt(t, path)
+	ids := []core.AccountID{"a", "b", "c"}
+	putAccounts(t, db, ids...)
+	for _, id := range ids {
+		for range 2 {
+			evs := make([]core.Event, 500)
+			for i := range evs {
+				evs[i] = event(id, 0, time.Now())
+			}
+			if err := db.AppendEvents(ctx, evs...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, b
+}
+
+func TestOpenDamagedFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	damages := []struct {
+		name   string
+		damage func(good []byte) []byte
+	}{
+		{"truncated to half", func(g []byte) []byte { return g[:len(g)/2] }},
+		{"truncated to one page", func(g []byte) []byte { return g[:4096] }},
+		{"truncated to 100 bytes", func(g []byte) []byte { return g[:100] }},
+		{"last page cut off", func(g []byte) []byte { return g[:usedSize(t, g)-4096] }},
+		{"zeroed", func(g []byte) []byte { return make([]byte, len(g)) }},
+		{"meta pages zeroed", func(g []byte) []byte {
+			b := bytes.Clone(g)
+			clear(b[:2*4096])
+			return b
+		}},
+		{"random bytes", func(g []byte) []byte { return random(len(g)) }},
+		{"sqlite file", func(g []byte) []byte {
+			return append([]byte("SQLite format 3\x00\x10\x00\x01\x01\x00\x40\x20\x20"), random(64<<10)...)
+		}},
+		{"text file", func([]byte) []byte { return []byte(strings.Repeat("this is not a database\n", 1000)) }},
+	}
+	_, good := goodFile(t)
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), DBFile)
+			bad := d.damage(good)
+			if err := os.WriteFile(path, bad, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			assertCorrupt(t, path, bad)
+		})
+	}
+}
+
+// A valid bbolt file that is not Warden's.
+func TestOpenForeignBoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DBFile)
+	other, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("widgets"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertCorrupt(t, path, b)
+}
+
+// usedSize returns how much of the good file bbolt uses: the rest is
+// preallocated space.
+func usedSize(t *testing.T, good []byte) int {
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var size int64
+	db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	if size > int64(len(good)) || size < 4*4096 {
+		t.Fatalf("bbolt uses %d bytes of a %d-byte file", size, len(good))
+	}
+	return int(size)
+}
+
+func assertCorrupt(t *testing.T, path string, want []byte) {
+	t.Helper()
+	db, err := Open(path, WithLogger(discard), WithLockTimeout(200*time.Millisecond))
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a damaged file succeeded")
+	}
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open = %v, want ErrCorrupt", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file %s", err, path)
+	}
+	got, rerr := os.ReadFile(path)
+	if rerr != nil {
+		t.Fatalf("the file is gone: %v", rerr)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Open modified the damaged file (%d bytes before, %d after)", len(want), len(got))
+	}
+}
+
+// An empty file is what a crash before the first write leaves: it opens as a
+// new store.
+func TestOpenEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), DBFile)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := openAt(t, path)
+	putAccounts(t, db, "a")
+	accts, err := db.Accounts(context.Background())
+	if err != nil || len(accts) != 1 {
+		t.Errorf("Accounts() = %v, %v; want one", accts, err)
+	}
+}
