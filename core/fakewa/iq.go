@@ -1,0 +1,185 @@
+package fakewa
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"strconv"
+	"time"
+
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waWa6"
+	"go.mau.fi/whatsmeow/types"
+)
+
+// qrRefCount is how many pair-device refs a registering client gets, as from the
+// real server.
+const qrRefCount = 6
+
+// login answers the login payload of a paired device: <success>, or <failure>
+// for an unknown device, a wrong key, or a failure injected for this login. A
+// second login of a device replaces the first, as on the real server.
+func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
+	jid := types.JID{User: strconv.FormatUint(p.GetUsername(), 10), Device: uint16(p.GetDevice()), Server: types.DefaultUserServer}
+	key := jid.String()
+
+	s.mu.Lock()
+	dev := s.devices[key]
+	fail, injected := s.failNext[key]
+	switch {
+	case injected:
+		delete(s.failNext, key)
+		if fail.Kind == FaultFail401 {
+			delete(s.devices, key)
+		}
+	case dev == nil, dev.noiseKey != c.clientStatic:
+		fail = Fault{Kind: FaultFail401}
+	}
+	if fail.Kind != 0 {
+		s.mu.Unlock()
+		c.log.Debug("fakewa: login refused", "jid", key, "fault", fail.Kind, "injected", injected)
+		_ = c.sendNode(failureNode(fail))
+		s.closeSoon(c)
+		return
+	}
+	c.jid = key
+	c.loggedIn = true
+	st := s.statsLocked(key)
+	st.open++
+	st.logins++
+	st.maxOpen = max(st.maxOpen, st.open)
+	var older []*sock
+	for o := range s.socks {
+		if o != c && o.loggedIn && o.jid == key {
+			older = append(older, o)
+		}
+	}
+	live := s.liveNext[key]
+	delete(s.liveNext, key)
+	lid := dev.lid
+	s.mu.Unlock()
+
+	c.log.Debug("fakewa: login", "jid", key, "replacing", len(older))
+	_ = c.sendNode(waBinary.Node{Tag: "success", Attrs: waBinary.Attrs{
+		"t":        strconv.FormatInt(time.Now().Unix(), 10),
+		"lid":      lid,
+		"location": "fakewa",
+		"creation": strconv.FormatInt(time.Now().Unix(), 10),
+	}})
+	for _, o := range older {
+		s.apply(o, Fault{Kind: FaultReplaced})
+	}
+	for _, f := range live {
+		s.apply(c, f)
+	}
+}
+
+// register answers a registration payload (a client that is not paired yet) with
+// six QR refs for the simulated phone to scan.
+func (s *Server) register(c *sock) {
+	refs := make([]waBinary.Node, qrRefCount)
+	s.mu.Lock()
+	for i := range refs {
+		ref := newRef()
+		s.refs[ref] = c
+		c.refs = append(c.refs, ref)
+		refs[i] = waBinary.Node{Tag: "ref", Content: []byte(ref)}
+	}
+	id := s.newIDLocked()
+	s.mu.Unlock()
+	_ = c.sendNode(waBinary.Node{
+		Tag:     "iq",
+		Attrs:   waBinary.Attrs{"from": types.ServerJID, "type": "set", "id": id, "xmlns": "md"},
+		Content: []waBinary.Node{{Tag: "pair-device", Content: refs}},
+	})
+}
+
+// newRef returns a pairing ref in the shape of the real server's ("2@…").
+func newRef() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "2@" + base64.StdEncoding.EncodeToString(b)
+}
+
+// handleNode answers one node from a client.
+func (s *Server) handleNode(c *sock, node *waBinary.Node) {
+	if node.Tag != "iq" {
+		return // acks, receipts, presences: nothing to answer
+	}
+	id, _ := node.Attrs["id"].(string)
+	typ, _ := node.Attrs["type"].(string)
+	if typ == "result" || typ == "error" {
+		c.deliver(node)
+		return
+	}
+	xmlns, _ := node.Attrs["xmlns"].(string)
+	var child waBinary.Node
+	if children := node.GetChildren(); len(children) > 0 {
+		child = children[0]
+	}
+	switch {
+	case xmlns == "w:p":
+		if c.stalled.Load() {
+			return
+		}
+		_ = c.sendNode(resultNode(id))
+	case xmlns == "encrypt" && typ == "get" && child.Tag == "count":
+		_ = c.sendNode(resultNode(id, waBinary.Node{Tag: "count", Attrs: waBinary.Attrs{"value": strconv.Itoa(s.prekeys(c, -1))}}))
+	case xmlns == "encrypt" && typ == "set" && child.Tag == "registration":
+		list := node.GetChildByTag("list")
+		uploaded := len(list.GetChildren())
+		s.prekeys(c, uploaded)
+		_ = c.sendNode(resultNode(id))
+	case xmlns == "md" && child.Tag == "remove-companion-device":
+		s.unlink(c)
+		_ = c.sendNode(resultNode(id))
+	case xmlns == "md" && child.Tag == "link_code_companion_reg":
+		_ = c.sendNode(s.linkCodeStage(c, id, child))
+	default:
+		_ = c.sendNode(resultNode(id))
+	}
+}
+
+// prekeys adds uploaded prekeys to the logged-in device's count (negative: none)
+// and returns the count.
+func (s *Server) prekeys(c *sock, uploaded int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dev := s.devices[c.jid]
+	if !c.loggedIn || dev == nil {
+		return 0
+	}
+	if uploaded > 0 {
+		dev.prekeys += uploaded
+	}
+	return dev.prekeys
+}
+
+// unlink forgets the logged-in device of c: it asked to be removed.
+func (s *Server) unlink(c *sock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.loggedIn {
+		return
+	}
+	delete(s.devices, c.jid)
+	delete(s.failNext, c.jid)
+	delete(s.liveNext, c.jid)
+	s.statsLocked(c.jid).unlinked = true
+	c.log.Debug("fakewa: device unlinked itself", "jid", c.jid)
+}
+
+func resultNode(id string, content ...waBinary.Node) waBinary.Node {
+	n := waBinary.Node{Tag: "iq", Attrs: waBinary.Attrs{"from": types.ServerJID, "type": "result", "id": id}}
+	if len(content) > 0 {
+		n.Content = content
+	}
+	return n
+}
+
+func errorNode(id string, code int, text string) waBinary.Node {
+	return waBinary.Node{
+		Tag:     "iq",
+		Attrs:   waBinary.Attrs{"from": types.ServerJID, "type": "error", "id": id},
+		Content: []waBinary.Node{{Tag: "error", Attrs: waBinary.Attrs{"code": strconv.Itoa(code), "text": text}}},
+	}
+}
