@@ -1,0 +1,383 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// actionKind is one thing the operator can do to an account.
+type actionKind int
+
+const (
+	actConnect actionKind = iota // Connect, Retry now, Take over or Pair again
+	actDisconnect
+	actLogout
+	actDelete
+)
+
+// action is a button of the detail header.
+type action struct {
+	kind  actionKind
+	label string
+}
+
+// actionsFor lists the actions allowed in s's state, in the order shown.
+func actionsFor(s core.Status) []action {
+	var acts []action
+	switch s.State {
+	case core.Waiting:
+		acts = append(acts, action{actConnect, "Retry now"})
+	case core.Replaced:
+		acts = append(acts, action{actConnect, "Take over"})
+	case core.LoggedOut:
+		acts = append(acts, action{actConnect, "Pair again"})
+	case core.Idle, core.Failed, core.Outdated, core.Banned:
+		acts = append(acts, action{actConnect, "Connect"})
+	}
+	switch s.State {
+	case core.Pairing, core.Connecting, core.Connected, core.Waiting, core.Banned:
+		acts = append(acts, action{actDisconnect, "Disconnect"})
+	case core.Replaced:
+		if !s.NextAttempt.IsZero() { // a takeover is pending: Disconnect cancels it
+			acts = append(acts, action{actDisconnect, "Disconnect"})
+		}
+	}
+	if s.State == core.Connected {
+		acts = append(acts, action{actLogout, "Log out"})
+	}
+	return append(acts, action{actDelete, "Delete"})
+}
+
+// detailView is the right pane: the selected account's header with its
+// actions, and below it the pairing view or the account's facts and recent
+// activity.
+type detailView struct {
+	onAction func(actionKind, core.Status)
+	onRename func(id core.AccountID, name string, done func(ok bool))
+
+	status core.Status
+	shown  bool // an account is selected
+
+	name       *widget.Label
+	nameEntry  *widget.Entry
+	nameShow   *fyne.Container
+	nameEdit   *fyne.Container
+	badge      *badge
+	since      *widget.Label
+	reason     *widget.Label
+	actions    *fyne.Container
+	buttons    map[actionKind]*widget.Button
+	pairing    *pairingView
+	facts      *widget.Form
+	factLabels map[string]*widget.Label
+	events     *widget.Label
+	eventsFor  core.AccountID
+	info       *fyne.Container
+	body       *fyne.Container
+	header     *fyne.Container
+	empty      *fyne.Container
+	content    *fyne.Container
+}
+
+func newDetailView(onAction func(actionKind, core.Status), onRename func(core.AccountID, string, func(bool)), pairing *pairingView) *detailView {
+	d := &detailView{onAction: onAction, onRename: onRename, pairing: pairing, buttons: map[actionKind]*widget.Button{}}
+
+	d.name = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText, Truncation: fyne.TextTruncateEllipsis}
+	rename := &widget.Button{Icon: theme.DocumentCreateIcon(), Importance: widget.LowImportance, OnTapped: d.startRename}
+	d.nameShow = container.NewBorder(nil, nil, nil, rename, d.name)
+	d.nameEntry = &widget.Entry{PlaceHolder: "Name"}
+	d.nameEntry.OnSubmitted = func(string) { d.saveRename() }
+	d.nameEdit = container.NewBorder(nil, nil, nil,
+		container.NewHBox(
+			&widget.Button{Icon: theme.ConfirmIcon(), Importance: widget.HighImportance, OnTapped: d.saveRename},
+			&widget.Button{Icon: theme.CancelIcon(), OnTapped: d.stopRename},
+		),
+		d.nameEntry)
+	d.nameEdit.Hide()
+
+	d.badge = newBadge()
+	d.since = &widget.Label{Importance: widget.LowImportance}
+	d.reason = &widget.Label{Wrapping: fyne.TextWrapWord}
+
+	for _, k := range []actionKind{actConnect, actDisconnect, actLogout, actDelete} {
+		b := &widget.Button{}
+		kind := k
+		b.OnTapped = func() { d.onAction(kind, d.status) }
+		d.buttons[k] = b
+	}
+	d.buttons[actConnect].Importance = widget.HighImportance
+	d.buttons[actConnect].Icon = theme.MediaPlayIcon()
+	d.buttons[actDisconnect].Icon = theme.MediaStopIcon()
+	d.buttons[actLogout].Icon = theme.LogoutIcon()
+	d.buttons[actDelete].Icon = theme.DeleteIcon()
+	d.actions = container.New(layout.NewRowWrapLayout())
+
+	d.header = container.NewVBox(
+		container.NewStack(d.nameShow, d.nameEdit),
+		container.NewHBox(d.badge.content, d.since),
+		d.reason,
+		d.actions,
+	)
+
+	d.factLabels = map[string]*widget.Label{}
+	d.facts = widget.NewForm()
+	for _, k := range []string{"Phone", "Attempt", "Next try", "Session", "Added", "Account ID"} {
+		l := &widget.Label{Selectable: true}
+		d.factLabels[k] = l
+		d.facts.Append(k, l)
+	}
+	d.events = &widget.Label{Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameCaptionText}
+	d.info = container.NewVBox(
+		d.facts,
+		widget.NewSeparator(),
+		&widget.Label{Text: "Recent activity", TextStyle: fyne.TextStyle{Bold: true}},
+		d.events,
+	)
+	d.body = container.NewStack(d.pairing.content, d.info)
+
+	d.empty = container.NewCenter(&widget.Label{Text: "Select a connection on the left, or add one with Ctrl+N.", Importance: widget.LowImportance})
+	detail := container.NewBorder(
+		container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil,
+		container.NewVScroll(container.NewPadded(d.body)),
+	)
+	d.content = container.NewStack(container.NewPadded(detail), d.empty)
+	d.clear()
+	return d
+}
+
+// clear shows that no account is selected.
+func (d *detailView) clear() {
+	d.shown = false
+	d.status = core.Status{}
+	d.content.Objects[0].Hide()
+	d.empty.Show()
+}
+
+// show displays s; it is called for every update of the selected account.
+func (d *detailView) show(s core.Status, now time.Time) {
+	if s.Account.ID != d.status.Account.ID {
+		d.stopRename()
+	}
+	d.shown = true
+	d.status = s
+	d.empty.Hide()
+	d.content.Objects[0].Show()
+
+	setText(d.name, s.Account.Name)
+	d.badge.set(s.State)
+	d.tick(now)
+	reason := s.Reason
+	if s.State == core.Replaced && s.NextAttempt.IsZero() && reason == "" {
+		reason = "Another client is using this account. Take over when you are sure the other client is gone."
+	}
+	setText(d.reason, reason)
+	if reason == "" {
+		d.reason.Hide()
+	} else {
+		d.reason.Show()
+	}
+
+	var objs []fyne.CanvasObject
+	for _, a := range actionsFor(s) {
+		b := d.buttons[a.kind]
+		if b.Text != a.label {
+			b.SetText(a.label)
+		}
+		objs = append(objs, b)
+	}
+	if !sameObjects(d.actions.Objects, objs) {
+		d.actions.Objects = objs
+		d.actions.Refresh()
+	}
+
+	if s.State == core.Pairing || qrExpired(s) {
+		d.pairing.show(s, now)
+		d.pairing.content.Show()
+		d.info.Hide()
+	} else {
+		d.pairing.content.Hide()
+		d.info.Show()
+	}
+	d.setFacts(s, now)
+}
+
+// tick refreshes the clock-dependent texts.
+func (d *detailView) tick(now time.Time) {
+	if !d.shown {
+		return
+	}
+	s := d.status
+	line := sinceLine(s, now)
+	if ticks(s) && s.State != core.Pairing {
+		line = statusLine(s, now)
+		if s.State == core.Connected {
+			line = "since " + clockTime(s.Since, now) + " · " + formatDuration(now.Sub(s.Since))
+		}
+	}
+	setText(d.since, line)
+	if s.State == core.Pairing {
+		d.pairing.tick(now)
+	}
+	d.setNextTry(s, now)
+}
+
+func (d *detailView) setFacts(s core.Status, now time.Time) {
+	phone := "not paired yet"
+	if p := s.Account.Phone(); p != "" {
+		phone = "+" + p
+	}
+	setText(d.factLabels["Phone"], phone)
+	attempt := "—"
+	if s.Attempt > 0 {
+		attempt = strconv.Itoa(s.Attempt)
+	}
+	setText(d.factLabels["Attempt"], attempt)
+	session := "—"
+	if s.Epoch > 0 {
+		session = fmt.Sprintf("#%d", s.Epoch)
+	}
+	setText(d.factLabels["Session"], session)
+	added := "—"
+	if !s.Account.CreatedAt.IsZero() {
+		added = s.Account.CreatedAt.In(now.Location()).Format("2 Jan 2006 15:04")
+	}
+	setText(d.factLabels["Added"], added)
+	setText(d.factLabels["Account ID"], string(s.Account.ID))
+	d.setNextTry(s, now)
+}
+
+func (d *detailView) setNextTry(s core.Status, now time.Time) {
+	next := "—"
+	if !s.NextAttempt.IsZero() {
+		next = clockTime(s.NextAttempt, now)
+		if s.NextAttempt.After(now) {
+			next += " · in " + formatCountdown(s.NextAttempt, now)
+		}
+	}
+	setText(d.factLabels["Next try"], next)
+}
+
+// setEvents shows the account's newest events, newest first.
+func (d *detailView) setEvents(id core.AccountID, evs []core.Event, now time.Time) {
+	if id != d.status.Account.ID {
+		return
+	}
+	if len(evs) == 0 {
+		setText(d.events, "Nothing yet.")
+		return
+	}
+	var b strings.Builder
+	for i := len(evs) - 1; i >= 0; i-- {
+		b.WriteString(eventLine(evs[i], now))
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+	}
+	setText(d.events, b.String())
+}
+
+// eventLine writes one timeline entry: "14:02:11  Connected → Reconnecting ·
+// disconnected · stream error 515 · next try in 3 s".
+func eventLine(e core.Event, now time.Time) string {
+	at := e.At.In(now.Location())
+	when := at.Format("15:04:05")
+	if y, m, dd := at.Date(); y != now.Year() || m != now.Month() || dd != now.Day() {
+		when = at.Format("2 Jan 15:04:05")
+	}
+	parts := []string{}
+	if e.From != e.To {
+		parts = append(parts, stateWord(e.From)+" → "+stateWord(e.To))
+	}
+	if e.Cause != "" {
+		parts = append(parts, e.Cause)
+	}
+	if e.Reason != "" {
+		parts = append(parts, e.Reason)
+	}
+	if e.Attempt > 0 {
+		parts = append(parts, fmt.Sprintf("attempt %d", e.Attempt))
+	}
+	if e.Delay > 0 {
+		parts = append(parts, "next try in "+formatDuration(e.Delay))
+	}
+	return when + "   " + strings.Join(parts, " · ")
+}
+
+func (d *detailView) startRename() {
+	if !d.shown {
+		return
+	}
+	d.nameEntry.SetText(d.status.Account.Name)
+	d.nameShow.Hide()
+	d.nameEdit.Show()
+	if c := fyne.CurrentApp().Driver().CanvasForObject(d.nameEntry); c != nil {
+		c.Focus(d.nameEntry)
+	}
+}
+
+func (d *detailView) stopRename() {
+	d.nameEdit.Hide()
+	d.nameShow.Show()
+}
+
+func (d *detailView) saveRename() {
+	name := strings.TrimSpace(d.nameEntry.Text)
+	if name == "" || name == d.status.Account.Name {
+		d.stopRename()
+		return
+	}
+	id := d.status.Account.ID
+	d.onRename(id, name, func(ok bool) {
+		if ok && d.status.Account.ID == id {
+			setText(d.name, name)
+			d.stopRename()
+		}
+	})
+}
+
+func sameObjects(a, b []fyne.CanvasObject) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// badge is the state's word on the state's colour.
+type badge struct {
+	bg      *canvas.Rectangle
+	text    *canvas.Text
+	content *fyne.Container
+}
+
+func newBadge() *badge {
+	b := &badge{
+		bg:   &canvas.Rectangle{CornerRadius: 6},
+		text: &canvas.Text{TextStyle: fyne.TextStyle{Bold: true}, TextSize: theme.TextSize()},
+	}
+	b.content = container.NewCenter(container.NewStack(b.bg, container.New(layout.NewCustomPaddedLayout(3, 3, 10, 10), b.text)))
+	return b
+}
+
+func (b *badge) set(s core.State) {
+	c := stateColor(s)
+	b.bg.FillColor = c
+	b.text.Text = stateWord(s)
+	b.text.Color = textOn(c)
+	b.content.Refresh()
+}

@@ -1,0 +1,294 @@
+package ui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// accountList is the left pane: a filter box, the "Add connection" button and
+// one row per account, those that need action first.
+type accountList struct {
+	statuses map[core.AccountID]core.Status // owned by Window; read only here
+	now      func() time.Time
+
+	filter  *widget.Entry
+	add     *widget.Button
+	list    *rowList
+	empty   *widget.Label
+	content fyne.CanvasObject
+
+	rows  []core.AccountID // the accounts shown, in order
+	index map[core.AccountID]int
+	views map[*rowView]struct{} // every row widget the list created
+
+	// selected is the account the operator picked; it survives re-sorting
+	// and filtering. syncing is set while the list's selection is moved to
+	// follow a re-sort, so that the move is not taken for a new pick.
+	selected core.AccountID
+	syncing  bool
+
+	onSelect func(core.AccountID)
+	onDelete func() // the Delete key on the list
+}
+
+func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Time, onAdd func()) *accountList {
+	l := &accountList{
+		statuses: statuses,
+		now:      now,
+		index:    map[core.AccountID]int{},
+		views:    map[*rowView]struct{}{},
+		filter:   &widget.Entry{PlaceHolder: "Filter by name, phone or state"},
+		add:      &widget.Button{Text: "Add connection", Icon: theme.ContentAddIcon(), Importance: widget.HighImportance, OnTapped: onAdd},
+		empty:    &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord, Importance: widget.LowImportance},
+	}
+	l.filter.ActionItem = widget.NewIcon(theme.SearchIcon())
+	l.filter.OnChanged = func(string) { l.rebuild() }
+	l.list = newRowList(l)
+	l.content = container.NewBorder(
+		container.NewVBox(l.add, l.filter),
+		nil, nil, nil,
+		container.NewStack(l.list, container.NewPadded(l.empty)),
+	)
+	l.rebuild()
+	return l
+}
+
+// matches reports whether s passes the filter: the words of the query must
+// each appear in the name, the phone number or the state.
+func matches(s core.Status, query string) bool {
+	for _, word := range strings.Fields(strings.ToLower(query)) {
+		if strings.Contains(strings.ToLower(s.Account.Name), word) ||
+			strings.Contains(strings.ToLower(stateWord(s.State)), word) ||
+			(s.NeedsAction() && strings.Contains("needs action", word)) {
+			continue
+		}
+		if digits := strings.TrimLeft(word, "+"); digits != "" && strings.Contains(s.Account.Phone(), digits) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// compareRows orders the list: accounts that need action first, then by name.
+func compareRows(a, b core.Status) int {
+	if a.NeedsAction() != b.NeedsAction() {
+		if a.NeedsAction() {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Account.ID, b.Account.ID)
+}
+
+// movesRow reports whether a change from old to s can change the row's place
+// in the list or whether it is shown at all.
+func (l *accountList) movesRow(old, s core.Status) bool {
+	return old.NeedsAction() != s.NeedsAction() ||
+		old.Account.Name != s.Account.Name ||
+		matches(old, l.filter.Text) != matches(s, l.filter.Text)
+}
+
+// rebuild filters and sorts the rows again and redraws the visible ones.
+func (l *accountList) rebuild() {
+	l.rows = l.rows[:0]
+	for id, s := range l.statuses {
+		if matches(s, l.filter.Text) {
+			l.rows = append(l.rows, id)
+		}
+	}
+	slices.SortFunc(l.rows, func(a, b core.AccountID) int { return compareRows(l.statuses[a], l.statuses[b]) })
+	clear(l.index)
+	for i, id := range l.rows {
+		l.index[id] = i
+	}
+
+	switch {
+	case len(l.statuses) == 0:
+		l.empty.SetText("No connections yet.\nPress “Add connection” (Ctrl+N) to pair a phone.")
+		l.empty.Show()
+	case len(l.rows) == 0:
+		l.empty.SetText(fmt.Sprintf("No connection matches “%s”.", l.filter.Text))
+		l.empty.Show()
+	default:
+		l.empty.Hide()
+	}
+	l.list.Refresh()
+	l.syncSelection()
+}
+
+// refreshRow redraws one account's row, if it is shown.
+func (l *accountList) refreshRow(id core.AccountID) {
+	if i, ok := l.index[id]; ok {
+		l.list.RefreshItem(i)
+	}
+}
+
+// tick refreshes the status line of the rows on screen whose text changes
+// with the clock: countdowns and "connected for".
+func (l *accountList) tick() {
+	now := l.now()
+	for v := range l.views {
+		if s, ok := l.statuses[v.id]; ok && v.id != "" && ticks(s) {
+			v.setLine(statusLine(s, now))
+		}
+	}
+}
+
+// selectAccount selects id in the list (when it is shown).
+func (l *accountList) selectAccount(id core.AccountID) {
+	l.selected = id
+	l.syncSelection()
+}
+
+// syncSelection makes the list's selected row follow l.selected after the
+// rows moved.
+func (l *accountList) syncSelection() {
+	l.syncing = true
+	defer func() { l.syncing = false }()
+	if i, ok := l.index[l.selected]; ok && l.selected != "" {
+		l.list.Select(i)
+		return
+	}
+	l.list.UnselectAll()
+}
+
+// rowList is a widget.List that also takes the Delete key, so that Delete
+// works on the selected account while the list has the keyboard focus.
+type rowList struct {
+	widget.List
+	owner *accountList
+}
+
+func newRowList(l *accountList) *rowList {
+	rl := &rowList{owner: l}
+	rl.Length = func() int { return len(l.rows) }
+	rl.CreateItem = func() fyne.CanvasObject {
+		v := newRowView()
+		l.views[v] = struct{}{}
+		return v
+	}
+	rl.UpdateItem = func(i widget.ListItemID, o fyne.CanvasObject) {
+		if i < 0 || i >= len(l.rows) {
+			return
+		}
+		o.(*rowView).set(l.statuses[l.rows[i]], l.now())
+	}
+	rl.OnSelected = func(i widget.ListItemID) {
+		if l.syncing || i < 0 || i >= len(l.rows) {
+			return
+		}
+		l.selected = l.rows[i]
+		if l.onSelect != nil {
+			l.onSelect(l.selected)
+		}
+	}
+	rl.ExtendBaseWidget(rl)
+	return rl
+}
+
+// TypedKey handles Delete and leaves the other keys to the list.
+func (rl *rowList) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyDelete && rl.owner.onDelete != nil {
+		rl.owner.onDelete()
+		return
+	}
+	rl.List.TypedKey(ev)
+}
+
+// rowView is one row of the list: a status dot, the name, the phone and the
+// one-line status.
+type rowView struct {
+	widget.BaseWidget
+	id    core.AccountID
+	dot   *canvas.Rectangle
+	name  *widget.Label
+	phone *widget.Label
+	line  *widget.Label
+}
+
+const dotSize = 12
+
+func newRowView() *rowView {
+	v := &rowView{
+		dot:   &canvas.Rectangle{CornerRadius: dotSize / 2},
+		name:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
+		phone: &widget.Label{Alignment: fyne.TextAlignTrailing, Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText},
+		line:  &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText},
+	}
+	v.dot.SetMinSize(fyne.NewSquareSize(dotSize))
+	v.ExtendBaseWidget(v)
+	return v
+}
+
+func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
+	text := container.New(tightVBox{},
+		container.NewBorder(nil, nil, nil, v.phone, v.name),
+		v.line,
+	)
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text))
+}
+
+// set shows s in the row.
+func (v *rowView) set(s core.Status, now time.Time) {
+	v.id = s.Account.ID
+	c := stateColor(s.State)
+	if v.dot.FillColor != c {
+		v.dot.FillColor = c
+		v.dot.Refresh()
+	}
+	setText(v.name, s.Account.Name)
+	phone := s.Account.Phone()
+	if phone != "" {
+		phone = "+" + phone
+	}
+	setText(v.phone, phone)
+	v.setLine(statusLine(s, now))
+}
+
+func (v *rowView) setLine(text string) { setText(v.line, text) }
+
+// setText changes a label only when its text changes, to spare a redraw.
+func setText(l *widget.Label, text string) {
+	if l.Text != text {
+		l.SetText(text)
+	}
+}
+
+// tightVBox stacks objects vertically without padding between them: the
+// labels bring their own.
+type tightVBox struct{}
+
+func (tightVBox) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	y := float32(0)
+	for _, o := range objs {
+		h := o.MinSize().Height
+		o.Move(fyne.NewPos(0, y))
+		o.Resize(fyne.NewSize(size.Width, h))
+		y += h
+	}
+}
+
+func (tightVBox) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		m := o.MinSize()
+		s.Width = max(s.Width, m.Width)
+		s.Height += m.Height
+	}
+	return s
+}

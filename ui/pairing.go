@@ -1,0 +1,262 @@
+package ui
+
+import (
+	"image"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"warden/core"
+)
+
+// qrSize is the smallest side of the QR code on screen, in Fyne units.
+const qrSize = 300
+
+// pairingView is the detail's body while an account pairs: a large QR code,
+// "Code k of 6" and a countdown bar; or, on request, a phone number entry and
+// the 8-character code to type on the phone.
+type pairingView struct {
+	onNewCode   func()                                // Connect: new QR codes
+	onPairPhone func(phone string, done func(string)) // PairPhone; done gets the code
+
+	id      core.AccountID
+	code    string    // the QR code shown
+	shownAt time.Time // when it arrived, for the countdown bar
+	expires time.Time
+
+	// QR mode.
+	qr      *canvas.Image
+	index   *widget.Label
+	bar     *widget.ProgressBar
+	left    time.Duration // shown by the bar's text
+	qrMode  *fyne.Container
+	waiting *fyne.Container // pairing, no code yet
+
+	// Expired mode.
+	expiredMode *fyne.Container
+
+	// Phone mode: the form, then the code.
+	phone      *widget.Entry
+	phoneError *widget.Label
+	getCode    *widget.Button
+	phoneMode  *fyne.Container
+	phoneCode  *canvas.Text
+	codeMode   *fyne.Container
+	phoneState phoneStep
+
+	content *fyne.Container
+}
+
+// phoneStep says how far phone-number pairing went.
+type phoneStep int
+
+const (
+	phoneOff   phoneStep = iota // showing the QR code
+	phoneForm                   // typing the number
+	phoneShown                  // the code is shown
+)
+
+func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *pairingView {
+	p := &pairingView{onNewCode: onNewCode, onPairPhone: onPairPhone}
+
+	p.qr = &canvas.Image{ScaleMode: canvas.ImageScalePixels, FillMode: canvas.ImageFillContain}
+	p.qr.SetMinSize(fyne.NewSquareSize(qrSize))
+	p.index = &widget.Label{Alignment: fyne.TextAlignCenter, TextStyle: fyne.TextStyle{Bold: true}}
+	p.bar = &widget.ProgressBar{Max: 1}
+	p.bar.TextFormatter = func() string {
+		if p.left <= 0 {
+			return "Waiting for the next code…"
+		}
+		return "Expires in " + formatDuration((p.left + time.Second - 1).Truncate(time.Second))
+	}
+	usePhone := &widget.Button{Text: "Use phone number instead", Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: p.openPhoneForm}
+	steps := &widget.Label{
+		Text:      "On the phone, open WhatsApp → Settings → Linked devices → Link a device, and point the camera at this code.",
+		Wrapping:  fyne.TextWrapWord,
+		Alignment: fyne.TextAlignCenter,
+	}
+	p.qrMode = container.NewVBox(
+		container.NewCenter(container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr))),
+		p.index,
+		p.bar,
+		steps,
+		container.NewCenter(usePhone),
+	)
+	p.waiting = container.NewVBox(
+		widget.NewProgressBarInfinite(),
+		&widget.Label{Text: "Asking WhatsApp for a QR code…", Alignment: fyne.TextAlignCenter},
+		container.NewCenter(&widget.Button{Text: "Use phone number instead", Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: p.openPhoneForm}),
+	)
+
+	p.expiredMode = container.NewVBox(
+		&widget.Label{Text: "QR code expired", Alignment: fyne.TextAlignCenter, TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText},
+		&widget.Label{Text: "Nobody scanned the codes in time. Ask for a new one when the phone is at hand.", Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord},
+		container.NewCenter(&widget.Button{Text: "New code", Icon: theme.ViewRefreshIcon(), Importance: widget.HighImportance, OnTapped: func() { p.onNewCode() }}),
+	)
+
+	p.phone = &widget.Entry{PlaceHolder: "+1 555 123 4567"}
+	p.phone.OnSubmitted = func(string) { p.requestCode() }
+	p.phoneError = &widget.Label{Importance: widget.DangerImportance, Wrapping: fyne.TextWrapWord}
+	p.phoneError.Hide()
+	p.getCode = &widget.Button{Text: "Get code", Importance: widget.HighImportance, OnTapped: p.requestCode}
+	p.phoneMode = container.NewVBox(
+		&widget.Label{Text: "Link with a phone number", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText},
+		&widget.Label{Text: "Type the account's phone number, country code first. WhatsApp then gives an 8-character code to enter on that phone.", Wrapping: fyne.TextWrapWord},
+		p.phone,
+		p.phoneError,
+		container.NewHBox(p.getCode, &widget.Button{Text: "Back to QR code", OnTapped: p.closePhone}),
+	)
+
+	p.phoneCode = &canvas.Text{TextSize: 44, TextStyle: fyne.TextStyle{Bold: true, Monospace: true}, Alignment: fyne.TextAlignCenter}
+	p.codeMode = container.NewVBox(
+		&widget.Label{Text: "Enter this code on the phone", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText, Alignment: fyne.TextAlignCenter},
+		container.NewPadded(p.phoneCode),
+		&widget.Label{
+			Text:      "On the phone, open WhatsApp → Settings → Linked devices → Link a device → Link with phone number instead, and type the code above.",
+			Wrapping:  fyne.TextWrapWord,
+			Alignment: fyne.TextAlignCenter,
+		},
+		container.NewCenter(&widget.Button{Text: "Back to QR code", OnTapped: p.closePhone}),
+	)
+
+	p.content = container.NewStack(p.qrMode, p.waiting, p.expiredMode, p.phoneMode, p.codeMode)
+	return p
+}
+
+// whiteQR is the QR code's backdrop: white in both themes, as scanners expect
+// dark modules on a light ground.
+var whiteQR = image.White.C
+
+// show updates the view for s.
+func (p *pairingView) show(s core.Status, now time.Time) {
+	if s.Account.ID != p.id || s.State != core.Pairing {
+		p.phoneState = phoneOff
+	}
+	p.id = s.Account.ID
+	switch {
+	case s.State != core.Pairing:
+		if qrExpired(s) {
+			p.mode(p.expiredMode)
+		}
+		return
+	case p.phoneState == phoneForm:
+		p.mode(p.phoneMode)
+		return
+	case p.phoneState == phoneShown:
+		p.mode(p.codeMode)
+		return
+	case s.QRCode == "":
+		p.mode(p.waiting)
+		return
+	}
+	if s.QRCode != p.code {
+		p.setCode(s.QRCode, now)
+	}
+	p.expires = s.QRExpires
+	if s.QRTotal > 0 {
+		setText(p.index, "Code "+strconv.Itoa(s.QRIndex)+" of "+strconv.Itoa(s.QRTotal))
+	} else {
+		setText(p.index, "Code "+strconv.Itoa(s.QRIndex))
+	}
+	p.tick(now)
+	p.mode(p.qrMode)
+}
+
+// setCode draws a new QR code.
+func (p *pairingView) setCode(code string, now time.Time) {
+	p.code, p.shownAt = code, now
+	q, err := qrcode.New(code, qrcode.Medium)
+	if err != nil {
+		p.qr.Image = nil
+	} else {
+		p.qr.Image = q.Image(-1) // one pixel per module; the canvas scales it up sharp
+	}
+	p.qr.Refresh()
+}
+
+// tick moves the countdown bar.
+func (p *pairingView) tick(now time.Time) {
+	p.left = p.expires.Sub(now)
+	total := p.expires.Sub(p.shownAt)
+	v := 0.0
+	if total > 0 && p.left > 0 {
+		v = float64(p.left) / float64(total)
+	}
+	p.bar.SetValue(v)
+}
+
+// mode shows one of the view's modes.
+func (p *pairingView) mode(m *fyne.Container) {
+	for _, o := range p.content.Objects {
+		if o == m {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
+}
+
+func (p *pairingView) openPhoneForm() {
+	p.phoneState = phoneForm
+	p.phoneError.Hide()
+	p.mode(p.phoneMode)
+	if c := fyne.CurrentApp().Driver().CanvasForObject(p.phone); c != nil {
+		c.Focus(p.phone)
+	}
+}
+
+func (p *pairingView) closePhone() {
+	p.phoneState = phoneOff
+	if p.code != "" {
+		p.mode(p.qrMode)
+	} else {
+		p.mode(p.waiting)
+	}
+}
+
+// requestCode validates the number and asks for a phone code.
+func (p *pairingView) requestCode() {
+	digits, err := normalizePhone(p.phone.Text)
+	if err != nil {
+		p.phoneError.SetText(capitalize(err.Error()) + ".")
+		p.phoneError.Show()
+		return
+	}
+	p.phoneError.Hide()
+	p.getCode.Disable()
+	id := p.id
+	p.onPairPhone(digits, func(code string) {
+		p.getCode.Enable()
+		if code == "" || p.id != id || p.phoneState != phoneForm {
+			return
+		}
+		p.phoneState = phoneShown
+		p.phoneCode.Text = formatPhoneCode(code)
+		p.phoneCode.Color = theme.Color(theme.ColorNameForeground)
+		p.phoneCode.Refresh()
+		p.mode(p.codeMode)
+	})
+}
+
+// formatPhoneCode writes an 8-character pairing code as "ABCD-EFGH".
+func formatPhoneCode(code string) string {
+	code = strings.ToUpper(strings.ReplaceAll(code, "-", ""))
+	if len(code) == 8 {
+		return code[:4] + "-" + code[4:]
+	}
+	return code
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,49 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+)
+
+// The window's keyboard shortcuts. Ctrl+N, Ctrl+F and Ctrl+Q live in the main
+// menu, which the driver consults before the focused widget, so they work
+// even while typing in the filter. Delete works on the selected account when
+// no text field has the focus.
+var (
+	shortcutNew    = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutFilter = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutQuit   = &desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}
+)
+
+func (w *Window) installShortcuts() {
+	newItem := &fyne.MenuItem{Label: "New connection…", Shortcut: shortcutNew, Action: w.showAddDialog}
+	quitItem := &fyne.MenuItem{Label: "Quit", Shortcut: shortcutQuit, IsQuit: true, Action: w.quit}
+	findItem := &fyne.MenuItem{Label: "Find", Shortcut: shortcutFilter, Action: w.focusFilter}
+	deleteItem := &fyne.MenuItem{Label: "Delete connection…  (Delete)", Action: w.confirmDeleteSelected}
+	w.win.SetMainMenu(fyne.NewMainMenu(
+		fyne.NewMenu("File", newItem, fyne.NewMenuItemSeparator(), quitItem),
+		fyne.NewMenu("Edit", findItem, deleteItem),
+	))
+
+	c := w.win.Canvas()
+	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { w.showAddDialog() })
+	c.AddShortcut(shortcutFilter, func(fyne.Shortcut) { w.focusFilter() })
+	c.AddShortcut(shortcutQuit, func(fyne.Shortcut) { w.quit() })
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyDelete {
+			w.confirmDeleteSelected()
+		}
+	})
+}
+
+func (w *Window) focusFilter() {
+	w.win.Canvas().Focus(w.list.filter)
+}
+
+func (w *Window) quit() {
+	if w.opts.OnQuit != nil {
+		w.opts.OnQuit()
+		return
+	}
+	w.app.Quit()
+}

@@ -1,0 +1,115 @@
+package ui
+
+import (
+	"fmt"
+	"image/color"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// summaryGroup is one count of the summary bar.
+type summaryGroup struct {
+	word  string // "connected"
+	color color.NRGBA
+	count func(core.Status) bool
+}
+
+// summaryGroups are the counts of the summary bar, in the order shown. Every
+// account falls in exactly one group.
+var summaryGroups = []summaryGroup{
+	{"connected", stateColor(core.Connected), func(s core.Status) bool { return s.State == core.Connected }},
+	{"connecting", stateColor(core.Connecting), func(s core.Status) bool { return s.State == core.Connecting }},
+	{"reconnecting", stateColor(core.Waiting), func(s core.Status) bool {
+		return s.State == core.Waiting || (s.State == core.Replaced && !s.NeedsAction())
+	}},
+	{"pairing", stateColor(core.Pairing), func(s core.Status) bool { return s.State == core.Pairing }},
+	{"banned", stateColor(core.Banned), func(s core.Status) bool { return s.State == core.Banned && !s.NeedsAction() }},
+	{"stopped", stateColor(core.Idle), func(s core.Status) bool { return s.State == core.Idle }},
+	{"needs action", needsActionColor, func(s core.Status) bool { return s.NeedsAction() }},
+}
+
+// summaryCounts counts the accounts of each group, in summaryGroups' order.
+func summaryCounts(statuses map[core.AccountID]core.Status) []int {
+	counts := make([]int, len(summaryGroups))
+	for _, s := range statuses {
+		for i, g := range summaryGroups {
+			if g.count(s) {
+				counts[i]++
+				break
+			}
+		}
+	}
+	return counts
+}
+
+// summaryText is the summary as one line: "12 connected · 2 reconnecting ·
+// 1 needs action". Empty groups are left out, except "connected".
+func summaryText(counts []int) string {
+	var parts []string
+	for i, n := range counts {
+		if n > 0 || i == 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, summaryGroups[i].word))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// summaryBar is the bar on top of the window: the total and one coloured
+// count per non-empty group.
+type summaryBar struct {
+	total   *widget.Label
+	chips   []*summaryChip
+	text    string // what the bar says, as summaryText
+	content fyne.CanvasObject
+}
+
+func newSummaryBar() *summaryBar {
+	b := &summaryBar{total: &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}}
+	objs := []fyne.CanvasObject{b.total}
+	for _, g := range summaryGroups {
+		c := newSummaryChip(g.color)
+		b.chips = append(b.chips, c)
+		objs = append(objs, c.content)
+	}
+	b.content = container.NewHBox(objs...)
+	return b
+}
+
+// update shows the counts of statuses.
+func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
+	counts := summaryCounts(statuses)
+	b.text = summaryText(counts)
+	total := fmt.Sprintf("%d connections", len(statuses))
+	if len(statuses) == 1 {
+		total = "1 connection"
+	}
+	setText(b.total, total)
+	for i, n := range counts {
+		c := b.chips[i]
+		if n == 0 && i != 0 {
+			c.content.Hide()
+			continue
+		}
+		setText(c.label, fmt.Sprintf("%d %s", n, summaryGroups[i].word))
+		c.content.Show()
+	}
+}
+
+// summaryChip is a coloured dot and a count.
+type summaryChip struct {
+	label   *widget.Label
+	content *fyne.Container
+}
+
+func newSummaryChip(c color.NRGBA) *summaryChip {
+	dot := &canvas.Rectangle{FillColor: c, CornerRadius: 5}
+	dot.SetMinSize(fyne.NewSquareSize(10))
+	label := &widget.Label{}
+	return &summaryChip{label: label, content: container.NewHBox(container.NewCenter(dot), label)}
+}

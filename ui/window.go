@@ -1,0 +1,330 @@
+package ui
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// Options configures the window.
+type Options struct {
+	// Title is the window's title; "Warden" when empty.
+	Title string
+	// Now is the clock for countdowns and "since"; time.Now when nil.
+	Now func() time.Time
+	// Size is the window's first size, as saved by OnResize; a default
+	// size when zero.
+	Size fyne.Size
+	// OnResize is called on Fyne's thread when the window's size changes and
+	// when it closes, so that the app can remember the size.
+	OnResize func(fyne.Size)
+	// OnQuit is called for Ctrl+Q and File → Quit; the app quits when nil.
+	OnQuit func()
+}
+
+// How often the window redraws at most for status updates, and how often
+// countdowns tick.
+const (
+	applyEvery = 50 * time.Millisecond // at most 20 redraws a second
+	tickEvery  = time.Second
+)
+
+// defaultSize is the window's size on first start.
+var defaultSize = fyne.NewSize(1120, 720)
+
+// Window is Warden's main window.
+type Window struct {
+	app  fyne.App
+	win  fyne.Window
+	ctl  Controller
+	opts Options
+	now  func() time.Time
+
+	// statuses is the newest status of every account. It is read and
+	// written on Fyne's thread only, by apply.
+	statuses map[core.AccountID]core.Status
+
+	summary *summaryBar
+	list    *accountList
+	detail  *detailView
+	pairing *pairingView
+
+	// do runs f on Fyne's thread (fyne.Do); async runs f in the background.
+	// Tests replace both to run everything on the test's goroutine.
+	do    func(f func())
+	async func(f func())
+
+	updates     <-chan core.Status
+	unsubscribe func()
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closed      atomic.Bool
+	lastSize    fyne.Size
+	winClosed   bool // the operator closed the window itself
+}
+
+// New builds the window for ctl, shows every account ctl knows and starts
+// following its updates. Call Show or ShowAndRun to put it on screen and
+// Close to stop it.
+func New(a fyne.App, ctl Controller, opts Options) *Window {
+	w := newWindow(a, ctl, opts)
+	w.start()
+	return w
+}
+
+// newWindow builds the window without starting its goroutines.
+func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
+	if opts.Title == "" {
+		opts.Title = "Warden"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &Window{
+		app:      a,
+		ctl:      ctl,
+		opts:     opts,
+		now:      opts.Now,
+		statuses: map[core.AccountID]core.Status{},
+		do:       fyne.Do,
+	}
+	w.async = func(f func()) {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			f()
+		}()
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	// Subscribe before reading the statuses, so no change falls in between.
+	w.updates, w.unsubscribe = ctl.Subscribe()
+
+	w.win = a.NewWindow(opts.Title)
+	w.summary = newSummaryBar()
+	w.list = newAccountList(w.statuses, w.now, w.showAddDialog)
+	w.list.onSelect = w.selectAccount
+	w.list.onDelete = w.confirmDeleteSelected
+	w.pairing = newPairingView(w.newCode, w.pairPhone)
+	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
+
+	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
+	split.Offset = 0.34
+	top := container.NewVBox(container.NewPadded(w.summary.content), widget.NewSeparator())
+	w.win.SetContent(container.New(&sizeWatcher{w: w}, container.NewBorder(top, nil, nil, nil, split)))
+	size := opts.Size
+	if size.Width < 200 || size.Height < 150 {
+		size = defaultSize
+	}
+	w.win.Resize(size)
+	w.win.SetOnClosed(func() {
+		w.winClosed = true
+		w.Close()
+	})
+	w.installShortcuts()
+
+	w.apply(ctl.Statuses())
+	return w
+}
+
+// start runs the goroutine that follows the controller's updates.
+func (w *Window) start() {
+	w.wg.Add(1)
+	go w.loop()
+}
+
+// Show puts the window on screen.
+func (w *Window) Show() { w.win.Show() }
+
+// ShowAndRun shows the window and runs the app until it quits.
+func (w *Window) ShowAndRun() { w.win.ShowAndRun() }
+
+// Window returns the Fyne window, for the app's own additions (menus, close
+// intercept).
+func (w *Window) Window() fyne.Window { return w.win }
+
+// Close stops following updates, reports the window's size and closes it.
+// It is safe to call twice.
+func (w *Window) Close() {
+	if w.closed.Swap(true) {
+		return
+	}
+	w.cancel()
+	w.unsubscribe()
+	w.wg.Wait()
+	if w.opts.OnResize != nil {
+		w.opts.OnResize(w.win.Canvas().Size())
+	}
+	if !w.winClosed {
+		w.win.Close()
+	}
+}
+
+// loop reads the subscription, coalesces the updates newest-per-account and
+// hands them to apply at most every applyEvery, one batch at a time; and it
+// ticks the countdowns every second.
+func (w *Window) loop() {
+	defer w.wg.Done()
+	pending := map[core.AccountID]core.Status{}
+	applied := make(chan struct{}, 1)
+	busy := false // a batch is queued on Fyne's thread
+	var flush <-chan time.Time
+	arm := func() {
+		if flush == nil && !busy && len(pending) > 0 {
+			flush = time.After(applyEvery)
+		}
+	}
+	ticker := time.NewTicker(tickEvery)
+	defer ticker.Stop()
+	updates := w.updates
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case s, ok := <-updates:
+			if !ok {
+				updates = nil
+				continue
+			}
+			pending[s.Account.ID] = s
+			arm()
+		case <-flush:
+			flush = nil
+			batch := make([]core.Status, 0, len(pending))
+			for _, s := range pending {
+				batch = append(batch, s)
+			}
+			clear(pending)
+			busy = true
+			w.do(func() {
+				w.apply(batch)
+				applied <- struct{}{}
+			})
+		case <-applied:
+			busy = false
+			arm()
+		case <-ticker.C:
+			if !busy { // Fyne's thread is behind: skip this tick
+				w.do(w.tick)
+			}
+		}
+	}
+}
+
+// apply shows a batch of status updates. It is the only place where the
+// window's picture of the accounts changes, and it runs on Fyne's thread.
+func (w *Window) apply(batch []core.Status) {
+	if w.ctx.Err() != nil { // closed
+		return
+	}
+	now := w.now()
+	resort := false
+	var changed []core.AccountID
+	selected := w.list.selected
+	var selectedStatus *core.Status
+	selectedRemoved := false
+	for _, s := range batch {
+		id := s.Account.ID
+		old, had := w.statuses[id]
+		if s.Removed {
+			if had {
+				delete(w.statuses, id)
+				resort = true
+			}
+			if id == selected {
+				selectedRemoved = true
+			}
+			continue
+		}
+		w.statuses[id] = s
+		if !had || w.list.movesRow(old, s) {
+			resort = true
+		} else {
+			changed = append(changed, id)
+		}
+		if id == selected {
+			st := s
+			selectedStatus = &st
+			selectedRemoved = false
+		}
+		if id == selected && (!had || old.State != s.State || old.Since != s.Since || old.Reason != s.Reason) {
+			defer w.loadEvents(id)
+		}
+	}
+	if selectedRemoved {
+		w.list.selected = ""
+		w.detail.clear()
+	}
+	if resort {
+		w.list.rebuild()
+	} else {
+		for _, id := range changed {
+			w.list.refreshRow(id)
+		}
+	}
+	if selectedStatus != nil {
+		w.detail.show(*selectedStatus, now)
+	}
+	w.summary.update(w.statuses)
+}
+
+// tick refreshes what changes with the clock: visible countdown rows and the
+// selected account's header and QR countdown.
+func (w *Window) tick() {
+	w.list.tick()
+	w.detail.tick(w.now())
+}
+
+// selectAccount shows id in the detail pane.
+func (w *Window) selectAccount(id core.AccountID) {
+	s, ok := w.statuses[id]
+	if !ok {
+		return
+	}
+	w.detail.show(s, w.now())
+	w.loadEvents(id)
+}
+
+// loadEvents fetches the account's recent activity for the detail pane.
+func (w *Window) loadEvents(id core.AccountID) {
+	w.async(func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
+		evs, err := w.ctl.Events(ctx, id, 12)
+		cancel()
+		if err != nil {
+			return // the list stays as it was; this is a convenience view
+		}
+		w.do(func() { w.detail.setEvents(id, evs, w.now()) })
+	})
+}
+
+// sizeWatcher lays out the window's content and reports size changes.
+type sizeWatcher struct{ w *Window }
+
+func (l *sizeWatcher) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Resize(size)
+		o.Move(fyne.NewPos(0, 0))
+	}
+	if size != l.w.lastSize {
+		l.w.lastSize = size
+		if l.w.opts.OnResize != nil && !l.w.closed.Load() {
+			l.w.opts.OnResize(size)
+		}
+	}
+}
+
+func (l *sizeWatcher) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
