@@ -1,0 +1,226 @@
+// Package whatsapp is Warden's adapter to WhatsApp: it implements core.Dialer
+// and core.Session with go.mau.fi/whatsmeow.
+//
+// Each Session owns exactly one whatsmeow.Client, with whatsmeow's own
+// auto-reconnect off: core's schedule is the only reconnect loop. Device keys
+// live in whatsmeow's sqlstore on modernc.org/sqlite (pure Go), in one database
+// file shared by all accounts.
+package whatsapp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/store/sqlstore"
+	"go.mau.fi/whatsmeow/types"
+
+	// The pure Go SQLite driver, registered as "sqlite".
+	_ "modernc.org/sqlite"
+
+	"warden/core"
+)
+
+// Config configures a Dialer.
+type Config struct {
+	// DevicesPath is the SQLite file holding every account's device keys
+	// (devices.db beside Warden's own data). It is created with mode 0600.
+	DevicesPath string
+	// Logger receives Warden's and whatsmeow's logs. Nil discards them.
+	Logger *slog.Logger
+	// Level decides whether whatsmeow's per-node Send and Recv lines are
+	// logged: only when it is slog.LevelDebug or lower. It is read at every
+	// line, so a slog.LevelVar changes it live. Nil means Info.
+	Level slog.Leveler
+	// HTTPClient dials the websocket. Nil means the real WhatsApp servers; tests
+	// and the demo pass the fake server's client.
+	HTTPClient *http.Client
+	// DeviceName is what the phone shows under Linked devices. Empty means
+	// "Warden".
+	DeviceName string
+}
+
+// Dialer creates whatsmeow sessions. It implements core.Dialer.
+type Dialer struct {
+	container *sqlstore.Container
+	log       *slog.Logger
+	level     slog.Leveler
+	http      *http.Client
+
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+
+	mu sync.Mutex // guards the following
+	// live holds the sessions the watchdog checks: connected, not closed.
+	live map[*Session]struct{}
+}
+
+var _ core.Dialer = (*Dialer)(nil)
+
+// deviceNameOnce guards the process-wide whatsmeow.store.DeviceProps.
+var deviceNameOnce sync.Once
+
+// WatchInterval is how often the watchdog looks for sessions that lost their
+// socket without an event (see Session.checkSocket).
+var WatchInterval = 5 * time.Second
+
+// storeTimeout bounds every device-store query the dialer makes by itself.
+const storeTimeout = 10 * time.Second
+
+// NewDialer opens (or creates) the device store at cfg.DevicesPath.
+func NewDialer(cfg Config) (*Dialer, error) {
+	if cfg.DevicesPath == "" {
+		return nil, fmt.Errorf("open device store: no path given")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Level == nil {
+		cfg.Level = slog.LevelInfo
+	}
+	if cfg.DeviceName == "" {
+		cfg.DeviceName = "Warden"
+	}
+	deviceNameOnce.Do(func() {
+		name := cfg.DeviceName
+		store.DeviceProps.Os = &name
+	})
+
+	f, err := os.OpenFile(cfg.DevicesPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open device store: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("open device store: %w", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	log := cfg.Logger.With("module", "store")
+	dsn := "file:" + cfg.DevicesPath + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)"
+	container, err := sqlstore.New(ctx, "sqlite", dsn, newWALogger(log, "Database", cfg.Level))
+	if err != nil {
+		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	d := &Dialer{
+		container: container,
+		log:       cfg.Logger,
+		level:     cfg.Level,
+		http:      cfg.HTTPClient,
+		stopWatch: stop,
+		watchDone: make(chan struct{}),
+		live:      make(map[*Session]struct{}),
+	}
+	go d.watchdog(watchCtx)
+	return d, nil
+}
+
+// Close stops the watchdog and closes the device store. Sessions must be
+// closed first.
+func (d *Dialer) Close() error {
+	d.stopWatch()
+	<-d.watchDone
+	if err := d.container.Close(); err != nil {
+		return fmt.Errorf("close device store: %w", err)
+	}
+	return nil
+}
+
+// NewSession returns an unconnected session for acct. If acct has no JID, or
+// its device keys are gone (deleted after a logout), the session pairs a new
+// device when it connects.
+func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	device, err := d.device(ctx, acct)
+	if err != nil {
+		return nil, fmt.Errorf("new session for %s: %w", acct.ID, err)
+	}
+	if device == nil {
+		device = d.container.NewDevice()
+	}
+	return newSession(d, acct, device, emit), nil
+}
+
+// DeleteDevice removes the account's device keys. It does nothing when the
+// account was never paired or its keys are already gone.
+func (d *Dialer) DeleteDevice(ctx context.Context, acct core.Account) error {
+	device, err := d.device(ctx, acct)
+	if err != nil {
+		return fmt.Errorf("delete device of %s: %w", acct.ID, err)
+	}
+	if device == nil {
+		return nil
+	}
+	if err := d.container.DeleteDevice(ctx, device); err != nil {
+		return fmt.Errorf("delete device of %s: %w", acct.ID, err)
+	}
+	d.log.Info("device keys deleted", "account", acct.ID)
+	return nil
+}
+
+// HasDevice reports whether the device store holds keys for acct.
+func (d *Dialer) HasDevice(ctx context.Context, acct core.Account) (bool, error) {
+	device, err := d.device(ctx, acct)
+	if err != nil {
+		return false, fmt.Errorf("look up device of %s: %w", acct.ID, err)
+	}
+	return device != nil, nil
+}
+
+// device loads acct's stored device, or returns nil when there is none.
+func (d *Dialer) device(ctx context.Context, acct core.Account) (*store.Device, error) {
+	if acct.JID == "" {
+		return nil, nil
+	}
+	jid, err := types.ParseJID(acct.JID)
+	if err != nil {
+		return nil, fmt.Errorf("parse jid: %w", err)
+	}
+	device, err := d.container.GetDevice(ctx, jid)
+	if err != nil {
+		return nil, fmt.Errorf("load device: %w", err)
+	}
+	return device, nil
+}
+
+// watchdog runs Session.checkSocket on every live session each WatchInterval.
+func (d *Dialer) watchdog(ctx context.Context) {
+	defer close(d.watchDone)
+	t := time.NewTicker(WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		sessions := make([]*Session, 0, len(d.live))
+		for s := range d.live {
+			sessions = append(sessions, s)
+		}
+		d.mu.Unlock()
+		for _, s := range sessions {
+			s.checkSocket()
+		}
+	}
+}
+
+func (d *Dialer) watch(s *Session) {
+	d.mu.Lock()
+	d.live[s] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *Dialer) unwatch(s *Session) {
+	d.mu.Lock()
+	delete(d.live, s)
+	d.mu.Unlock()
+}

@@ -1,0 +1,156 @@
+package whatsapp_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"warden/core"
+	"warden/core/whatsapp"
+)
+
+func newTestDialer(t *testing.T, hc *http.Client) *whatsapp.Dialer {
+	t.Helper()
+	d, err := whatsapp.NewDialer(whatsapp.Config{
+		DevicesPath: filepath.Join(t.TempDir(), "devices.db"),
+		HTTPClient:  hc,
+	})
+	if err != nil {
+		t.Fatalf("NewDialer: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("Dialer.Close: %v", err)
+		}
+	})
+	return d
+}
+
+func TestNewDialerCreatesPrivateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.db")
+	d, err := whatsapp.NewDialer(whatsapp.Config{DevicesPath: path})
+	if err != nil {
+		t.Fatalf("NewDialer: %v", err)
+	}
+	defer d.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("devices.db: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("devices.db mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestNewDialerBadPath(t *testing.T) {
+	_, err := whatsapp.NewDialer(whatsapp.Config{DevicesPath: filepath.Join(t.TempDir(), "missing", "devices.db")})
+	if err == nil {
+		t.Fatal("NewDialer in a missing directory: got nil error")
+	}
+}
+
+func TestDeleteDeviceOfUnknownAccount(t *testing.T) {
+	d := newTestDialer(t, nil)
+	ctx := context.Background()
+	for _, acct := range []core.Account{
+		{ID: "never-paired"},
+		{ID: "keys-gone", JID: "15551234567:3@s.whatsapp.net"},
+	} {
+		if err := d.DeleteDevice(ctx, acct); err != nil {
+			t.Errorf("DeleteDevice(%s) = %v, want nil", acct.ID, err)
+		}
+	}
+	if err := d.DeleteDevice(ctx, core.Account{ID: "bad", JID: "15551234567:x@s.whatsapp.net"}); err == nil {
+		t.Error("DeleteDevice with a malformed JID: got nil error")
+	}
+}
+
+// An unconnected session: Logout and PairPhone say why they cannot work, at
+// once, and Close is safe to call twice.
+func TestSessionOffline(t *testing.T) {
+	d := newTestDialer(t, nil)
+	s, err := d.NewSession(core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+		t.Errorf("unexpected event %v", ev.Kind)
+	})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	if err := s.Logout(context.Background()); !errors.Is(err, core.ErrNotConnected) {
+		t.Errorf("Logout offline = %v, want ErrNotConnected", err)
+	}
+	if _, err := s.PairPhone(context.Background(), "15551234567"); !errors.Is(err, core.ErrNotPairing) {
+		t.Errorf("PairPhone before Connect = %v, want ErrNotPairing", err)
+	}
+	s.Close()
+	s.Close()
+	if err := s.Connect(context.Background()); err == nil {
+		t.Error("Connect after Close: got nil error")
+	}
+}
+
+// A dial that fails returns the error and leaves nothing behind.
+func TestConnectRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		},
+	}}
+	d := newTestDialer(t, hc)
+	s, err := d.NewSession(core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	defer s.Close()
+	if err := s.Connect(context.Background()); err == nil {
+		t.Fatal("Connect to a closed port: got nil error")
+	}
+}
+
+// A dial that hangs is aborted by the caller's context.
+func TestConnectCancelled(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// The listener accepts TCP but never answers the websocket upgrade.
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+		},
+	}}
+	d := newTestDialer(t, hc)
+	s, err := d.NewSession(core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Connect(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Connect with a hanging server = %v, want DeadlineExceeded", err)
+	}
+}

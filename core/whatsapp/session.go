@@ -1,0 +1,353 @@
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"warden/core"
+)
+
+// Timeouts of the session's own bounded waits. Variables so that tests can
+// shorten them.
+var (
+	// LogoutTimeout bounds Logout when the caller's context does not.
+	LogoutTimeout = 10 * time.Second
+	// CloseTimeout bounds how long Close waits for the socket to close.
+	CloseTimeout = 5 * time.Second
+)
+
+// pairClientDisplay is how a phone-code pairing names the client; WhatsApp
+// accepts only "Browser (OS)" of common browsers and systems.
+const pairClientDisplay = "Chrome (Linux)"
+
+// errSessionUsed is returned by a second Connect: a session dials once, and
+// core makes a new session (with a new epoch) for every dial.
+var errSessionUsed = errors.New("the session was already connected once")
+
+// errSessionClosed is returned by Connect after Close.
+var errSessionClosed = errors.New("the session is closed")
+
+// Session is one whatsmeow client of one account. It implements core.Session.
+type Session struct {
+	d      *Dialer
+	acct   core.Account
+	cli    *whatsmeow.Client
+	log    *slog.Logger
+	emitFn func(core.SessionEvent)
+
+	// ctx lives until Close (or a cancelled Connect). whatsmeow runs its node
+	// handlers, its 515 reconnect and the QR channel under it, and it carries
+	// the zerolog logger whatsmeow uses for some lines.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	handlerID uint32
+
+	mu sync.Mutex // guards the following
+	// closed is set by Close; no event is emitted after it.
+	closed    bool
+	connected bool // Connect was called
+	pairing   bool // the session connected without a device and has not paired yet
+	// loggedIn is true between Connected and the event that ends the socket.
+	loggedIn bool
+	// ended is set once an event that ends the socket was emitted, until the
+	// next Connected: a late Disconnected of the same socket is not news.
+	ended   bool
+	qrTotal int
+	// qrShown is closed at the first QR code: PairPhone must wait for it.
+	qrShown chan struct{}
+	// strikes counts the watchdog's checks in a row that found a logged-in
+	// session without a socket.
+	strikes int
+}
+
+var _ core.Session = (*Session)(nil)
+
+func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(core.SessionEvent)) *Session {
+	log := d.log.With("account", acct.ID)
+	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
+	cli.EnableAutoReconnect = false
+	if d.http != nil {
+		cli.SetPreLoginHTTPClient(d.http)
+		cli.SetWebsocketHTTPClient(d.http)
+		cli.SetMediaHTTPClient(d.http)
+	}
+	zl := newZerolog(log)
+	ctx, cancel := context.WithCancel(zl.WithContext(context.Background()))
+	cli.BackgroundEventCtx = ctx
+	s := &Session{
+		d:       d,
+		acct:    acct,
+		cli:     cli,
+		log:     log,
+		emitFn:  emit,
+		ctx:     ctx,
+		cancel:  cancel,
+		qrTotal: 6,
+		qrShown: make(chan struct{}),
+	}
+	// Registered before GetQRChannel's handler, so that the QR total is known
+	// before the channel yields its first code.
+	s.handlerID = cli.AddEventHandler(s.handle)
+	return s
+}
+
+// Connect dials and logs in, or starts pairing when the account has no device.
+// A nil error means the socket is up; the login result comes as an event. If
+// ctx ends while dialling, the session is dead: no socket is left open, and
+// the caller must Close it.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return fmt.Errorf("connect %s: %w", s.acct.ID, errSessionClosed)
+	case s.connected:
+		s.mu.Unlock()
+		return fmt.Errorf("connect %s: %w", s.acct.ID, errSessionUsed)
+	}
+	s.connected = true
+	s.pairing = s.cli.Store.ID == nil
+	pairing := s.pairing
+	s.mu.Unlock()
+
+	if pairing {
+		qr, err := s.cli.GetQRChannel(s.ctx)
+		if err != nil {
+			return fmt.Errorf("connect %s: start pairing: %w", s.acct.ID, err)
+		}
+		go s.watchQR(qr)
+	}
+	s.d.watch(s)
+
+	// ctx bounds the dial only; the session's own context must outlive it.
+	// Cancelling ctx mid-dial cancels the session's context, which aborts
+	// the websocket dial and the handshake.
+	stop := context.AfterFunc(ctx, s.cancel)
+	err := s.cli.ConnectContext(s.ctx)
+	if !stop() {
+		s.cli.Disconnect()
+		return fmt.Errorf("connect %s: %w", s.acct.ID, context.Cause(ctx))
+	}
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", s.acct.ID, err)
+	}
+	s.log.Debug("socket up", "pairing", pairing)
+	return nil
+}
+
+// PairPhone asks WhatsApp for an 8-character code that the operator types on
+// the phone, as an alternative to the QR code. Only while pairing.
+func (s *Session) PairPhone(ctx context.Context, phone string) (string, error) {
+	s.mu.Lock()
+	pairing, shown := s.pairing, s.qrShown
+	s.mu.Unlock()
+	if !pairing {
+		return "", fmt.Errorf("pair %s by phone: %w", s.acct.ID, core.ErrNotPairing)
+	}
+	// whatsmeow needs the pairing refs before it can ask for a code; the
+	// first QR code says they arrived.
+	select {
+	case <-shown:
+	case <-ctx.Done():
+		return "", fmt.Errorf("pair %s by phone: %w", s.acct.ID, ctx.Err())
+	case <-s.ctx.Done():
+		return "", fmt.Errorf("pair %s by phone: %w", s.acct.ID, core.ErrNotConnected)
+	}
+	code, err := s.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, pairClientDisplay)
+	switch {
+	case errors.Is(err, whatsmeow.ErrPhoneNumberTooShort), errors.Is(err, whatsmeow.ErrPhoneNumberIsNotInternational):
+		return "", fmt.Errorf("pair %s by phone: %w: %w", s.acct.ID, core.ErrInvalidPhone, err)
+	case errors.Is(err, whatsmeow.ErrNotConnected):
+		return "", fmt.Errorf("pair %s by phone: %w: %w", s.acct.ID, core.ErrNotConnected, err)
+	case err != nil:
+		return "", fmt.Errorf("pair %s by phone: %w", s.acct.ID, err)
+	}
+	return code, nil
+}
+
+// Logout unlinks the device on the phone and deletes its keys. It returns
+// core.ErrNotConnected (wrapped) unless the session is logged in and its
+// socket is up, and gives up after LogoutTimeout.
+func (s *Session) Logout(ctx context.Context) error {
+	s.mu.Lock()
+	live := s.loggedIn && !s.closed
+	s.mu.Unlock()
+	if !live || !s.cli.IsConnected() {
+		return fmt.Errorf("log out %s: %w", s.acct.ID, core.ErrNotConnected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, LogoutTimeout)
+	defer cancel()
+	err := s.cli.Logout(ctx)
+	switch {
+	case errors.Is(err, whatsmeow.ErrNotConnected), errors.Is(err, whatsmeow.ErrNotLoggedIn):
+		return fmt.Errorf("log out %s: %w: %w", s.acct.ID, core.ErrNotConnected, err)
+	case err != nil:
+		return fmt.Errorf("log out %s: %w", s.acct.ID, err)
+	}
+	s.mu.Lock()
+	s.loggedIn, s.ended = false, true
+	s.mu.Unlock()
+	s.log.Info("logged out: device unlinked")
+	return nil
+}
+
+// Close closes the socket and returns when it is closed (or after
+// CloseTimeout, which is logged). No event is emitted once Close has begun,
+// apart from one that was already being delivered. It is safe to call twice,
+// and while Connect runs: that Connect is aborted.
+//
+// Close must not be called from inside the emit function.
+func (s *Session) Close() {
+	s.mu.Lock()
+	first := !s.closed
+	s.closed = true
+	s.mu.Unlock()
+
+	// Cancelling first aborts a dial in progress, which holds whatsmeow's
+	// socket lock, and makes any later whatsmeow reconnect (515) fail.
+	s.cancel()
+	if first {
+		s.d.unwatch(s)
+		// RemoveEventHandler deadlocks when called from whatsmeow's event
+		// dispatch, so it runs on its own; the closed flag already mutes
+		// the handler.
+		go s.cli.RemoveEventHandler(s.handlerID)
+	}
+	s.cli.Disconnect()
+	deadline := time.Now().Add(CloseTimeout)
+	for s.cli.IsConnected() {
+		if time.Now().After(deadline) {
+			s.log.Warn("socket still open after close", "waited", CloseTimeout)
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+		s.cli.Disconnect()
+	}
+}
+
+// handle receives every whatsmeow event, on whatsmeow's goroutines.
+func (s *Session) handle(evt any) {
+	switch e := evt.(type) {
+	case *events.QR:
+		s.mu.Lock()
+		s.qrTotal = len(e.Codes)
+		s.mu.Unlock()
+		return
+	case *events.PairSuccess:
+		s.mu.Lock()
+		s.pairing = false
+		s.mu.Unlock()
+		s.log.Debug("paired", "jid", e.ID.String())
+	}
+	if _, ok := evt.(events.PermanentDisconnect); ok {
+		// whatsmeow leaves the socket open after these, and if the server
+		// closes it first, the disconnect path can race into a reconnect.
+		// Closing it at once, on a goroutine of its own (Disconnect takes
+		// locks the dispatcher may hold), closes that race.
+		go s.cli.Disconnect()
+	}
+	if ev, ok := sessionEvent(evt, time.Now()); ok {
+		s.deliver(ev)
+	}
+}
+
+// watchQR turns the QR channel's items into events until it closes or the
+// session ends.
+func (s *Session) watchQR(ch <-chan whatsmeow.QRChannelItem) {
+	index := 0
+	for {
+		var item whatsmeow.QRChannelItem
+		var ok bool
+		select {
+		case item, ok = <-ch:
+		case <-s.ctx.Done():
+			return
+		}
+		if !ok {
+			return
+		}
+		switch item.Event {
+		case whatsmeow.QRChannelEventCode:
+			index++
+			s.mu.Lock()
+			total := s.qrTotal
+			if index == 1 {
+				close(s.qrShown)
+			}
+			s.mu.Unlock()
+			s.deliver(core.SessionEvent{
+				Kind:      core.SessionQR,
+				QRCode:    item.Code,
+				QRIndex:   index,
+				QRTotal:   total,
+				QRExpires: time.Now().Add(item.Timeout),
+			})
+		case whatsmeow.QRChannelTimeout.Event:
+			s.deliver(core.SessionEvent{Kind: core.SessionQRTimeout, Reason: "no phone linked the device in time"})
+		case whatsmeow.QRChannelScannedWithoutMultidevice.Event:
+			s.log.Warn("the phone scanned the code without multi-device; enable it and scan again")
+		default:
+			// success, error and the rest come as whatsmeow events too.
+			s.log.Debug("qr channel", "item", item.Event)
+		}
+	}
+}
+
+// deliver passes ev to core unless the session is closed, and keeps the
+// session's own view of the socket.
+func (s *Session) deliver(ev core.SessionEvent) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	switch {
+	case ev.Kind == core.SessionConnected:
+		s.loggedIn, s.ended, s.strikes = true, false, 0
+	case ends(ev.Kind):
+		if s.ended && (ev.Kind == core.SessionDisconnected || ev.Kind == core.SessionQRTimeout) {
+			s.mu.Unlock()
+			s.log.Debug("dropped late event of an ended socket", "event", ev.Kind)
+			return
+		}
+		s.loggedIn, s.ended = false, true
+	}
+	s.mu.Unlock()
+	if ev.Code != 0 {
+		s.log.Info("session event", "event", ev.Kind, "code", ev.Code)
+	} else {
+		s.log.Info("session event", "event", ev.Kind)
+	}
+	s.emitFn(ev)
+}
+
+// checkSocket is the watchdog's check: whatsmeow reconnects by itself after a
+// 515 stream error and reports nothing if that reconnect fails. A session that
+// is logged in without a socket on two checks in a row is reported
+// disconnected.
+func (s *Session) checkSocket() {
+	s.mu.Lock()
+	suspect := s.loggedIn && !s.closed
+	s.mu.Unlock()
+	connected := suspect && s.cli.IsConnected()
+	s.mu.Lock()
+	if !suspect || connected {
+		s.strikes = 0
+		s.mu.Unlock()
+		return
+	}
+	s.strikes++
+	lost := s.strikes >= 2
+	s.mu.Unlock()
+	if lost {
+		s.deliver(core.SessionEvent{Kind: core.SessionDisconnected, Reason: "the connection was lost without notice"})
+	}
+}
