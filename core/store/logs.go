@@ -86,8 +86,8 @@ func (db *DB) AppendLogs(ctx context.Context, id core.AccountID, lines ...LogLin
 		// Log keys are contiguous: they only come from NextSequence and only
 		// the oldest are deleted. So the count is last - first + 1.
 		c := b.Cursor()
-		first, _ := c.First()
 		last, _ := c.Last()
+		first, _ := c.First()
 		for n := keySeq(last) - keySeq(first) + 1; n > uint64(limit); n-- {
 			if err := c.Delete(); err != nil {
 				return err

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"warden/core"
+)
+
+func messages(lines []LogLine) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.Message
+	}
+	return out
+}
+
+func TestLogsFilter(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	putAccounts(t, db, "a", "b")
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.FixedZone("X", -5*3600))
+	lines := []LogLine{
+		{At: t0, Level: slog.LevelDebug, Message: "dialing"},
+		{At: t0.Add(1 * time.Second), Level: slog.LevelInfo, Message: "Connected", Attrs: map[string]string{"epoch": "3"}},
+		{At: t0.Add(2 * time.Second), Level: slog.LevelWarn, Message: "stream error", Attrs: map[string]string{"code": "503", "detail": "Service Unavailable"}},
+		{At: t0.Add(3 * time.Second), Level: slog.LevelError, Message: "conflict: replaced"},
+		{At: t0.Add(4 * time.Second), Level: slog.LevelInfo, Message: "reconnecting", Attrs: map[string]string{"attempt": "2"}},
+	}
+	if err := db.AppendLogs(ctx, "a", lines[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendLogs(ctx, "a", lines[2:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendLogs(ctx, "b", LogLine{At: t0, Message: "other account"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit    int
+		minLevel slog.Level
+		contains string
+		want     string
+	}{
+		{10, slog.LevelDebug, "", "[dialing Connected stream error conflict: replaced reconnecting]"},
+		{2, slog.LevelDebug, "", "[conflict: replaced reconnecting]"},
+		{10, slog.LevelInfo, "", "[Connected stream error conflict: replaced reconnecting]"},
+		{10, slog.LevelWarn, "", "[stream error conflict: replaced]"},
+		{10, slog.LevelDebug, "CONNECTED", "[Connected]"},
+		{10, slog.LevelDebug, "unavailable", "[stream error]"}, // an attribute value
+		{10, slog.LevelDebug, "attempt", "[]"},                 // attribute keys do not match
+		{1, slog.LevelWarn, "e", "[conflict: replaced]"},
+		{0, slog.LevelDebug, "", "[]"},
+	} {
+		got, err := db.Logs(ctx, "a", tc.limit, tc.minLevel, tc.contains)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(messages(got)) != tc.want {
+			t.Errorf("Logs(a, %d, %v, %q) = %v, want %s", tc.limit, tc.minLevel, tc.contains, messages(got), tc.want)
+		}
+	}
+	got, _ := db.Logs(ctx, "a", 10, slog.LevelWarn, "503")
+	if len(got) != 1 || got[0].Attrs["code"] != "503" || got[0].Account != "a" || !got[0].At.Equal(lines[2].At) || got[0].At.Location() != time.UTC {
+		t.Errorf("stored line = %+v, want %+v with Account a and At in UTC", got, lines[2])
+	}
+}
+
+func TestLogsWardenOwnAndAll(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	putAccounts(t, db, "a", "b")
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	appendLog := func(id core.AccountID, sec int, msg string) {
+		t.Helper()
+		if err := db.AppendLogs(ctx, id, LogLine{At: t0.Add(time.Duration(sec) * time.Second), Level: slog.LevelInfo, Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLog("", 0, "warden started")
+	appendLog("b", 1, "b connected")
+	appendLog("a", 2, "a connected")
+	appendLog("", 3, "settings saved")
+	appendLog("b", 4, "b replaced")
+
+	own, err := db.Logs(ctx, "", 10, slog.LevelDebug, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(messages(own)) != "[warden started settings saved]" {
+		t.Errorf("Warden's own log = %v", messages(own))
+	}
+	ids, err := db.LogAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%q", ids) != `["" "a" "b"]` {
+		t.Errorf("LogAccounts() = %q, want Warden's, a, b", ids)
+	}
+	all, err := db.AllLogs(ctx, 4, slog.LevelDebug, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(messages(all)) != "[b connected a connected settings saved b replaced]" {
+		t.Errorf("AllLogs(4) = %v, want the newest 4 by time", messages(all))
+	}
+	if all[0].Account != "b" || all[2].Account != "" {
+		t.Errorf("AllLogs accounts = %q, %q; want b and Warden's", all[0].Account, all[2].Account)
+	}
+	if err := db.AppendLogs(ctx, "nobody", LogLine{Message: "x"}); !errors.Is(err, core.ErrUnknownAccount) {
+		t.Errorf("AppendLogs(nobody) = %v, want ErrUnknownAccount", err)
+	}
+}
+
+func TestLogsCapped(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, WithLogCap(100))
+	putAccounts(t, db, "a")
+	n := 0
+	for _, batch := range []int{60, 60, 1, 250} {
+		lines := make([]LogLine, batch)
+		for i := range lines {
+			n++
+			lines[i] = LogLine{At: time.Now(), Message: fmt.Sprint("line ", n)}
+		}
+		if err := db.AppendLogs(ctx, "a", lines...); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Logs(ctx, "a", 1000, slog.LevelDebug, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(n, 100)
+		if len(got) != want || got[len(got)-1].Message != fmt.Sprint("line ", n) || got[0].Message != fmt.Sprint("line ", n-want+1) {
+			t.Fatalf("after %d lines: kept %d from %q to %q, want the newest %d", n, len(got), got[0].Message, got[len(got)-1].Message, want)
+		}
+	}
+}
