@@ -343,6 +343,12 @@ func (t *transition) connect() error {
 	case Replaced:
 		reason = "taking the account over from the other client (operator)"
 		t.m.Attempt = 0
+	case LoggedOut:
+		reason = "pairing again"
+		t.m.Attempt = 0
+	case Banned:
+		reason = "connecting before the ban expires (operator)"
+		t.m.Attempt = 0
 	default:
 		t.m.Attempt = 0
 	}
@@ -380,8 +386,8 @@ func (t *transition) logout() error {
 }
 
 func (t *transition) logoutDone() {
-	if t.in.epoch != t.m.Epoch {
-		return // an older session's logout; the current session will learn by itself
+	if t.in.epoch != t.m.Epoch || !t.m.loggingOut {
+		return // an older session's logout, or one a Disconnect overtook
 	}
 	t.m.loggingOut = false
 	if t.in.err != nil {
@@ -435,17 +441,26 @@ func (t *transition) session() {
 		t.m.Reason = "scan the QR code with WhatsApp on the phone"
 
 	case SessionPairSuccess:
+		if t.m.State != Pairing {
+			return
+		}
 		t.m.Account.JID = ev.JID
 		t.m.Account.AutoStart = true
 		t.do(action{kind: actSave, account: t.m.Account})
 		t.enter(Connecting, cause, "paired: logging in")
 
 	case SessionPairError:
+		if t.m.State != Pairing {
+			return
+		}
 		t.closeSession()
 		t.setAutoStart(false)
 		t.enter(Failed, cause, "pairing failed: "+orDefault(ev.Reason, "the phone rejected the pairing"))
 
 	case SessionQRTimeout:
+		if t.m.State != Pairing {
+			return
+		}
 		t.closeSession()
 		t.setAutoStart(false)
 		t.enter(Idle, cause, "QR code expired")
@@ -612,13 +627,19 @@ func (t *transition) startup() {
 	t.lastDelay(t.in.delay)
 }
 
+// shutdown closes the session and the timers. A running account becomes Idle;
+// one that waits for the operator keeps its state. Either way the timeline
+// notes that Warden stopped, so its gaps read right.
 func (t *transition) shutdown() {
+	running := t.m.open || !t.m.deadline[timerDial].IsZero()
 	t.closeSession()
 	t.disarmAll()
-	if t.m.State == Idle {
+	if running {
+		t.m.NextAttempt, t.m.Attempt = time.Time{}, 0
+		t.enter(Idle, CauseShutdown, "Warden was closed")
 		return
 	}
-	t.enter(Idle, CauseShutdown, "Warden was closed")
+	t.note(CauseShutdown, "Warden was closed")
 }
 
 // --- words -----------------------------------------------------------------
