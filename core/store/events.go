@@ -41,22 +41,31 @@ func (db *DB) AppendEvents(ctx context.Context, evs ...core.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	values := make([][]byte, len(evs))
-	for i, ev := range evs {
-		if ev.Account == "" {
-			return fmt.Errorf("append events: event %d has no account", i)
-		}
-		v, err := json.Marshal(eventRecord{At: ev.At.UTC(), From: ev.From, To: ev.To, Cause: ev.Cause,
-			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch})
-		if err != nil {
-			return fmt.Errorf("append events: encode: %w", err)
-		}
-		values[i] = v
+	values, err := encodeEvents(evs)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
 	}
 	if err := db.write(ctx, func(tx *bolt.Tx) error { return putEvents(tx, evs, values) }); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	return nil
+}
+
+// encodeEvents returns the stored form of each event.
+func encodeEvents(evs []core.Event) ([][]byte, error) {
+	values := make([][]byte, len(evs))
+	for i, ev := range evs {
+		if ev.Account == "" {
+			return nil, fmt.Errorf("event %d has no account", i)
+		}
+		v, err := json.Marshal(eventRecord{At: ev.At.UTC(), From: ev.From, To: ev.To, Cause: ev.Cause,
+			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch})
+		if err != nil {
+			return nil, fmt.Errorf("encode event %d: %w", i, err)
+		}
+		values[i] = v
+	}
+	return values, nil
 }
 
 // putEvents validates the whole request first, then writes it.
