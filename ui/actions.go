@@ -78,7 +78,7 @@ func (w *Window) confirmDelete(s core.Status) {
 					w.apply([]core.Status{{Account: s.Account, Removed: true}})
 					w.showMessage("Connection deleted",
 						fmt.Sprintf("“%s” is deleted from Warden, but WhatsApp could not be reached to unlink the device.\n\n"+
-							"Remove the linked device on the phone: WhatsApp → Settings → Linked devices.", name))
+							"Remove the linked device on the phone: WhatsApp › Settings › Linked devices.", name))
 				default:
 					w.showMessage(fmt.Sprintf("Could not delete “%s”", name), plainError(err))
 				}

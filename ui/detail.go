@@ -74,8 +74,9 @@ type detailView struct {
 	nameShow   *fyne.Container
 	nameEdit   *fyne.Container
 	badge      *badge
-	since      *widget.Label
-	reason     *widget.Label
+	since      *widget.RichText
+	line       *widget.Label
+	reason     *widget.RichText
 	actions    *fyne.Container
 	buttons    map[actionKind]*widget.Button
 	pairing    *pairingView
@@ -93,9 +94,9 @@ type detailView struct {
 func newDetailView(onAction func(actionKind, core.Status), onRename func(core.AccountID, string, func(bool)), pairing *pairingView) *detailView {
 	d := &detailView{onAction: onAction, onRename: onRename, pairing: pairing, buttons: map[actionKind]*widget.Button{}}
 
-	d.name = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText, Truncation: fyne.TextTruncateEllipsis}
+	d.name = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText}
 	rename := &widget.Button{Icon: theme.DocumentCreateIcon(), Importance: widget.LowImportance, OnTapped: d.startRename}
-	d.nameShow = container.NewBorder(nil, nil, nil, rename, d.name)
+	d.nameShow = container.NewHBox(d.name, rename)
 	d.nameEntry = &widget.Entry{PlaceHolder: "Name"}
 	d.nameEntry.OnSubmitted = func(string) { d.saveRename() }
 	d.nameEdit = container.NewBorder(nil, nil, nil,
@@ -107,8 +108,10 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.nameEdit.Hide()
 
 	d.badge = newBadge()
-	d.since = &widget.Label{Importance: widget.LowImportance}
-	d.reason = &widget.Label{Wrapping: fyne.TextWrapWord}
+	d.since = newMuted(theme.SizeNameText)
+	d.line = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord}
+	d.reason = newMuted(theme.SizeNameText)
+	d.reason.Wrapping = fyne.TextWrapWord
 
 	for _, k := range []actionKind{actConnect, actDisconnect, actLogout, actDelete} {
 		b := &widget.Button{}
@@ -126,6 +129,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.header = container.NewVBox(
 		container.NewStack(d.nameShow, d.nameEdit),
 		container.NewHBox(d.badge.content, d.since),
+		d.line,
 		d.reason,
 		d.actions,
 	)
@@ -181,8 +185,8 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	if s.State == core.Replaced && s.NextAttempt.IsZero() && reason == "" {
 		reason = "Another client is using this account. Take over when you are sure the other client is gone."
 	}
-	setText(d.reason, reason)
-	if reason == "" {
+	setMuted(d.reason, reason)
+	if reason == "" || strings.Contains(statusLine(s, now), reason) {
 		d.reason.Hide()
 	} else {
 		d.reason.Show()
@@ -210,6 +214,7 @@ func (d *detailView) show(s core.Status, now time.Time) {
 		d.info.Show()
 	}
 	d.setFacts(s, now)
+	d.content.Refresh()
 }
 
 // tick refreshes the clock-dependent texts.
@@ -218,14 +223,8 @@ func (d *detailView) tick(now time.Time) {
 		return
 	}
 	s := d.status
-	line := sinceLine(s, now)
-	if ticks(s) && s.State != core.Pairing {
-		line = statusLine(s, now)
-		if s.State == core.Connected {
-			line = "since " + clockTime(s.Since, now) + " · " + formatDuration(now.Sub(s.Since))
-		}
-	}
-	setText(d.since, line)
+	setMuted(d.since, sinceLine(s, now))
+	setText(d.line, statusLine(s, now))
 	if s.State == core.Pairing {
 		d.pairing.tick(now)
 	}
@@ -260,7 +259,10 @@ func (d *detailView) setFacts(s core.Status, now time.Time) {
 func (d *detailView) setNextTry(s core.Status, now time.Time) {
 	next := "—"
 	if !s.NextAttempt.IsZero() {
-		next = clockTime(s.NextAttempt, now)
+		next = s.NextAttempt.In(now.Location()).Format("15:04:05")
+		if s.NextAttempt.Sub(now) > 12*time.Hour {
+			next = clockTime(s.NextAttempt, now)
+		}
 		if s.NextAttempt.After(now) {
 			next += " · in " + formatCountdown(s.NextAttempt, now)
 		}
@@ -287,7 +289,7 @@ func (d *detailView) setEvents(id core.AccountID, evs []core.Event, now time.Tim
 	setText(d.events, b.String())
 }
 
-// eventLine writes one timeline entry: "14:02:11  Connected → Reconnecting ·
+// eventLine writes one timeline entry: "14:02:11  Connected ⟶ Reconnecting ·
 // disconnected · stream error 515 · next try in 3 s".
 func eventLine(e core.Event, now time.Time) string {
 	at := e.At.In(now.Location())
@@ -297,7 +299,7 @@ func eventLine(e core.Event, now time.Time) string {
 	}
 	parts := []string{}
 	if e.From != e.To {
-		parts = append(parts, stateWord(e.From)+" → "+stateWord(e.To))
+		parts = append(parts, stateWord(e.From)+" ⟶ "+stateWord(e.To))
 	}
 	if e.Cause != "" {
 		parts = append(parts, e.Cause)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,22 +65,40 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 	return l
 }
 
-// matches reports whether s passes the filter: the words of the query must
-// each appear in the name, the phone number or the state.
+// matches reports whether s passes the filter: the query is part of the
+// name or of the state's word ("reconnecting", "needs action"), or, when it
+// is a number, part of the phone number.
 func matches(s core.Status, query string) bool {
-	for _, word := range strings.Fields(strings.ToLower(query)) {
-		if strings.Contains(strings.ToLower(s.Account.Name), word) ||
-			strings.Contains(strings.ToLower(stateWord(s.State)), word) ||
-			(s.NeedsAction() && strings.Contains("needs action", word)) {
-			continue
-		}
-		if digits := strings.TrimLeft(word, "+"); digits != "" && strings.Contains(s.Account.Phone(), digits) {
-			continue
-		}
-		return false
+	q := strings.ToLower(strings.TrimSpace(query))
+	if q == "" ||
+		strings.Contains(strings.ToLower(s.Account.Name), q) ||
+		strings.Contains(strings.ToLower(stateWord(s.State)), q) ||
+		(s.NeedsAction() && strings.Contains("needs action", q)) {
+		return true
 	}
-	return true
+	digits, err := normalizePhoneQuery(q)
+	return err == nil && strings.Contains(s.Account.Phone(), digits)
 }
+
+// normalizePhoneQuery returns the digits of a query that looks like (a part
+// of) a phone number.
+func normalizePhoneQuery(q string) (string, error) {
+	digits := strings.Map(func(r rune) rune {
+		switch {
+		case r >= '0' && r <= '9':
+			return r
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.' || r == '+':
+			return -1
+		}
+		return 'x'
+	}, q)
+	if digits == "" || strings.Contains(digits, "x") {
+		return "", errNotANumber
+	}
+	return digits, nil
+}
+
+var errNotANumber = errors.New("not a phone number")
 
 // compareRows orders the list: accounts that need action first, then by name.
 func compareRows(a, b core.Status) int {
@@ -217,8 +236,9 @@ type rowView struct {
 	id    core.AccountID
 	dot   *canvas.Rectangle
 	name  *widget.Label
-	phone *widget.Label
+	phone *widget.RichText
 	line  *widget.Label
+	box   *fyne.Container
 }
 
 const dotSize = 12
@@ -227,20 +247,21 @@ func newRowView() *rowView {
 	v := &rowView{
 		dot:   &canvas.Rectangle{CornerRadius: dotSize / 2},
 		name:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
-		phone: &widget.Label{Alignment: fyne.TextAlignTrailing, Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText},
+		phone: newMuted(theme.SizeNameCaptionText),
 		line:  &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText},
 	}
 	v.dot.SetMinSize(fyne.NewSquareSize(dotSize))
+	text := container.New(tightVBox{},
+		container.NewBorder(nil, nil, nil, v.phone, v.name),
+		v.line,
+	)
+	v.box = container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text)
 	v.ExtendBaseWidget(v)
 	return v
 }
 
 func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
-	text := container.New(tightVBox{},
-		container.NewBorder(nil, nil, nil, v.phone, v.name),
-		v.line,
-	)
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text))
+	return widget.NewSimpleRenderer(v.box)
 }
 
 // set shows s in the row.
@@ -256,7 +277,9 @@ func (v *rowView) set(s core.Status, now time.Time) {
 	if phone != "" {
 		phone = "+" + phone
 	}
-	setText(v.phone, phone)
+	if setMuted(v.phone, phone) {
+		v.box.Refresh() // the phone's width changed: lay the row out again
+	}
 	v.setLine(statusLine(s, now))
 }
 
@@ -267,6 +290,27 @@ func setText(l *widget.Label, text string) {
 	if l.Text != text {
 		l.SetText(text)
 	}
+}
+
+// newMuted returns secondary text: in the theme's placeholder colour, which
+// reads on both themes and stays quieter than the main text.
+func newMuted(size fyne.ThemeSizeName) *widget.RichText {
+	return widget.NewRichText(&widget.TextSegment{Style: widget.RichTextStyle{
+		ColorName: theme.ColorNamePlaceHolder,
+		Inline:    true,
+		SizeName:  size,
+	}})
+}
+
+// setMuted changes the text of a newMuted and reports whether it changed.
+func setMuted(r *widget.RichText, text string) bool {
+	seg := r.Segments[0].(*widget.TextSegment)
+	if seg.Text == text {
+		return false
+	}
+	seg.Text = text
+	r.Refresh()
+	return true
 }
 
 // tightVBox stacks objects vertically without padding between them: the

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,8 @@ import (
 	"warden/core"
 )
 
-// qrSize is the smallest side of the QR code on screen, in Fyne units.
-const qrSize = 300
+// qrSize is about the smallest side of the QR code on screen, in Fyne units.
+const qrSize = 260
 
 // pairingView is the detail's body while an account pairs: a large QR code,
 // "Code k of 6" and a countdown bar; or, on request, a phone number entry and
@@ -78,14 +79,16 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 	}
 	usePhone := &widget.Button{Text: "Use phone number instead", Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: p.openPhoneForm}
 	steps := &widget.Label{
-		Text:      "On the phone, open WhatsApp → Settings → Linked devices → Link a device, and point the camera at this code.",
+		Text:      "On the phone, open WhatsApp › Settings › Linked devices › Link a device, and point the camera at this code.",
 		Wrapping:  fyne.TextWrapWord,
 		Alignment: fyne.TextAlignCenter,
 	}
 	p.qrMode = container.NewVBox(
-		container.NewCenter(container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr))),
-		p.index,
-		p.bar,
+		container.NewCenter(container.NewVBox(
+			container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr)),
+			p.index,
+			p.bar,
+		)),
 		steps,
 		container.NewCenter(usePhone),
 	)
@@ -114,12 +117,12 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 		container.NewHBox(p.getCode, &widget.Button{Text: "Back to QR code", OnTapped: p.closePhone}),
 	)
 
-	p.phoneCode = &canvas.Text{TextSize: 44, TextStyle: fyne.TextStyle{Bold: true, Monospace: true}, Alignment: fyne.TextAlignCenter}
+	p.phoneCode = &canvas.Text{TextSize: 44, TextStyle: fyne.TextStyle{Monospace: true}, Alignment: fyne.TextAlignCenter}
 	p.codeMode = container.NewVBox(
 		&widget.Label{Text: "Enter this code on the phone", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText, Alignment: fyne.TextAlignCenter},
 		container.NewPadded(p.phoneCode),
 		&widget.Label{
-			Text:      "On the phone, open WhatsApp → Settings → Linked devices → Link a device → Link with phone number instead, and type the code above.",
+			Text:      "On the phone, open WhatsApp › Settings › Linked devices › Link a device › Link with phone number instead, and type the code above.",
 			Wrapping:  fyne.TextWrapWord,
 			Alignment: fyne.TextAlignCenter,
 		},
@@ -176,7 +179,11 @@ func (p *pairingView) setCode(code string, now time.Time) {
 	if err != nil {
 		p.qr.Image = nil
 	} else {
-		p.qr.Image = q.Image(-1) // one pixel per module; the canvas scales it up sharp
+		img := q.Image(-1) // one pixel per module; the canvas scales it up sharp
+		p.qr.Image = img
+		// A whole number of units per module keeps the modules even.
+		n := img.Bounds().Dx()
+		p.qr.SetMinSize(fyne.NewSquareSize(float32(n) * float32(math.Ceil(qrSize/float64(n)))))
 	}
 	p.qr.Refresh()
 }

@@ -99,6 +99,7 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 		setText(c.label, fmt.Sprintf("%d %s", n, summaryGroups[i].word))
 		c.content.Show()
 	}
+	b.content.Refresh()
 }
 
 // summaryChip is a coloured dot and a count.
