@@ -50,13 +50,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "fakewa: service unavailable (refused on command)", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: []string{"*"}})
+	c := &sock{srv: s, log: s.log, waiters: make(map[string]chan *waBinary.Node)}
+	watch := &closeWatchWriter{ResponseWriter: w, onClose: func() { s.clientClosed(c) }}
+	ws, err := websocket.Accept(watch, r, &websocket.AcceptOptions{OriginPatterns: []string{"*"}})
 	if err != nil {
 		s.log.Debug("fakewa: upgrade failed", "err", err)
 		return
 	}
 	ws.SetReadLimit(socket.FrameMaxSize + int64(len(socket.WAConnHeader)) + socket.FrameLengthSize)
-	c := &sock{srv: s, ws: ws, log: s.log, waiters: make(map[string]chan *waBinary.Node)}
+	c.ws = ws
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if !s.track(c) {
 		c.closeNow()
@@ -111,6 +113,14 @@ func (s *Server) untrack(c *sock) {
 	}
 	c.waitMu.Unlock()
 	s.wg.Done()
+}
+
+// clientClosed is called when the client's close frame arrives: its session
+// ends there, before the websocket library echoes the close.
+func (s *Server) clientClosed(c *sock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endSessionLocked(c)
 }
 
 // endSessionLocked stops counting c as a logged-in socket. A socket's session
