@@ -102,7 +102,10 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	log := cfg.Logger.With("module", "store")
-	dsn := "file:" + cfg.DevicesPath + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)"
+	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
+	// statement at a time, which takes seconds when every commit syncs.
+	dsn := "file:" + cfg.DevicesPath +
+		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	container, err := sqlstore.New(ctx, "sqlite", dsn, newWALogger(log, "Database", cfg.Level))
 	if err != nil {
 		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)

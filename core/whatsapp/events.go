@@ -24,7 +24,7 @@ func sessionEvent(evt any, now time.Time) (ev core.SessionEvent, ok bool) {
 	case *events.PairError:
 		return core.SessionEvent{Kind: core.SessionPairError, Reason: fmt.Sprintf("pairing failed: %v", e.Error)}, true
 	case *events.Disconnected:
-		return core.SessionEvent{Kind: core.SessionDisconnected, Reason: "the connection was closed"}, true
+		return core.SessionEvent{Kind: core.SessionDisconnected}, true
 	case *events.StreamError:
 		code, _ := strconv.Atoi(e.Code)
 		return core.SessionEvent{Kind: core.SessionDisconnected, Code: code, Reason: "stream error " + e.Code}, true

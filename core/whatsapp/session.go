@@ -50,8 +50,13 @@ type Session struct {
 	cancel    context.CancelFunc
 	handlerID uint32
 
+	// emitMu is held for reading while an event is delivered, and for
+	// writing by Close while it sets closed: once Close has set it, no event
+	// is being delivered and none will be.
+	emitMu sync.RWMutex
+
 	mu sync.Mutex // guards the following
-	// closed is set by Close; no event is emitted after it.
+	// closed is set by Close (under emitMu too); no event is emitted after it.
 	closed    bool
 	connected bool // Connect was called
 	pairing   bool // the session connected without a device and has not paired yet
@@ -200,16 +205,18 @@ func (s *Session) Logout(ctx context.Context) error {
 }
 
 // Close closes the socket and returns when it is closed (or after
-// CloseTimeout, which is logged). No event is emitted once Close has begun,
-// apart from one that was already being delivered. It is safe to call twice,
-// and while Connect runs: that Connect is aborted.
+// CloseTimeout, which is logged). No event is emitted after Close began
+// (it waits for one being delivered). It is safe to call twice, and while
+// Connect runs: that Connect is aborted.
 //
 // Close must not be called from inside the emit function.
 func (s *Session) Close() {
+	s.emitMu.Lock()
 	s.mu.Lock()
 	first := !s.closed
 	s.closed = true
 	s.mu.Unlock()
+	s.emitMu.Unlock()
 
 	// Cancelling first aborts a dial in progress, which holds whatsmeow's
 	// socket lock, and makes any later whatsmeow reconnect (515) fail.
@@ -304,6 +311,8 @@ func (s *Session) watchQR(ch <-chan whatsmeow.QRChannelItem) {
 // deliver passes ev to core unless the session is closed, and keeps the
 // session's own view of the socket.
 func (s *Session) deliver(ev core.SessionEvent) {
+	s.emitMu.RLock()
+	defer s.emitMu.RUnlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
