@@ -155,7 +155,7 @@ func TestLargeStore(t *testing.T) {
 // "bolt-batch" the same write done through bbolt's DB.Batch instead.
 func BenchmarkAppend16Writers(b *testing.B) {
 	for _, mode := range []string{"writer", "bolt-batch"} {
-		for _, perCall := range []int{1, 4, 16} {
+		for _, perCall := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("%s/%d-per-call", mode, perCall), func(b *testing.B) {
 				benchAppend(b, mode, perCall)
 			})
@@ -164,24 +164,30 @@ func BenchmarkAppend16Writers(b *testing.B) {
 }
 
 func benchAppend(b *testing.B, mode string, perCall int) {
-	const writers = 16
-	ctx := context.Background()
 	db := openTest(b)
-	ids := make([]core.AccountID, writers)
-	for i := range ids {
-		ids[i] = largeID(i)
-	}
-	putAccounts(b, db, ids...)
-	appendEvents := db.AppendEvents
 	if mode == "bolt-batch" {
-		appendEvents = func(_ context.Context, evs ...core.Event) error {
+		benchAppendVia(b, db, perCall, func(_ context.Context, evs ...core.Event) error {
 			values, err := encodeEvents(evs)
 			if err != nil {
 				return err
 			}
 			return db.bolt.Batch(func(tx *bolt.Tx) error { return putEvents(tx, evs, values) })
-		}
+		})
+		return
 	}
+	benchAppendDB(b, db, perCall)
+}
+
+func benchAppendDB(b *testing.B, db *DB, perCall int) { benchAppendVia(b, db, perCall, db.AppendEvents) }
+
+func benchAppendVia(b *testing.B, db *DB, perCall int, appendEvents func(context.Context, ...core.Event) error) {
+	const writers = 16
+	ctx := context.Background()
+	ids := make([]core.AccountID, writers)
+	for i := range ids {
+		ids[i] = largeID(i)
+	}
+	putAccounts(b, db, ids...)
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()

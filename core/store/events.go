@@ -135,7 +135,7 @@ func (db *DB) Events(ctx context.Context, id core.AccountID, limit int) ([]core.
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			var r eventRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			if err := decodeEvent(v, &r); err != nil {
 				return fmt.Errorf("event %d: %w: %w", keySeq(k), ErrCorrupt, err)
 			}
 			out = append(out, r.event(id, keySeq(k)))
