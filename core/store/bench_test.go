@@ -178,7 +178,9 @@ func benchAppend(b *testing.B, mode string, perCall int) {
 	benchAppendDB(b, db, perCall)
 }
 
-func benchAppendDB(b *testing.B, db *DB, perCall int) { benchAppendVia(b, db, perCall, db.AppendEvents) }
+func benchAppendDB(b *testing.B, db *DB, perCall int) {
+	benchAppendVia(b, db, perCall, db.AppendEvents)
+}
 
 func benchAppendVia(b *testing.B, db *DB, perCall int, appendEvents func(context.Context, ...core.Event) error) {
 	const writers = 16
