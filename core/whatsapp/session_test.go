@@ -246,3 +246,22 @@ func keysGone(t *testing.T, e faultEnv) {
 	waitUntil(t, "the socket is closed", func() bool { return e.srv.LiveSockets() == 0 })
 	e.rec.none(core.SessionDisconnected, 100*time.Millisecond)
 }
+
+// whatsmeow reconnects by itself after a 515 and says nothing when that
+// reconnect fails. The watchdog notices the missing socket and reports it.
+func TestSilentLossAfterRestartIsReported(t *testing.T) {
+	srv := newServer(t, 8)
+	d, _ := newDialer(t, srv)
+	_, rec, acct := pair(t, srv, d, "a1")
+	srv.RefuseUpgrades(1)
+	if err := srv.Inject(acct.JID, fakewa.Fault{Kind: fakewa.FaultRestart}); err != nil {
+		t.Fatal(err)
+	}
+	ev := rec.next(core.SessionDisconnected, core.SessionConnected)
+	if ev.Reason == "" {
+		t.Errorf("the watchdog's event has no reason")
+	}
+	if srv.LiveSockets() != 0 {
+		t.Errorf("LiveSockets = %d, want 0", srv.LiveSockets())
+	}
+}
