@@ -80,7 +80,7 @@ func genLarge(path string, accounts int) error {
 				if err != nil {
 					return err
 				}
-				if err := putEvents(tx, evs, values); err != nil {
+				if _, err := putEvents(tx, evs, values); err != nil {
 					return err
 				}
 			}
@@ -171,7 +171,10 @@ func benchAppend(b *testing.B, mode string, perCall int) {
 			if err != nil {
 				return err
 			}
-			return db.bolt.Batch(func(tx *bolt.Tx) error { return putEvents(tx, evs, values) })
+			return db.bolt.Batch(func(tx *bolt.Tx) error {
+				_, err := putEvents(tx, evs, values)
+				return err
+			})
 		})
 		return
 	}

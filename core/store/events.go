@@ -36,7 +36,11 @@ func (r eventRecord) event(id core.AccountID, seq uint64) core.Event {
 // AppendEvents stores events, all or none, and returns once they are committed
 // and synced. An event with Seq 0 gets its account's next sequence number; an
 // event with a Seq keeps it, and it must be above the account's last one
-// (ErrSequence). The account must exist (core.ErrUnknownAccount).
+// (ErrSequence).
+//
+// Events of an account that does not exist (any more) are dropped with a
+// warning, and the others stored: a late event of a deleted account must not
+// bring back part of its timeline, nor hold up the other accounts' events.
 func (db *DB) AppendEvents(ctx context.Context, evs ...core.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -45,8 +49,16 @@ func (db *DB) AppendEvents(ctx context.Context, evs ...core.Event) error {
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
-	if err := db.write(ctx, func(tx *bolt.Tx) error { return putEvents(tx, evs, values) }); err != nil {
+	var dropped int // written by the writer before it answers
+	err = db.write(ctx, func(tx *bolt.Tx) (err error) {
+		dropped, err = putEvents(tx, evs, values)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("append events: %w", err)
+	}
+	if dropped > 0 {
+		db.log.Warn("dropped timeline events of unknown accounts", "events", dropped)
 	}
 	return nil
 }
@@ -68,16 +80,20 @@ func encodeEvents(evs []core.Event) ([][]byte, error) {
 	return values, nil
 }
 
-// putEvents validates the whole request first, then writes it.
-func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) error {
+// putEvents validates the whole request first, then writes it. It skips the
+// events of unknown accounts and returns how many it skipped.
+func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) (dropped int, err error) {
 	accounts, root := tx.Bucket(bucketAccounts), tx.Bucket(bucketEvents)
-	// last is each account's running sequence while the request is checked.
+	// last is each known account's running sequence while the request is checked.
 	last := make(map[core.AccountID]uint64, 1)
+	unknown := make(map[core.AccountID]bool)
 	for _, ev := range evs {
 		seq, seen := last[ev.Account]
 		if !seen {
-			if accounts.Get([]byte(ev.Account)) == nil {
-				return fmt.Errorf("account %s: %w", ev.Account, core.ErrUnknownAccount)
+			if unknown[ev.Account] || accounts.Get([]byte(ev.Account)) == nil {
+				unknown[ev.Account] = true
+				dropped++
+				continue
 			}
 			if b := root.Bucket([]byte(ev.Account)); b != nil {
 				seq = b.Sequence()
@@ -87,7 +103,7 @@ func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) error {
 		case ev.Seq == 0:
 			seq++
 		case ev.Seq <= seq:
-			return fmt.Errorf("account %s: seq %d after %d: %w", ev.Account, ev.Seq, seq, ErrSequence)
+			return 0, fmt.Errorf("account %s: seq %d after %d: %w", ev.Account, ev.Seq, seq, ErrSequence)
 		default:
 			seq = ev.Seq
 		}
@@ -96,11 +112,13 @@ func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) error {
 
 	buckets := make(map[core.AccountID]*bolt.Bucket, len(last))
 	for i, ev := range evs {
+		if unknown[ev.Account] {
+			continue
+		}
 		b := buckets[ev.Account]
 		if b == nil {
-			var err error
 			if b, err = root.CreateBucketIfNotExists([]byte(ev.Account)); err != nil {
-				return fmt.Errorf("account %s: %w", ev.Account, err)
+				return 0, fmt.Errorf("account %s: %w", ev.Account, err)
 			}
 			b.FillPercent = appendFill
 			buckets[ev.Account] = b
@@ -110,13 +128,13 @@ func putEvents(tx *bolt.Tx, evs []core.Event, values [][]byte) error {
 			seq = b.Sequence() + 1
 		}
 		if err := b.SetSequence(seq); err != nil {
-			return err
+			return 0, err
 		}
 		if err := b.Put(seqKey(seq), values[i]); err != nil {
-			return fmt.Errorf("account %s: put event %d: %w", ev.Account, seq, err)
+			return 0, fmt.Errorf("account %s: put event %d: %w", ev.Account, seq, err)
 		}
 	}
-	return nil
+	return dropped, nil
 }
 
 // Events returns the account's newest events, at most limit, newest last, with

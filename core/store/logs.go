@@ -45,7 +45,9 @@ func logID(key []byte) core.AccountID {
 // AppendLogs stores log lines of one account ("" for Warden's own) and
 // returns once they are committed and synced. Each account keeps its newest
 // lines only, up to the log cap; the oldest go in the same commit. Lines of an
-// unknown account are refused with core.ErrUnknownAccount.
+// account that does not exist (any more) are dropped: late lines of a deleted
+// account must not bring back part of its log. AppendLogs never logs, so a
+// slog handler may call it.
 func (db *DB) AppendLogs(ctx context.Context, id core.AccountID, lines ...LogLine) error {
 	if len(lines) == 0 {
 		return nil
@@ -67,7 +69,7 @@ func (db *DB) AppendLogs(ctx context.Context, id core.AccountID, lines ...LogLin
 	limit := db.logCap
 	err := db.write(ctx, func(tx *bolt.Tx) error {
 		if id != "" && tx.Bucket(bucketAccounts).Get([]byte(id)) == nil {
-			return fmt.Errorf("account %s: %w", id, core.ErrUnknownAccount)
+			return nil
 		}
 		b, err := tx.Bucket(bucketLogs).CreateBucketIfNotExists(logKey(id))
 		if err != nil {

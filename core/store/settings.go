@@ -151,12 +151,13 @@ func (db *DB) Settings(ctx context.Context) (Settings, error) {
 	db.mu.Lock()
 	s.EventRetention = db.retentionOption
 	db.mu.Unlock()
+	var unreadable []error
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSettings)
 		for _, f := range s.fields() {
 			if v := b.Get([]byte(f.key)); v != nil {
 				if err := f.load(v); err != nil {
-					db.log.Warn("a stored setting is unreadable; using its default", "setting", f.key, "err", err)
+					unreadable = append(unreadable, fmt.Errorf("%s: %w", f.key, err))
 				}
 			}
 		}
@@ -164,6 +165,11 @@ func (db *DB) Settings(ctx context.Context) (Settings, error) {
 	})
 	if err != nil {
 		return Settings{}, fmt.Errorf("settings: %w", err)
+	}
+	// Logged after the transaction: a handler that writes to the store must
+	// not wait on a commit while this read holds the file's map.
+	for _, err := range unreadable {
+		db.log.Warn("a stored setting is unreadable; using its default", "err", err)
 	}
 	return s, nil
 }

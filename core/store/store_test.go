@@ -123,8 +123,8 @@ func TestAppendEventsAssignsAndKeepsSeqs(t *testing.T) {
 		{"equal seq refused", []core.Event{event("a", 11, at)}, ErrSequence, []uint64{1, 2, 10, 11}},
 		{"lower seq refused, all or none", []core.Event{event("a", 12, at), event("a", 5, at)}, ErrSequence, []uint64{1, 2, 10, 11}},
 		{"decreasing within a request refused", []core.Event{event("a", 20, at), event("a", 19, at)}, ErrSequence, []uint64{1, 2, 10, 11}},
-		{"unknown account refused, all or none", []core.Event{event("a", 0, at), event("zz", 0, at)}, core.ErrUnknownAccount, []uint64{1, 2, 10, 11}},
-		{"two accounts in one request", []core.Event{event("b", 0, at), event("a", 0, at), event("b", 0, at)}, nil, []uint64{1, 2, 10, 11, 12}},
+		{"unknown account dropped, the rest stored", []core.Event{event("zz", 0, at), event("a", 0, at), event("zz", 5, at)}, nil, []uint64{1, 2, 10, 11, 12}},
+		{"two accounts in one request", []core.Event{event("b", 0, at), event("a", 0, at), event("b", 0, at)}, nil, []uint64{1, 2, 10, 11, 12, 13}},
 	}
 	for _, s := range steps {
 		err := db.AppendEvents(ctx, s.evs...)
@@ -138,6 +138,9 @@ func TestAppendEventsAssignsAndKeepsSeqs(t *testing.T) {
 		if fmt.Sprint(seqs(got)) != fmt.Sprint(s.wantA) {
 			t.Fatalf("%s: a's seqs = %v, want %v", s.name, seqs(got), s.wantA)
 		}
+	}
+	if zz, _ := db.Events(ctx, "zz", 100); len(zz) != 0 {
+		t.Errorf("an unknown account has %d stored events", len(zz))
 	}
 	b, err := db.Events(ctx, "b", 100)
 	if err != nil {
@@ -253,8 +256,22 @@ func TestDeleteAccountRemovesEverything(t *testing.T) {
 	if evs, _ := db.Events(ctx, "kept", 10); len(evs) != 2 {
 		t.Errorf("other account has %d events, want 2", len(evs))
 	}
-	if err := db.AppendEvents(ctx, event("gone", 0, time.Now())); !errors.Is(err, core.ErrUnknownAccount) {
-		t.Errorf("AppendEvents on a deleted account = %v, want ErrUnknownAccount", err)
+	// A late event of the deleted account must not bring back its timeline,
+	// nor hold up another account's event.
+	if err := db.AppendEvents(ctx, event("gone", 0, time.Now()), event("kept", 0, time.Now())); err != nil {
+		t.Errorf("AppendEvents with a late event of a deleted account = %v", err)
+	}
+	if err := db.AppendLogs(ctx, "gone", LogLine{At: time.Now(), Message: "late"}); err != nil {
+		t.Errorf("AppendLogs of a deleted account = %v", err)
+	}
+	if evs, _ := db.Events(ctx, "gone", 10); len(evs) != 0 {
+		t.Errorf("a late event brought back %d events of the deleted account", len(evs))
+	}
+	if logs, _ := db.Logs(ctx, "gone", 10, slog.LevelDebug, ""); len(logs) != 0 {
+		t.Errorf("a late line brought back %d log lines of the deleted account", len(logs))
+	}
+	if evs, _ := db.Events(ctx, "kept", 10); len(evs) != 3 {
+		t.Errorf("the other account has %d events, want 3", len(evs))
 	}
 	if err := db.DeleteAccount(ctx, "gone"); err != nil {
 		t.Errorf("deleting twice = %v, want nil", err)
