@@ -46,8 +46,9 @@ func checkFile(path string, lockTimeout time.Duration) (err error) {
 	})
 }
 
-// checkLayout checks the root buckets and reads the first and last key of every
-// bucket below them, which touches each bucket's root and edge pages.
+// checkLayout checks the root buckets, then walks every bucket to its last
+// key, which reads every branch and leaf page in use: damage anywhere shows
+// here, where it is caught, rather than in a later read.
 func checkLayout(tx *bolt.Tx) error {
 	if tx.Bucket(bucketMeta) == nil {
 		// A bbolt file with buckets but no meta bucket belongs to someone else;
@@ -57,24 +58,24 @@ func checkLayout(tx *bolt.Tx) error {
 		}
 		return nil
 	}
-	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-		c := b.Cursor()
-		c.First()
-		c.Last()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if v != nil {
-				continue
-			}
-			nested := b.Bucket(k)
-			if nested == nil {
-				return fmt.Errorf("bucket %s/%q is unreadable", name, k)
-			}
-			nc := nested.Cursor()
-			nc.First()
-			nc.Last()
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error { return walk(b, string(name)) })
+}
+
+func walk(b *bolt.Bucket, path string) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue
 		}
-		return nil
-	})
+		nested := b.Bucket(k)
+		if nested == nil {
+			return fmt.Errorf("bucket %s/%q is unreadable", path, k)
+		}
+		if err := walk(nested, path+"/"+string(k)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // openBolt opens the file with bbolt and maps its failures to ErrLocked and

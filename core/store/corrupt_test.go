@@ -68,6 +68,8 @@ func TestOpenDamagedFile(t *testing.T) {
 			clear(b[:2*4096])
 			return b
 		}},
+		{"a leaf page zeroed", func(g []byte) []byte { return zeroPage(t, g, "leaf") }},
+		{"a branch page zeroed", func(g []byte) []byte { return zeroPage(t, g, "branch") }},
 		{"random bytes", func(g []byte) []byte { return random(len(g)) }},
 		{"sqlite file", func(g []byte) []byte {
 			return append([]byte("SQLite format 3\x00\x10\x00\x01\x01\x00\x40\x20\x20"), random(64<<10)...)
@@ -109,6 +111,41 @@ func TestOpenForeignBoltFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertCorrupt(t, path, b)
+}
+
+// zeroPage returns a copy of the good file with the last page of the given
+// type ("leaf", "branch") that is in use zeroed.
+func zeroPage(t *testing.T, good []byte, typ string) []byte {
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	page := -1
+	db.View(func(tx *bolt.Tx) error {
+		for id := 2; ; id++ {
+			info, err := tx.Page(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info == nil {
+				return nil
+			}
+			if info.Type == typ {
+				page = id
+			}
+		}
+	})
+	if page < 0 {
+		t.Fatalf("the good file has no %s page in use", typ)
+	}
+	b := bytes.Clone(good)
+	clear(b[page*4096 : (page+1)*4096])
+	return b
 }
 
 // usedSize returns how much of the good file bbolt uses: the rest is
