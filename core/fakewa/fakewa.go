@@ -60,6 +60,10 @@ type Config struct {
 	// value closes at once, which exposes whatsmeow's race between the stanza and
 	// the close (see WHATSAPP.md).
 	StreamErrorCloseDelay time.Duration
+	// StatePath, when set, is a file where the server keeps the phones and
+	// devices it knows, so that paired devices stay paired across restarts (for
+	// the demo). It is read by New and rewritten on every change.
+	StatePath string
 	// PairTimeout bounds how long a simulated phone waits for the companion's
 	// answers while pairing. Zero means 10 s.
 	PairTimeout time.Duration
@@ -76,6 +80,8 @@ type Server struct {
 	httpClient  *http.Client
 	static      *keys.KeyPair // the Noise static key, certified by the leaf
 	chain       []byte        // the marshalled certificate chain
+	statePath   string
+	saveMu      sync.Mutex // serialises saveState
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -134,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		seed:        cfg.Seed,
 		closeDelay:  cfg.StreamErrorCloseDelay,
 		pairTimeout: cfg.PairTimeout,
+		statePath:   cfg.StatePath,
 		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),
 		socks:       make(map[*sock]struct{}),
 		refs:        make(map[string]*sock),
@@ -160,6 +167,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("fakewa: %w", err)
 	}
 	s.chain = chain
+	if s.statePath != "" {
+		if err := s.loadState(); err != nil {
+			return nil, fmt.Errorf("fakewa: %w", err)
+		}
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +25,15 @@ import (
 
 // eventWait bounds every wait for a whatsmeow event.
 const eventWait = 5 * time.Second
+
+// TestMain shortens whatsmeow's keepalive timing for every client of the
+// package: it is process-wide, so it is set once, before any client runs.
+func TestMain(m *testing.M) {
+	whatsmeow.KeepAliveIntervalMin = 50 * time.Millisecond
+	whatsmeow.KeepAliveIntervalMax = 100 * time.Millisecond
+	whatsmeow.KeepAliveResponseDeadline = 500 * time.Millisecond
+	os.Exit(m.Run())
+}
 
 func newServer(t *testing.T, cfg fakewa.Config) *fakewa.Server {
 	t.Helper()
@@ -434,16 +445,9 @@ func TestFaultOnOfflineDeviceHitsNextLogin(t *testing.T) {
 }
 
 func TestStallTimesOutKeepalives(t *testing.T) {
-	defer func(interval, min, max time.Duration) {
-		whatsmeow.KeepAliveResponseDeadline = interval
-		whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = min, max
-	}(whatsmeow.KeepAliveResponseDeadline, whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax)
-	whatsmeow.KeepAliveResponseDeadline = 100 * time.Millisecond
-	whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = 50*time.Millisecond, 80*time.Millisecond
-
 	s := newServer(t, fakewa.Config{Seed: 21})
 	c, _, jid := pairByQR(t, s, 1)
-	noEvent[*events.KeepAliveTimeout](t, c, 400*time.Millisecond) // answered keepalives: no timeout
+	noEvent[*events.KeepAliveTimeout](t, c, time.Second) // answered keepalives: no timeout
 	if err := s.Inject(jid, fakewa.Fault{Kind: fakewa.FaultStall}); err != nil {
 		t.Fatal(err)
 	}
@@ -550,5 +554,70 @@ func TestFaultKindNames(t *testing.T) {
 			t.Errorf("%d.String() = %q: want a distinct name", int(k), name)
 		}
 		seen[name] = true
+	}
+}
+
+func TestStatePathKeepsDevicesAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fakewa.json")
+	first := newServer(t, fakewa.Config{Seed: 28, StatePath: path})
+	c, container, jid := pairByQR(t, first, 1)
+	_, _, unlinked := pairByQR(t, first, 1)
+	c.Disconnect()
+	first.Close()
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v, mode %v; want it with mode 0600", err, info.Mode().Perm())
+	}
+
+	// A restarted server still knows the device: the client logs in as before.
+	second := newServer(t, fakewa.Config{Seed: 28, StatePath: path})
+	if got := second.Devices(); len(got) != 2 {
+		t.Fatalf("restarted server knows %v, want 2 devices", got)
+	}
+	dev, err := container.GetFirstDevice(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := newClient(t, second, dev)
+	if err := again.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent[*events.Connected](t, again)
+	if err := second.Inject(unlinked, fakewa.Fault{Kind: fakewa.FaultDeviceRemoved}); err != nil {
+		t.Fatal(err)
+	}
+	second.Close()
+
+	third := newServer(t, fakewa.Config{Seed: 28, StatePath: path})
+	if got := third.Devices(); len(got) != 1 || got[0] != jid {
+		t.Fatalf("after a removal and a restart the server knows %v, want [%s]", got, jid)
+	}
+}
+
+func TestStatePathRejectsDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fakewa.json")
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := fakewa.New(fakewa.Config{StatePath: path}); err == nil {
+		s.Close()
+		t.Fatal("New with a damaged state file succeeded, want an error")
+	}
+}
+
+func TestDeviceRemovedWhileOfflineFailsNextLogin(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 29})
+	c, _, jid := pairByQR(t, s, 1)
+	c.Disconnect()
+	if err := s.Inject(jid, fakewa.Fault{Kind: fakewa.FaultDeviceRemoved}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Devices()) != 0 {
+		t.Fatalf("Devices() = %v, want the removed device gone at once", s.Devices())
+	}
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitEvent[*events.LoggedOut](t, c); !got.OnConnect {
+		t.Fatalf("LoggedOut = %+v, want OnConnect true", got)
 	}
 }

@@ -69,8 +69,10 @@ type Fault struct {
 
 // Inject makes the device (a JID as ScanQR returns it) suffer f. Live faults hit
 // every logged-in socket of the device now, or, when it has none, right after
-// its next login. Login failures answer its next login, whether it is online
-// now or not. It fails for a device the server does not know.
+// its next login; except FaultDeviceRemoved, which forgets an offline device at
+// once, so that its next login fails with 401. Login failures answer its next
+// login, whether it is online now or not. It fails for a device the server does
+// not know.
 func (s *Server) Inject(jid string, f Fault) error {
 	if _, ok := faultNames[f.Kind]; !ok {
 		return fmt.Errorf("fakewa: inject %v: unknown fault kind", f.Kind)
@@ -93,10 +95,19 @@ func (s *Server) Inject(jid string, f Fault) error {
 			targets = append(targets, c)
 		}
 	}
-	if len(targets) == 0 {
+	removedOffline := len(targets) == 0 && f.Kind == FaultDeviceRemoved
+	switch {
+	case removedOffline:
+		// The phone unlinked a device that is offline: it is forgotten now, and
+		// its next login fails with 401, as on the real server.
+		delete(s.devices, key)
+	case len(targets) == 0:
 		s.liveNext[key] = append(s.liveNext[key], f)
 	}
 	s.mu.Unlock()
+	if removedOffline {
+		s.saveState()
+	}
 	s.log.Debug("fakewa: fault injected", "jid", key, "fault", f.Kind, "sockets", len(targets))
 	for _, c := range targets {
 		s.apply(c, f)
@@ -115,6 +126,7 @@ func (s *Server) apply(c *sock, f Fault) {
 		s.mu.Lock()
 		delete(s.devices, c.jid)
 		s.mu.Unlock()
+		s.saveState()
 		s.streamError(c, "401", "device_removed")
 	case FaultStream503:
 		s.streamError(c, "503", "")

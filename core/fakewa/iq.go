@@ -25,10 +25,12 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 	s.mu.Lock()
 	dev := s.devices[key]
 	fail, injected := s.failNext[key]
+	forget := false
 	switch {
 	case injected:
 		delete(s.failNext, key)
-		if fail.Kind == FaultFail401 {
+		forget = fail.Kind == FaultFail401 && dev != nil
+		if forget {
 			delete(s.devices, key)
 		}
 	case dev == nil, dev.noiseKey != c.clientStatic:
@@ -37,6 +39,9 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 	if fail.Kind != 0 {
 		s.mu.Unlock()
 		c.log.Debug("fakewa: login refused", "jid", key, "fault", fail.Kind, "injected", injected)
+		if forget {
+			s.saveState()
+		}
 		_ = c.sendNode(failureNode(fail))
 		s.closeSoon(c)
 		return
@@ -128,9 +133,11 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 		list := node.GetChildByTag("list")
 		uploaded := len(list.GetChildren())
 		s.prekeys(c, uploaded)
+		s.saveState()
 		_ = c.sendNode(resultNode(id))
 	case xmlns == "md" && child.Tag == "remove-companion-device":
 		s.unlink(c)
+		s.saveState()
 		_ = c.sendNode(resultNode(id))
 	case xmlns == "md" && child.Tag == "link_code_companion_reg":
 		_ = c.sendNode(s.linkCodeStage(c, id, child))

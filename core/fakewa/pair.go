@@ -149,6 +149,7 @@ func (s *Server) completePairing(c *sock, p *phone, identityPub, advSecret []byt
 	s.devices[key] = &device{jid: jid, lid: lid, noiseKey: c.clientStatic}
 	s.statsLocked(key)
 	s.mu.Unlock()
+	s.saveState()
 	s.log.Debug("fakewa: device paired", "jid", key)
 	s.streamError(c, "515", "") // the companion reconnects and logs in
 	return key, nil

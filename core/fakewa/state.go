@@ -1,0 +1,127 @@
+package fakewa
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/util/keys"
+)
+
+// The server can keep the phones and paired devices it knows in a file
+// (Config.StatePath), so that a demo's accounts stay paired across restarts.
+// Nothing else is kept: sockets, faults and counters start afresh.
+
+// stateFile is the JSON layout of Config.StatePath.
+type stateFile struct {
+	Phones  []phoneState  `json:"phones"`
+	Devices []deviceState `json:"devices"`
+}
+
+type phoneState struct {
+	User       string `json:"user"`
+	LID        string `json:"lid"`
+	Key        []byte `json:"key"` // the account's private key
+	RawID      uint32 `json:"raw_id"`
+	NextDevice uint16 `json:"next_device"`
+}
+
+type deviceState struct {
+	JID      string `json:"jid"`
+	LID      string `json:"lid"`
+	NoiseKey []byte `json:"noise_key"`
+	Prekeys  int    `json:"prekeys"`
+}
+
+// loadState reads the state file, if there is one. It runs before the server
+// serves, so it takes no lock.
+func (s *Server) loadState() error {
+	data, err := os.ReadFile(s.statePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	var st stateFile
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("parse state %s: %w", s.statePath, err)
+	}
+	for _, p := range st.Phones {
+		if len(p.Key) != 32 {
+			return fmt.Errorf("parse state %s: phone %q: key of %d bytes", s.statePath, p.User, len(p.Key))
+		}
+		s.phones[p.User] = &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice}
+	}
+	for _, d := range st.Devices {
+		jid, err := types.ParseJID(d.JID)
+		if err != nil {
+			return fmt.Errorf("parse state %s: device %q: %w", s.statePath, d.JID, err)
+		}
+		lid, err := types.ParseJID(d.LID)
+		if err != nil {
+			return fmt.Errorf("parse state %s: lid %q: %w", s.statePath, d.LID, err)
+		}
+		if len(d.NoiseKey) != 32 {
+			return fmt.Errorf("parse state %s: device %q: noise key of %d bytes", s.statePath, d.JID, len(d.NoiseKey))
+		}
+		s.devices[jid.String()] = &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		s.statsLocked(jid.String())
+	}
+	return nil
+}
+
+// saveState writes the phones and devices to the state file, if the server has
+// one. Saves are serialised so that the newest snapshot is the last written.
+func (s *Server) saveState() {
+	if s.statePath == "" {
+		return
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+
+	var st stateFile
+	s.mu.Lock()
+	for _, p := range s.phones {
+		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice})
+	}
+	for _, d := range s.devices {
+		st.Devices = append(st.Devices, deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys})
+	}
+	s.mu.Unlock()
+
+	if err := writeFileAtomic(s.statePath, st); err != nil {
+		s.log.Error("fakewa: save state", "err", err)
+	}
+}
+
+func writeFileAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("marshal: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("chmod: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	return nil
+}
