@@ -16,8 +16,8 @@ import (
 // tells the server's read loop, so the server would still count the old socket
 // as logged in while the new one logs in, and report two clients where there was
 // only ever one at a time. To count exactly, the server watches the raw bytes
-// the client sends and ends the session the moment a close frame arrives:
-// strictly before the echo.
+// the client sends and ends the session the moment a close frame arrives,
+// strictly before the echo, or the moment the connection reads its end.
 
 // closeWatchWriter hands the websocket library a connection whose incoming
 // frames are watched.
@@ -57,6 +57,9 @@ type watchedConn struct {
 func (c *watchedConn) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.watcher.feed(p[:n])
+	if err != nil {
+		c.watcher.end() // the client is gone without a close frame
+	}
 	return n, err
 }
 
@@ -72,6 +75,14 @@ type frameWatcher struct {
 
 const opClose = 0x8
 
+// end reports the end of the stream, which closes the session too.
+func (fw *frameWatcher) end() {
+	if !fw.closed {
+		fw.closed = true
+		fw.onClose()
+	}
+}
+
 func (fw *frameWatcher) feed(p []byte) {
 	for len(p) > 0 {
 		if fw.skip > 0 {
@@ -85,9 +96,8 @@ func (fw *frameWatcher) feed(p []byte) {
 		if len(fw.header) < frameHeaderLen(fw.header) {
 			continue
 		}
-		if fw.header[0]&0x0f == opClose && !fw.closed {
-			fw.closed = true
-			fw.onClose()
+		if fw.header[0]&0x0f == opClose {
+			fw.end()
 		}
 		fw.skip = framePayloadLen(fw.header)
 		fw.header = fw.header[:0]

@@ -56,3 +56,18 @@ func TestFrameWatcherSeesCloseOnlyInHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestFrameWatcherEndsOnceAtEOF(t *testing.T) {
+	closes := 0
+	fw := frameWatcher{onClose: func() { closes++ }}
+	fw.feed(clientFrame(0x2, []byte("hello")))
+	if closes != 0 {
+		t.Fatalf("onClose called %d times by a data frame", closes)
+	}
+	fw.end()
+	fw.feed(clientFrame(opClose, nil))
+	fw.end()
+	if closes != 1 {
+		t.Fatalf("onClose called %d times, want 1", closes)
+	}
+}
