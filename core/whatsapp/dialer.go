@@ -54,6 +54,8 @@ type Dialer struct {
 
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 
 	mu sync.Mutex // guards the following
 	// live holds the sessions the watchdog checks: connected, not closed.
@@ -125,14 +127,16 @@ func NewDialer(cfg Config) (*Dialer, error) {
 }
 
 // Close stops the watchdog and closes the device store. Sessions must be
-// closed first.
+// closed first. It is safe to call twice.
 func (d *Dialer) Close() error {
-	d.stopWatch()
-	<-d.watchDone
-	if err := d.container.Close(); err != nil {
-		return fmt.Errorf("close device store: %w", err)
-	}
-	return nil
+	d.closeOnce.Do(func() {
+		d.stopWatch()
+		<-d.watchDone
+		if err := d.container.Close(); err != nil {
+			d.closeErr = fmt.Errorf("close device store: %w", err)
+		}
+	})
+	return d.closeErr
 }
 
 // NewSession returns an unconnected session for acct. If acct has no JID, or

@@ -10,6 +10,7 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"warden/core"
@@ -66,6 +67,8 @@ type Session struct {
 	// next Connected: a late Disconnected of the same socket is not news.
 	ended   bool
 	qrTotal int
+	// jid is the device's JID: the stored one, or the one just paired.
+	jid types.JID
 	// qrShown is closed at the first QR code: PairPhone must wait for it.
 	qrShown chan struct{}
 	// strikes counts the watchdog's checks in a row that found a logged-in
@@ -97,6 +100,9 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 		cancel:  cancel,
 		qrTotal: 6,
 		qrShown: make(chan struct{}),
+	}
+	if device.ID != nil {
+		s.jid = *device.ID
 	}
 	// Registered before GetQRChannel's handler, so that the QR total is known
 	// before the channel yields its first code.
@@ -251,8 +257,15 @@ func (s *Session) handle(evt any) {
 	case *events.PairSuccess:
 		s.mu.Lock()
 		s.pairing = false
+		s.jid = e.ID
 		s.mu.Unlock()
 		s.log.Debug("paired", "jid", e.ID.String())
+	case *events.LoggedOut:
+		// whatsmeow deletes the keys too, but under the session's context,
+		// which Close cancels: core closes the session as soon as it hears
+		// of the logout, and whatsmeow's delete can lose that race. Deleting
+		// them here first means core hears of it once they are gone.
+		s.deleteKeys()
 	}
 	if _, ok := evt.(events.PermanentDisconnect); ok {
 		// whatsmeow leaves the socket open after these, and if the server
@@ -359,4 +372,21 @@ func (s *Session) checkSocket() {
 	if lost {
 		s.deliver(core.SessionEvent{Kind: core.SessionDisconnected, Reason: "the connection was lost without notice"})
 	}
+}
+
+// deleteKeys deletes the session's device keys from the store.
+func (s *Session) deleteKeys() {
+	s.mu.Lock()
+	jid := s.jid
+	s.mu.Unlock()
+	if jid.IsEmpty() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := s.d.container.DeleteDevice(ctx, &store.Device{ID: &jid}); err != nil {
+		s.log.Error("deleting the device keys after a logout failed", "err", err)
+		return
+	}
+	s.log.Info("device keys deleted: logged out")
 }
