@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newServer(t *testing.T, cfg fakewa.Config) *fakewa.Server {
+func newServer(t testing.TB, cfg fakewa.Config) *fakewa.Server {
 	t.Helper()
 	s, err := fakewa.New(cfg)
 	if err != nil {
@@ -48,7 +48,7 @@ func newServer(t *testing.T, cfg fakewa.Config) *fakewa.Server {
 var dbSeq atomic.Int64
 
 // newContainer opens a fresh in-memory whatsmeow store.
-func newContainer(t *testing.T) *sqlstore.Container {
+func newContainer(t testing.TB) *sqlstore.Container {
 	t.Helper()
 	dsn := fmt.Sprintf("file:fakewa%d?mode=memory&cache=shared&_pragma=foreign_keys(1)", dbSeq.Add(1))
 	container, err := sqlstore.New(context.Background(), "sqlite", dsn, nil)
@@ -65,7 +65,7 @@ type client struct {
 	events chan any
 }
 
-func newClient(t *testing.T, s *fakewa.Server, dev *store.Device) *client {
+func newClient(t testing.TB, s *fakewa.Server, dev *store.Device) *client {
 	t.Helper()
 	cli := whatsmeow.NewClient(dev, nil)
 	cli.EnableAutoReconnect = false
@@ -84,7 +84,7 @@ func newClient(t *testing.T, s *fakewa.Server, dev *store.Device) *client {
 }
 
 // waitEvent waits for the next event of type T, skipping others.
-func waitEvent[T any](t *testing.T, c *client) T {
+func waitEvent[T any](t testing.TB, c *client) T {
 	t.Helper()
 	timeout := time.After(eventWait)
 	for {
@@ -132,7 +132,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // pairByQR pairs a new client by scanning the given code (1-based) of the six
 // it shows, and waits until it is connected. It returns the client, its store
 // and the device JID.
-func pairByQR(t *testing.T, s *fakewa.Server, codeIndex int) (*client, *sqlstore.Container, string) {
+func pairByQR(t testing.TB, s *fakewa.Server, codeIndex int) (*client, *sqlstore.Container, string) {
 	t.Helper()
 	container := newContainer(t)
 	c := newClient(t, s, container.NewDevice())
@@ -619,5 +619,32 @@ func TestDeviceRemovedWhileOfflineFailsNextLogin(t *testing.T) {
 	}
 	if got := waitEvent[*events.LoggedOut](t, c); !got.OnConnect {
 		t.Fatalf("LoggedOut = %+v, want OnConnect true", got)
+	}
+}
+
+// BenchmarkReconnect measures a whatsmeow client's close and new login against
+// the fake server: the cost of one reconnection on loopback.
+func BenchmarkReconnect(b *testing.B) {
+	s := newServer(b, fakewa.Config{Seed: 30})
+	c, _, jid := pairByQR(b, s, 1)
+	for b.Loop() {
+		c.Disconnect()
+		if err := c.Connect(); err != nil {
+			b.Fatal(err)
+		}
+		waitEvent[*events.Connected](b, c)
+	}
+	if got := s.MaxConcurrentLogins(jid); got != 1 {
+		b.Fatalf("MaxConcurrentLogins = %d after serial reconnects, want 1", got)
+	}
+}
+
+// BenchmarkPairByQR measures a whole QR pairing: registration, scan, signing,
+// 515 and the first login.
+func BenchmarkPairByQR(b *testing.B) {
+	s := newServer(b, fakewa.Config{Seed: 31})
+	for b.Loop() {
+		c, _, _ := pairByQR(b, s, 1)
+		c.Disconnect()
 	}
 }
