@@ -648,3 +648,63 @@ func BenchmarkPairByQR(b *testing.B) {
 		c.Disconnect()
 	}
 }
+
+func TestManyDevicesAtOnce(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 32})
+	const devices = 6
+	type result struct {
+		jid string
+		err error
+	}
+	results := make(chan result, devices)
+	for range devices {
+		c := newClient(t, s, newContainer(t).NewDevice())
+		// pairByQR calls t.Fatalf, which must not run off the test goroutine:
+		// pair by hand and report errors instead.
+		go func() {
+			if err := c.Connect(); err != nil {
+				results <- result{err: err}
+				return
+			}
+			var jid string
+			for evt := range c.events {
+				switch e := evt.(type) {
+				case *events.QR:
+					var err error
+					if jid, err = s.ScanQR(e.Codes[0]); err != nil {
+						results <- result{err: err}
+						return
+					}
+				case *events.Connected:
+					c.Disconnect()
+					if err := c.Connect(); err != nil {
+						results <- result{err: err}
+						return
+					}
+					if s.Logins(jid) == 3 {
+						results <- result{jid: jid}
+						return
+					}
+				}
+			}
+		}()
+	}
+	seen := map[string]bool{}
+	for range devices {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			seen[r.jid] = true
+			if got := s.MaxConcurrentLogins(r.jid); got != 1 {
+				t.Errorf("MaxConcurrentLogins(%s) = %d, want 1", r.jid, got)
+			}
+		case <-time.After(3 * eventWait):
+			t.Fatal("devices did not pair and reconnect in time")
+		}
+	}
+	if len(seen) != devices || len(s.Devices()) != devices {
+		t.Fatalf("%d distinct JIDs, server knows %d devices; want %d and %d", len(seen), len(s.Devices()), devices, devices)
+	}
+}
