@@ -148,9 +148,7 @@ func (s *Settings) fields() []settingField {
 // not decode is logged and read as its default.
 func (db *DB) Settings(ctx context.Context) (Settings, error) {
 	s := DefaultSettings()
-	db.mu.Lock()
 	s.EventRetention = db.retentionOption
-	db.mu.Unlock()
 	var unreadable []error
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSettings)

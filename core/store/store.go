@@ -96,7 +96,8 @@ type options struct {
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithRetention sets the default event retention; the settings override it.
+// WithRetention sets the default event retention (non-positive values keep
+// the defaults, 100,000 events and 90 days); the settings override it.
 func WithRetention(maxEvents int, maxAge time.Duration) Option {
 	return func(o *options) { o.retention = Retention{MaxEvents: maxEvents, MaxAge: maxAge} }
 }
@@ -131,10 +132,11 @@ type DB struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	retentionOption Retention // the option's value: the setting's default
+
 	// mu guards the following.
-	mu              sync.Mutex
-	retention       Retention // the effective retention: settings, else the option
-	retentionOption Retention // the option's value, the default of the setting
+	mu        sync.Mutex
+	retention Retention // the retention in force: the setting's, else the option's
 }
 
 // Open opens (creating it if needed) the store at path. The directory is
@@ -164,6 +166,12 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	if o.pruneInterval <= 0 {
 		o.pruneInterval = DefaultPruneInterval
+	}
+	if o.retention.MaxEvents <= 0 {
+		o.retention.MaxEvents = DefaultMaxEvents
+	}
+	if o.retention.MaxAge <= 0 {
+		o.retention.MaxAge = DefaultMaxAge
 	}
 	dir := filepath.Dir(path)
 	if err := EnsureDataDir(dir); err != nil {
