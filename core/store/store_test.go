@@ -356,3 +356,52 @@ func TestPermissions(t *testing.T) {
 		t.Errorf("Open of a 0644 file did not warn naming it; log: %s", buf.String())
 	}
 }
+
+// Close while appends are running: each append either returns nil and its
+// event is on disk after a reopen, or fails with ErrClosed.
+func TestCloseDuringAppends(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), DBFile)
+	db := openAt(t, path)
+	ids := []core.AccountID{"a", "b", "c", "d"}
+	putAccounts(t, db, ids...)
+	var mu sync.Mutex
+	stored := map[core.AccountID]uint64{} // the last seq that returned nil
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			for seq := uint64(1); ; seq++ {
+				err := db.AppendEvents(ctx, event(id, seq, time.Now()))
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("AppendEvents during Close = %v, want nil or ErrClosed", err)
+					return
+				}
+				mu.Lock()
+				stored[id] = seq
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	db = openAt(t, path)
+	for _, id := range ids {
+		evs, err := db.Events(ctx, id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored[id] == 0 {
+			t.Fatalf("%s: no append succeeded before Close", id)
+		}
+		if len(evs) != 1 || evs[0].Seq != stored[id] {
+			t.Errorf("%s: last stored event %v, want seq %d, the last append that returned nil", id, seqs(evs), stored[id])
+		}
+	}
+}
