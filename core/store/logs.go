@@ -1,6 +1,7 @@
 package store
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,6 +142,8 @@ func (db *DB) LogAccounts(ctx context.Context) ([]core.AccountID, error) {
 
 // AllLogs is Logs over every account and Warden's own log, merged by time:
 // the newest limit matching lines, newest last, each with its Account set.
+// It reads each log backwards from its end and merges them, so it decodes
+// about one line per account plus the lines it returns.
 func (db *DB) AllLogs(ctx context.Context, limit int, minLevel slog.Level, contains string) ([]LogLine, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -148,17 +151,39 @@ func (db *DB) AllLogs(ctx context.Context, limit int, minLevel slog.Level, conta
 	var out []LogLine
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		q := strings.ToLower(contains)
-		return tx.Bucket(bucketLogs).ForEach(func(k, _ []byte) error {
-			lines, err := readLogs(tx.Bucket(bucketLogs).Bucket(k), logID(k), limit, minLevel, q)
-			out = append(out, lines...)
+		var heads logHeap
+		err := tx.Bucket(bucketLogs).ForEach(func(k, _ []byte) error {
+			r := &logReader{c: tx.Bucket(bucketLogs).Bucket(k).Cursor(), id: logID(k), minLevel: minLevel, q: q}
+			ok, err := r.next()
+			if ok {
+				heads = append(heads, r)
+			}
 			return err
 		})
+		if err != nil {
+			return err
+		}
+		heap.Init(&heads)
+		for len(heads) > 0 && len(out) < limit {
+			r := heads[0]
+			out = append(out, r.line)
+			ok, err := r.next()
+			if err != nil {
+				return err
+			}
+			if ok {
+				heap.Fix(&heads, 0)
+			} else {
+				heap.Pop(&heads)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("all logs: %w", err)
 	}
-	slices.SortStableFunc(out, func(a, b LogLine) int { return a.At.Compare(b.At) })
-	return out[max(0, len(out)-limit):], nil
+	slices.Reverse(out)
+	return out, nil
 }
 
 // readLogs returns b's newest matching lines, newest last; q is lower case.
@@ -167,20 +192,67 @@ func readLogs(b *bolt.Bucket, id core.AccountID, limit int, minLevel slog.Level,
 		return nil, nil
 	}
 	var out []LogLine
-	c := b.Cursor()
-	for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
-		var l LogLine
-		if err := json.Unmarshal(v, &l); err != nil {
-			return nil, fmt.Errorf("log line %d: %w: %w", keySeq(k), ErrCorrupt, err)
+	r := &logReader{c: b.Cursor(), id: id, minLevel: minLevel, q: q}
+	for len(out) < limit {
+		ok, err := r.next()
+		if err != nil {
+			return nil, err
 		}
-		if l.Level < minLevel || !l.matches(q) {
-			continue
+		if !ok {
+			break
 		}
-		l.Account = id
-		out = append(out, l)
+		out = append(out, r.line)
 	}
 	slices.Reverse(out)
 	return out, nil
+}
+
+// logReader reads one log backwards, matching lines only.
+type logReader struct {
+	c        *bolt.Cursor
+	id       core.AccountID
+	minLevel slog.Level
+	q        string // lower case
+	started  bool
+	line     LogLine // the current line
+}
+
+// next moves to the next older matching line; false when there is none.
+func (r *logReader) next() (bool, error) {
+	var k, v []byte
+	if r.started {
+		k, v = r.c.Prev()
+	} else {
+		k, v = r.c.Last()
+		r.started = true
+	}
+	for ; k != nil; k, v = r.c.Prev() {
+		var l LogLine
+		if err := json.Unmarshal(v, &l); err != nil {
+			return false, fmt.Errorf("log line %d of %q: %w: %w", keySeq(k), r.id, ErrCorrupt, err)
+		}
+		if l.Level < r.minLevel || !l.matches(r.q) {
+			continue
+		}
+		l.Account = r.id
+		r.line = l
+		return true, nil
+	}
+	return false, nil
+}
+
+// logHeap orders log readers by their current line, newest first.
+type logHeap []*logReader
+
+func (h logHeap) Len() int           { return len(h) }
+func (h logHeap) Less(i, j int) bool { return h[i].line.At.After(h[j].line.At) }
+func (h logHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *logHeap) Push(x any)        { *h = append(*h, x.(*logReader)) }
+func (h *logHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return r
 }
 
 // matches reports whether q (lower case) is in the message or an attribute value.

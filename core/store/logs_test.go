@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +144,70 @@ func TestLogsCapped(t *testing.T) {
 			t.Fatalf("after %d lines: kept %d from %q to %q, want the newest %d", n, len(got), got[0].Message, got[len(got)-1].Message, want)
 		}
 	}
+}
+
+// AllLogs agrees with merging every log by hand.
+func TestAllLogsMatchesNaiveMerge(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	ids := []core.AccountID{"", "a", "b", "c", "d"}
+	putAccounts(t, db, ids[1:]...)
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var all []LogLine
+	used := map[int]bool{}
+	for _, id := range ids {
+		// Distinct, increasing times per log; logs interleave.
+		sec := 0
+		var lines []LogLine
+		for range 200 {
+			sec += 1 + rng.IntN(20)
+			for used[sec] {
+				sec++
+			}
+			used[sec] = true
+			l := LogLine{Account: id, At: t0.Add(time.Duration(sec) * time.Second),
+				Level: []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[rng.IntN(4)],
+				Message: []string{"dial", "connected", "stream error", "keepalive timeout"}[rng.IntN(4)]}
+			lines = append(lines, l)
+		}
+		if err := db.AppendLogs(ctx, id, lines...); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, lines...)
+	}
+	slices.SortFunc(all, func(a, b LogLine) int { return a.At.Compare(b.At) })
+	for _, tc := range []struct {
+		limit    int
+		minLevel slog.Level
+		contains string
+	}{{10, slog.LevelDebug, ""}, {300, slog.LevelWarn, ""}, {5000, slog.LevelDebug, "EPALIVE"}, {77, slog.LevelInfo, "conn"}} {
+		var want []string
+		for _, l := range all {
+			if l.Level >= tc.minLevel && l.matches(strings.ToLower(tc.contains)) {
+				want = append(want, fmt.Sprint(l.Account, l.At.Unix(), l.Message))
+			}
+		}
+		want = want[max(0, len(want)-tc.limit):]
+		lines, err := db.AllLogs(ctx, tc.limit, tc.minLevel, tc.contains)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range lines {
+			got = append(got, fmt.Sprint(l.Account, l.At.Unix(), l.Message))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("AllLogs(%d, %v, %q): %d lines, want %d; first difference at %d", tc.limit, tc.minLevel, tc.contains, len(got), len(want), firstDiff(got, want))
+		}
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
