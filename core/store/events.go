@@ -33,14 +33,16 @@ func (r eventRecord) event(id core.AccountID, seq uint64) core.Event {
 		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch}
 }
 
-// AppendEvents stores events, all or none, and returns once they are committed
-// and synced. An event with Seq 0 gets its account's next sequence number; an
-// event with a Seq keeps it, and it must be above the account's last one
-// (ErrSequence).
+// AppendEvents stores events and returns once they are committed and synced;
+// on an error none is stored. An event with Seq 0 gets its account's next
+// sequence number; an event with a Seq keeps it, and it must be above the
+// account's last one (ErrSequence). Concurrent calls share commits.
 //
 // Events of an account that does not exist (any more) are dropped with a
 // warning, and the others stored: a late event of a deleted account must not
 // bring back part of its timeline, nor hold up the other accounts' events.
+// When ctx ends before the commit, the error wraps ctx.Err() and the events
+// may still be stored.
 func (db *DB) AppendEvents(ctx context.Context, evs ...core.Event) error {
 	if len(evs) == 0 {
 		return nil
