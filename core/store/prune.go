@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -137,10 +136,8 @@ func (db *DB) pruneAccount(id core.AccountID, r Retention, cutoff time.Time) (de
 					keys = append(keys, bytes.Clone(k))
 					continue
 				}
-				var at struct {
-					At time.Time `json:"at"`
-				}
-				if r.MaxAge <= 0 || json.Unmarshal(v, &at) != nil || !at.At.Before(cutoff) {
+				var rec eventRecord
+				if r.MaxAge <= 0 || decodeEvent(v, &rec) != nil || !rec.At.Before(cutoff) {
 					break
 				}
 				keys = append(keys, bytes.Clone(k))
