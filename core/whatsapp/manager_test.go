@@ -36,7 +36,7 @@ func testPolicy() core.Policy {
 // rig is Warden's engine wired to fakewa: a Manager, the whatsmeow Dialer,
 // an in-memory store.
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *fakewa.Server
 	d      *whatsapp.Dialer
 	path   string // devices.db
@@ -45,7 +45,7 @@ type rig struct {
 	policy core.Policy
 }
 
-func newRig(t *testing.T, seed int64, policy core.Policy) *rig {
+func newRig(t testing.TB, seed int64, policy core.Policy) *rig {
 	t.Helper()
 	srv := newServer(t, seed)
 	d, path := newDialer(t, srv)

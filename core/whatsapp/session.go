@@ -137,6 +137,12 @@ func (s *Session) Connect(ctx context.Context) error {
 		go s.watchQR(qr)
 	}
 	s.d.watch(s)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed { // Close ran since the check above, and may have missed watch
+		s.d.unwatch(s)
+	}
 
 	// ctx bounds the dial only; the session's own context must outlive it.
 	// Cancelling ctx mid-dial cancels the session's context, which aborts

@@ -6,6 +6,7 @@ package whatsapp_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -264,4 +265,38 @@ func TestSilentLossAfterRestartIsReported(t *testing.T) {
 	if srv.LiveSockets() != 0 {
 		t.Errorf("LiveSockets = %d, want 0", srv.LiveSockets())
 	}
+}
+
+// The QR codes rotate on whatsmeow's clock: the first lasts 60 s, the others
+// 20 s. The phone scans the second one. This takes over a minute, so it runs
+// with the soak: WARDEN_SOAK=1.
+func TestQRCodesRotate(t *testing.T) {
+	if os.Getenv("WARDEN_SOAK") != "1" {
+		t.Skip("waits 60 s for the second QR code; set WARDEN_SOAK=1 to run it")
+	}
+	srv := newServer(t, 9)
+	d, _ := newDialer(t, srv)
+	_, rec := connect(t, d, core.Account{ID: "a1"})
+	first := rec.next(core.SessionQR)
+	var second core.SessionEvent
+	select {
+	case second = <-rec.ch:
+	case <-time.After(60*time.Second + wait):
+		t.Fatalf("no second event within 60 s + %v", wait)
+	}
+	if second.Kind != core.SessionQR || second.QRIndex != 2 || second.QRTotal != 6 || second.QRCode == first.QRCode {
+		t.Fatalf("second event = %v, code %d of %d (same code: %v); want QR code 2 of 6, a new one",
+			second.Kind, second.QRIndex, second.QRTotal, second.QRCode == first.QRCode)
+	}
+	if shown := second.QRExpires.Sub(first.QRExpires); shown < 19*time.Second || shown > 21*time.Second {
+		t.Errorf("code 2 expires %v after code 1, want 20 s", shown)
+	}
+	jid, err := srv.ScanQR(second.QRCode)
+	if err != nil {
+		t.Fatalf("ScanQR(code 2): %v", err)
+	}
+	if got := rec.next(core.SessionPairSuccess, core.SessionQRTimeout); got.JID != jid {
+		t.Fatalf("PairSuccess JID = %q, want %q", got.JID, jid)
+	}
+	rec.next(core.SessionConnected, core.SessionDisconnected)
 }
