@@ -64,6 +64,8 @@ type Config struct {
 	// devices it knows, so that paired devices stay paired across restarts (for
 	// the demo). It is read by New and rewritten on every change.
 	StatePath string
+	// Now is the server's clock, for QR ref expiry. Nil means time.Now.
+	Now func() time.Time
 	// PairTimeout bounds how long a simulated phone waits for the companion's
 	// answers while pairing. Zero means 10 s.
 	PairTimeout time.Duration
@@ -81,6 +83,7 @@ type Server struct {
 	static      *keys.KeyPair // the Noise static key, certified by the leaf
 	chain       []byte        // the marshalled certificate chain
 	statePath   string
+	now         func() time.Time
 	saveMu      sync.Mutex // serialises saveState
 
 	ctx       context.Context // cancelled by Close
@@ -96,7 +99,7 @@ type Server struct {
 	rng       *rand.Rand
 	nextID    uint64
 	socks     map[*sock]struct{}
-	refs      map[string]*sock     // QR refs → the registering socket that got them
+	refs      map[string]qrRef     // QR refs → the registering socket that got them
 	linkCodes map[string]*linkCode // pairing ref → companion waiting for a phone code
 	phones    map[string]*phone    // phone user → the simulated primary phone
 	devices   map[string]*device   // device JID → paired companion device
@@ -141,9 +144,10 @@ func New(cfg Config) (*Server, error) {
 		closeDelay:  cfg.StreamErrorCloseDelay,
 		pairTimeout: cfg.PairTimeout,
 		statePath:   cfg.StatePath,
+		now:         cfg.Now,
 		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),
 		socks:       make(map[*sock]struct{}),
-		refs:        make(map[string]*sock),
+		refs:        make(map[string]qrRef),
 		linkCodes:   make(map[string]*linkCode),
 		phones:      make(map[string]*phone),
 		devices:     make(map[string]*device),
@@ -156,6 +160,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.closeDelay == 0 {
 		s.closeDelay = defaultCloseDelay
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if s.pairTimeout <= 0 {
 		s.pairTimeout = defaultPairTimeout

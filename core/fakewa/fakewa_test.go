@@ -708,3 +708,28 @@ func TestManyDevicesAtOnce(t *testing.T) {
 		t.Fatalf("%d distinct JIDs, server knows %d devices; want %d and %d", len(seen), len(s.Devices()), devices, devices)
 	}
 }
+
+func TestQRCodesExpireAsTheyRotate(t *testing.T) {
+	var offset atomic.Int64 // nanoseconds the fake clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	s := newServer(t, fakewa.Config{Seed: 33, Now: now})
+	c := newClient(t, s, newContainer(t).NewDevice())
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	codes := waitEvent[*events.QR](t, c).Codes
+
+	offset.Store(int64(61 * time.Second)) // the first code was shown for 60 s
+	if _, err := s.ScanQR(codes[0]); !errors.Is(err, fakewa.ErrUnknownRef) {
+		t.Fatalf("ScanQR of the first code after 61 s = %v, want ErrUnknownRef", err)
+	}
+	offset.Store(int64(161 * time.Second)) // all six are gone after 160 s
+	if _, err := s.ScanQR(codes[5]); !errors.Is(err, fakewa.ErrUnknownRef) {
+		t.Fatalf("ScanQR of the last code after 161 s = %v, want ErrUnknownRef", err)
+	}
+	offset.Store(int64(79 * time.Second)) // the second is shown from 60 s to 80 s
+	if _, err := s.ScanQR(codes[1]); err != nil {
+		t.Fatalf("ScanQR of the second code after 79 s: %v", err)
+	}
+	waitEvent[*events.PairSuccess](t, c)
+}

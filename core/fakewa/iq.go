@@ -15,6 +15,19 @@ import (
 // real server.
 const qrRefCount = 6
 
+// qrRefLifetime returns how long after the refs were sent the i-th (0-based)
+// stays valid: whatsmeow shows the first for 60 s and each other for 20 s, and a
+// phone can scan a code only while it is shown.
+func qrRefLifetime(i int) time.Duration {
+	return 60*time.Second + time.Duration(i)*20*time.Second
+}
+
+// qrRef is a ref handed to a registering socket.
+type qrRef struct {
+	sock    *sock
+	expires time.Time
+}
+
 // login answers the login payload of a paired device: <success>, or <failure>
 // for an unknown device, a wrong key, or a failure injected for this login. A
 // second login of a device replaces the first, as on the real server.
@@ -82,10 +95,11 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 // six QR refs for the simulated phone to scan.
 func (s *Server) register(c *sock) {
 	refs := make([]waBinary.Node, qrRefCount)
+	now := s.now()
 	s.mu.Lock()
 	for i := range refs {
 		ref := newRef()
-		s.refs[ref] = c
+		s.refs[ref] = qrRef{sock: c, expires: now.Add(qrRefLifetime(i))}
 		c.refs = append(c.refs, ref)
 		refs[i] = waBinary.Node{Tag: "ref", Content: []byte(ref)}
 	}

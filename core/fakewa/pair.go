@@ -30,7 +30,8 @@ const qrLinkPrefix = "https://wa.me/settings/linked_devices#"
 
 // ScanQR is a simulated phone scanning a companion's QR code. It accepts
 // "ref,noise,identity,adv" and the "https://wa.me/settings/linked_devices#ref,noise,identity,adv[,platform]"
-// form. It sends the companion a signed pair-success, waits for its
+// form, while the code is shown (60 s for the first, 20 s for each other). It
+// sends the companion a signed pair-success, waits for its
 // pair-device-sign, then sends 515 so that it logs in. It returns the new
 // companion device's JID ("15550001234:1@s.whatsapp.net") on a fresh fake
 // phone number.
@@ -50,12 +51,14 @@ func (s *Server) ScanQR(code string) (string, error) {
 	}
 	noisePub, identityPub, advSecret := keys[0], keys[1], keys[2]
 
+	now := s.now()
 	s.mu.Lock()
-	c := s.refs[ref]
-	if c == nil {
+	qr, ok := s.refs[ref]
+	if !ok || now.After(qr.expires) {
 		s.mu.Unlock()
 		return "", fmt.Errorf("scan qr: %w", ErrUnknownRef)
 	}
+	c := qr.sock
 	if !bytes.Equal(noisePub, c.clientStatic[:]) {
 		s.mu.Unlock()
 		return "", fmt.Errorf("scan qr: noise key does not match the socket that got the ref: %w", ErrBadCode)
