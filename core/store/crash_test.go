@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -115,7 +114,7 @@ func crashRound(t *testing.T, path string, d time.Duration) map[core.AccountID][
 		t.Fatal("the child did not start appending")
 	}
 	time.Sleep(d)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
 		t.Fatal(err)
 	}
 	<-done // the pipe still holds every line written before the kill
