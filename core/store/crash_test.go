@@ -32,9 +32,6 @@ func TestCrashLosesNoCommittedEvent(t *testing.T) {
 		crashChild(path)
 		return
 	}
-	if testing.Short() {
-		t.Skip("re-executes the test binary")
-	}
 	path := filepath.Join(t.TempDir(), DBFile)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for round := range 3 {
