@@ -53,54 +53,74 @@ func (db *DB) AppendLogs(ctx context.Context, id core.AccountID, lines ...LogLin
 	if len(lines) == 0 {
 		return nil
 	}
-	if id != "" {
-		if err := checkID(id); err != nil {
-			return fmt.Errorf("append logs: %w", err)
-		}
+	batch := map[core.AccountID][]LogLine{id: lines}
+	if err := db.appendLogBatch(ctx, batch); err != nil {
+		return fmt.Errorf("append logs: %w", err)
 	}
-	values := make([][]byte, len(lines))
-	for i, l := range lines {
-		l.At = l.At.UTC()
-		v, err := json.Marshal(l)
-		if err != nil {
-			return fmt.Errorf("append logs: encode: %w", err)
+	return nil
+}
+
+// appendLogBatch stores the lines of several logs in one commit.
+func (db *DB) appendLogBatch(ctx context.Context, batch map[core.AccountID][]LogLine) error {
+	values := make(map[core.AccountID][][]byte, len(batch))
+	for id, lines := range batch {
+		if id != "" {
+			if err := checkID(id); err != nil {
+				return err
+			}
 		}
-		values[i] = v
+		vs := make([][]byte, len(lines))
+		for i, l := range lines {
+			l.At = l.At.UTC()
+			v, err := json.Marshal(l)
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			vs[i] = v
+		}
+		values[id] = vs
 	}
 	limit := db.logCap
-	err := db.write(ctx, func(tx *bolt.Tx) error {
-		if id != "" && tx.Bucket(bucketAccounts).Get([]byte(id)) == nil {
-			return nil
-		}
-		b, err := tx.Bucket(bucketLogs).CreateBucketIfNotExists(logKey(id))
-		if err != nil {
-			return err
-		}
-		b.FillPercent = appendFill
-		for _, v := range values {
-			seq, err := b.NextSequence()
-			if err != nil {
+	return db.write(ctx, func(tx *bolt.Tx) error {
+		for id, vs := range values {
+			if err := putLogs(tx, id, vs, limit); err != nil {
 				return err
 			}
-			if err := b.Put(seqKey(seq), v); err != nil {
-				return err
-			}
-		}
-		// Log keys are contiguous: they only come from NextSequence and only
-		// the oldest are deleted. So the count is last - first + 1.
-		c := b.Cursor()
-		last, _ := c.Last()
-		first, _ := c.First()
-		for n := keySeq(last) - keySeq(first) + 1; n > uint64(limit); n-- {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			c.First()
 		}
 		return nil
 	})
+}
+
+// putLogs appends values to the log of id and trims it to limit lines. It
+// skips the lines of an unknown account.
+func putLogs(tx *bolt.Tx, id core.AccountID, values [][]byte, limit int) error {
+	if id != "" && tx.Bucket(bucketAccounts).Get([]byte(id)) == nil {
+		return nil
+	}
+	b, err := tx.Bucket(bucketLogs).CreateBucketIfNotExists(logKey(id))
 	if err != nil {
-		return fmt.Errorf("append logs: %w", err)
+		return err
+	}
+	b.FillPercent = appendFill
+	for _, v := range values {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(seqKey(seq), v); err != nil {
+			return err
+		}
+	}
+	// Log keys are contiguous: they only come from NextSequence and only the
+	// oldest are deleted. So the count is last - first + 1.
+	c := b.Cursor()
+	last, _ := c.Last()
+	first, _ := c.First()
+	for n := keySeq(last) - keySeq(first) + 1; n > uint64(limit); n-- {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		c.First()
 	}
 	return nil
 }

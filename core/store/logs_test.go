@@ -167,7 +167,7 @@ func TestAllLogsMatchesNaiveMerge(t *testing.T) {
 			}
 			used[sec] = true
 			l := LogLine{Account: id, At: t0.Add(time.Duration(sec) * time.Second),
-				Level: []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[rng.IntN(4)],
+				Level:   []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}[rng.IntN(4)],
 				Message: []string{"dial", "connected", "stream error", "keepalive timeout"}[rng.IntN(4)]}
 			lines = append(lines, l)
 		}

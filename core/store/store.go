@@ -124,6 +124,7 @@ type DB struct {
 	now    func() time.Time
 	logCap int
 
+	sink     *logSink       // LogHandler's buffer and flusher
 	writes   chan *writeReq // to the writer goroutine
 	pruneNow chan struct{}  // nudges the pruner; buffered 1
 	closing  chan struct{}  // closed by Close
@@ -225,19 +226,23 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	db.retention = s.EventRetention
 
+	db.sink = newLogSink(db)
 	db.wg.Add(2)
 	go db.writeLoop()
 	go db.pruneLoop(o.pruneInterval)
+	go db.sink.run()
 	return db, nil
 }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close stops the writer and the pruner and closes the file. Appends already
-// accepted are committed first. It is safe to call twice.
+// Close writes the log lines LogHandler buffered, stops the writer and the
+// pruner and closes the file. Appends already accepted are committed first.
+// It is safe to call twice.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		db.sink.close() // needs the writer
 		close(db.closing)
 		db.wg.Wait()
 		if err := db.bolt.Close(); err != nil {
