@@ -21,7 +21,13 @@
 // appends share commits. A nil error from AppendEvents or AppendLogs means the
 // data was committed and synced. A background pruner keeps each timeline within
 // the retention limits; its deletions ride in the writer's commits, a bounded
-// chunk at a time, so appends never wait for a long prune.
+// chunk at a time, so appends never wait for a long prune. LogHandler is a
+// slog.Handler that feeds the logs without ever blocking a logger.
+//
+// Open checks an existing file read-only before it opens it for writing, and
+// reports a damaged or foreign file as ErrCorrupt without touching it. The
+// data directory (DefaultDataDir, Paths) also holds whatsmeow's device
+// database, DevicesFile.
 package store
 
 import (
