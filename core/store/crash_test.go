@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -35,7 +36,7 @@ func TestCrashLosesNoCommittedEvent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), DBFile)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for round := range 3 {
-		reported := crashRound(t, path, 50*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))))
+		reported := crashRound(t, path, 50*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))), round == 0)
 		db, err := Open(path, WithLogger(discard))
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
@@ -69,8 +70,9 @@ func TestCrashLosesNoCommittedEvent(t *testing.T) {
 }
 
 // crashRound runs the child, kills it after it has appended for d, and returns
-// what it reported.
-func crashRound(t *testing.T, path string, d time.Duration) map[core.AccountID][]uint64 {
+// what it reported. With checkLock, it first checks that the child's lock
+// keeps a second Open out (with the default timeout).
+func crashRound(t *testing.T, path string, d time.Duration, checkLock bool) map[core.AccountID][]uint64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLosesNoCommittedEvent$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
@@ -109,6 +111,16 @@ func crashRound(t *testing.T, path string, d time.Duration) map[core.AccountID][
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("the child did not start appending")
+	}
+	if checkLock {
+		db, err := Open(path, WithLogger(discard))
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, ErrLocked) {
+			cmd.Process.Kill()
+			t.Fatalf("Open while another process has the store = %v, want ErrLocked", err)
+		}
 	}
 	time.Sleep(d)
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
