@@ -20,11 +20,11 @@ const actionTimeout = 45 * time.Second
 // call runs a command in the background and, back on Fyne's thread, shows
 // its error in a dialog titled failTitle or calls done.
 func (w *Window) call(failTitle string, cmd func(ctx context.Context) error, done func()) {
-	w.async(func() {
+	w.async(func() func() {
 		ctx, cancel := context.WithTimeout(w.ctx, actionTimeout)
 		err := cmd(ctx)
 		cancel()
-		w.do(func() {
+		return func() {
 			if err != nil {
 				w.showMessage(failTitle, plainError(err))
 				return
@@ -32,7 +32,7 @@ func (w *Window) call(failTitle string, cmd func(ctx context.Context) error, don
 			if done != nil {
 				done()
 			}
-		})
+		}
 	})
 }
 
@@ -66,11 +66,11 @@ func (w *Window) confirmDelete(s core.Status) {
 	msg := fmt.Sprintf("Delete %s?\n\nWarden forgets this connection: its pairing with the phone, its device keys, its history and its logs. "+
 		"Warden logs the device out first; if WhatsApp cannot be reached, remove the linked device on the phone yourself.\n\nThis cannot be undone.", who)
 	w.confirm("Delete connection", "Delete", msg, func() {
-		w.async(func() {
+		w.async(func() func() {
 			ctx, cancel := context.WithTimeout(w.ctx, actionTimeout)
 			err := w.ctl.Delete(ctx, id)
 			cancel()
-			w.do(func() {
+			return func() {
 				switch {
 				case err == nil:
 					w.apply([]core.Status{{Account: s.Account, Removed: true}})
@@ -82,7 +82,7 @@ func (w *Window) confirmDelete(s core.Status) {
 				default:
 					w.showMessage(fmt.Sprintf("Could not delete “%s”", name), plainError(err))
 				}
-			})
+			}
 		})
 	})
 }
@@ -103,35 +103,33 @@ func (w *Window) newCode() {
 // pairPhone asks for a phone pairing code for the selected account.
 func (w *Window) pairPhone(phone string, done func(code string)) {
 	id, name := w.detail.status.Account.ID, w.detail.status.Account.Name
-	var code string
-	w.async(func() {
+	w.async(func() func() {
 		ctx, cancel := context.WithTimeout(w.ctx, actionTimeout)
-		c, err := w.ctl.PairPhone(ctx, id, phone)
+		code, err := w.ctl.PairPhone(ctx, id, phone)
 		cancel()
-		code = c
-		w.do(func() {
+		return func() {
 			if err != nil {
 				w.showMessage(fmt.Sprintf("Could not get a code for “%s”", name), plainError(err))
 				done("")
 				return
 			}
 			done(code)
-		})
+		}
 	})
 }
 
 // rename renames an account; done reports whether it worked.
 func (w *Window) rename(id core.AccountID, name string, done func(bool)) {
-	w.async(func() {
+	w.async(func() func() {
 		ctx, cancel := context.WithTimeout(w.ctx, actionTimeout)
 		err := w.ctl.Rename(ctx, id, name)
 		cancel()
-		w.do(func() {
+		return func() {
 			if err != nil {
 				w.showMessage("Could not rename the connection", plainError(err))
 			}
 			done(err == nil)
-		})
+		}
 	})
 }
 

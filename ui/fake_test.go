@@ -127,7 +127,11 @@ func newTestWindow(t testing.TB, statuses ...core.Status) (*Window, *fakeControl
 	ctl := newFakeController(statuses...)
 	w := newWindow(fyne.CurrentApp(), ctl, Options{Now: func() time.Time { return t0 }, Size: fyne.NewSize(1000, 660)})
 	w.do = func(f func()) { f() }
-	w.async = func(f func()) { f() }
+	w.async = func(work func() func()) {
+		if then := work(); then != nil {
+			then()
+		}
+	}
 	t.Cleanup(w.Close)
 	return w, ctl
 }

@@ -56,10 +56,11 @@ type Window struct {
 	detail  *detailView
 	pairing *pairingView
 
-	// do runs f on Fyne's thread (fyne.Do); async runs f in the background.
+	// do runs f on Fyne's thread (fyne.Do) for the update loop. async runs
+	// work in the background, then the function it returns on Fyne's thread.
 	// Tests replace both to run everything on the test's goroutine.
 	do    func(f func())
-	async func(f func())
+	async func(work func() (then func()))
 
 	updates     <-chan core.Status
 	unsubscribe func()
@@ -96,11 +97,13 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		statuses: map[core.AccountID]core.Status{},
 		do:       fyne.Do,
 	}
-	w.async = func(f func()) {
+	w.async = func(work func() func()) {
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			f()
+			if then := work(); then != nil {
+				fyne.Do(then)
+			}
 		}()
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
@@ -294,14 +297,14 @@ func (w *Window) selectAccount(id core.AccountID) {
 
 // loadEvents fetches the account's recent activity for the detail pane.
 func (w *Window) loadEvents(id core.AccountID) {
-	w.async(func() {
+	w.async(func() func() {
 		ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
 		evs, err := w.ctl.Events(ctx, id, 12)
 		cancel()
 		if err != nil {
-			return // the list stays as it was; this is a convenience view
+			return nil // the list stays as it was; this is a convenience view
 		}
-		w.do(func() { w.detail.setEvents(id, evs, w.now()) })
+		return func() { w.detail.setEvents(id, evs, w.now()) }
 	})
 }
 

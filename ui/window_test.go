@@ -1,0 +1,246 @@
+package ui
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// pump makes the window's background goroutine hand its Fyne calls to the
+// test, which runs them on its own goroutine as Fyne's thread would.
+func pump(w *Window) <-chan func() {
+	calls := make(chan func())
+	w.do = func(f func()) {
+		select {
+		case calls <- f:
+		case <-w.ctx.Done():
+		}
+	}
+	return calls
+}
+
+// runUntil runs the window's Fyne calls until cond holds. It fails after
+// many calls rather than after some time.
+func runUntil(t *testing.T, calls <-chan func(), cond func() bool) {
+	t.Helper()
+	for range 50 {
+		if cond() {
+			return
+		}
+		(<-calls)()
+	}
+	t.Fatal("the update never showed")
+}
+
+func TestUpdatesFromTheSubscriptionReachTheList(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	calls := pump(w)
+	w.start()
+	selectRow(t, w, "waiting")
+
+	s := statusOf(t, "waiting")
+	s.State, s.Since, s.Attempt, s.NextAttempt = core.Connected, t0, 0, time.Time{}
+	ctl.updates <- s
+	runUntil(t, calls, func() bool { return w.statuses["waiting"].State == core.Connected })
+	if got := rowFor(t, w, "waiting").line.Text; got != "Connected for 0 s" {
+		t.Errorf("the row says %q after the update", got)
+	}
+	if got := actionLabels(w); !slices.Equal(got, wantActions["connected"]) {
+		t.Errorf("the detail offers %v after connecting, want %v", got, wantActions["connected"])
+	}
+
+	// A new account and a deleted one.
+	ctl.updates <- core.Status{Account: acct("fresh", "Zebra", ""), State: core.Pairing, Since: t0}
+	ctl.updates <- core.Status{Account: statusOf(t, "failed").Account, Removed: true}
+	runUntil(t, calls, func() bool {
+		_, added := w.list.index["fresh"]
+		_, kept := w.list.index["failed"]
+		return added && !kept
+	})
+	if w.summary.text != "2 connected · 1 connecting · 1 reconnecting · 2 pairing · 1 banned · 2 stopped · 3 needs action" {
+		t.Errorf("summary = %q after the add and the delete", w.summary.text)
+	}
+}
+
+func TestSelectedAccountRemovedClearsTheDetail(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	selectRow(t, w, "idle")
+	w.apply([]core.Status{{Account: statusOf(t, "idle").Account, Removed: true}})
+	if w.detail.shown || !w.detail.empty.Visible() {
+		t.Error("the detail still shows a deleted account")
+	}
+}
+
+func TestSelectionFollowsResort(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	selectRow(t, w, "connected")
+	s := statusOf(t, "connected")
+	s.State = core.Failed
+	w.apply([]core.Status{s}) // moves up to the accounts needing action
+	i := w.list.index["connected"]
+	if w.list.list.Length() <= i || w.list.selected != "connected" || w.detail.status.Account.ID != "connected" {
+		t.Fatalf("selection lost after a re-sort: selected %q, detail %q", w.list.selected, w.detail.status.Account.ID)
+	}
+	if got := actionLabels(w); !slices.Equal(got, wantActions["failed"]) {
+		t.Errorf("the detail offers %v, want %v", got, wantActions["failed"])
+	}
+}
+
+func TestCloseStopsFollowing(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	w.start()
+	w.Close()
+	w.Close() // safe twice
+	ctl.mu.Lock()
+	canceled := ctl.canceled
+	ctl.mu.Unlock()
+	if !canceled {
+		t.Error("Close did not cancel the subscription")
+	}
+}
+
+// menuItem finds the main menu item with the shortcut.
+func menuItem(t *testing.T, w *Window, sc fyne.Shortcut) *fyne.MenuItem {
+	t.Helper()
+	for _, m := range w.win.MainMenu().Items {
+		for _, it := range m.Items {
+			if it.Shortcut != nil && it.Shortcut.ShortcutName() == sc.ShortcutName() {
+				return it
+			}
+		}
+	}
+	t.Fatalf("no menu item has the shortcut %s", sc.ShortcutName())
+	return nil
+}
+
+func TestCtrlNAddsAConnectionAndShowsItsPairing(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	test.Type(w.list.filter, "sales")
+	menuItem(t, w, shortcutNew).Action()
+
+	d := topDialog(t, w)
+	add := findButton(d, "Add and pair")
+	if add == nil {
+		t.Fatal("Ctrl+N shows no “Add connection” dialog")
+	}
+	var entry *widget.Entry
+	for _, o := range visible(d) {
+		if e, ok := o.(*widget.Entry); ok {
+			entry = e
+		}
+	}
+	test.Type(entry, "Night shift")
+	test.Tap(add)
+
+	if got := ctl.Calls(); !slices.Equal(got, []string{"Add Night shift"}) {
+		t.Fatalf("adding called %v", got)
+	}
+	if w.list.filter.Text != "" {
+		t.Error("the filter still hides the new account")
+	}
+	if w.detail.status.Account.Name != "Night shift" || w.detail.status.State != core.Pairing {
+		t.Errorf("the detail shows %q in %v, want the new account pairing", w.detail.status.Account.Name, w.detail.status.State)
+	}
+}
+
+func TestAddNeedsAName(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	test.Tap(w.list.add)
+	d := topDialog(t, w)
+	for _, o := range visible(d) {
+		if e, ok := o.(*widget.Entry); ok {
+			test.Type(e, "   ")
+		}
+	}
+	test.Tap(findButton(d, "Add and pair"))
+	if calls := ctl.Calls(); len(calls) != 0 {
+		t.Errorf("a blank name was added: %v", calls)
+	}
+}
+
+func TestCtrlFFocusesTheFilter(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	menuItem(t, w, shortcutFilter).Action()
+	if w.win.Canvas().Focused() != w.list.filter {
+		t.Errorf("Ctrl+F focused %v, want the filter", w.win.Canvas().Focused())
+	}
+}
+
+func TestCtrlQQuits(t *testing.T) {
+	test.NewTempApp(t)
+	quit := 0
+	w := newWindow(fyne.CurrentApp(), newFakeController(), Options{Now: func() time.Time { return t0 }, OnQuit: func() { quit++ }})
+	t.Cleanup(w.Close)
+	menuItem(t, w, shortcutQuit).Action()
+	if quit != 1 {
+		t.Errorf("Ctrl+Q called OnQuit %d times, want once", quit)
+	}
+}
+
+func TestDeleteKeyAsksFirst(t *testing.T) {
+	for _, where := range []string{"list", "window"} {
+		t.Run(where, func(t *testing.T) {
+			w, ctl := newTestWindow(t, sampleStatuses()...)
+			selectRow(t, w, "idle")
+			key := &fyne.KeyEvent{Name: fyne.KeyDelete}
+			if where == "list" {
+				w.list.list.TypedKey(key)
+			} else {
+				w.win.Canvas().OnTypedKey()(key)
+			}
+			if calls := ctl.Calls(); len(calls) != 0 {
+				t.Fatalf("Delete ran %v without asking", calls)
+			}
+			tapDialogButton(t, w, "Delete")
+			if got := ctl.Calls(); !slices.Equal(got, []string{"Delete idle"}) {
+				t.Errorf("confirming called %v", got)
+			}
+		})
+	}
+}
+
+func TestSizeIsRestoredAndReported(t *testing.T) {
+	test.NewTempApp(t)
+	var reported []fyne.Size
+	w := newWindow(fyne.CurrentApp(), newFakeController(), Options{
+		Size:     fyne.NewSize(900, 600),
+		OnResize: func(s fyne.Size) { reported = append(reported, s) },
+	})
+	if got := w.win.Canvas().Size(); got != fyne.NewSize(900, 600) {
+		t.Errorf("the window opened at %v, want the saved 900x600", got)
+	}
+	w.win.Resize(fyne.NewSize(1000, 700))
+	w.Close()
+	if len(reported) == 0 || reported[len(reported)-1] != fyne.NewSize(1000, 700) {
+		t.Errorf("sizes reported %v, want the last to be 1000x700", reported)
+	}
+}
+
+// TestWindowImages renders the whole window, in the light and the dark theme,
+// for a reviewer's eye.
+func TestWindowImages(t *testing.T) {
+	for _, tt := range []struct {
+		file     string
+		th       fyne.Theme
+		selected core.AccountID
+	}{
+		{"window_light_waiting.png", theme.LightTheme(), "waiting"},
+		{"window_dark_replaced.png", theme.DarkTheme(), "replaced"},
+		{"window_light_pairing.png", theme.LightTheme(), "pairing"},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			w, _ := newTestWindow(t, sampleStatuses()...)
+			test.ApplyTheme(t, tt.th)
+			selectRow(t, w, tt.selected)
+			w.list.list.ScrollToTop()
+			test.AssertRendersToImage(t, tt.file, w.win.Canvas())
+		})
+	}
+}
