@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -262,4 +263,45 @@ func BenchmarkOpen(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(info.Size())/1e6, "MB-file")
+}
+
+// BenchmarkLogHandler is the cost of one slog call through LogHandler: the
+// record is buffered; the flusher writes in the background.
+func BenchmarkLogHandler(b *testing.B) {
+	db := openTest(b)
+	putAccounts(b, db, "a")
+	logger := slog.New(db.LogHandler(slog.LevelInfo)).With(AccountKey, "a")
+	for b.Loop() {
+		logger.Info("stream error", "code", 503, "attempt", 2)
+	}
+}
+
+// BenchmarkAllLogs merges the newest 500 lines of 1,000 accounts' logs.
+func BenchmarkAllLogs(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds 1,000 logs")
+	}
+	db := openTest(b)
+	ctx := context.Background()
+	ids := make([]core.AccountID, largeAccounts)
+	for i := range ids {
+		ids[i] = largeID(i)
+	}
+	putAccounts(b, db, ids...)
+	start := time.Now()
+	for i, id := range ids {
+		lines := make([]LogLine, 100)
+		for j := range lines {
+			lines[j] = LogLine{At: start.Add(time.Duration(j*largeAccounts+i) * time.Millisecond), Level: slog.LevelInfo,
+				Message: "connected", Attrs: map[string]string{"epoch": fmt.Sprint(j)}}
+		}
+		if err := db.AppendLogs(ctx, id, lines...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if lines, err := db.AllLogs(ctx, 500, slog.LevelDebug, ""); err != nil || len(lines) != 500 {
+			b.Fatalf("AllLogs = %d, %v", len(lines), err)
+		}
+	}
 }
