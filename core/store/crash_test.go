@@ -85,17 +85,13 @@ func crashRound(t *testing.T, path string, d time.Duration, checkLock bool) map[
 		t.Fatal(err)
 	}
 	reported := make(map[core.AccountID][]uint64)
-	ready := make(chan struct{})
+	appending := make(chan struct{}) // closed at the first reported event
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
-			if len(f) == 1 && f[0] == "ready" {
-				close(ready)
-				continue
-			}
 			if len(f) != 2 {
 				continue // not ours (test framework output)
 			}
@@ -103,14 +99,17 @@ func crashRound(t *testing.T, path string, d time.Duration, checkLock bool) map[
 			if err != nil {
 				continue
 			}
+			if len(reported) == 0 {
+				close(appending)
+			}
 			reported[core.AccountID(f[0])] = append(reported[core.AccountID(f[0])], seq)
 		}
 	}()
 	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the child did not start appending")
+	case <-appending:
+	case <-done:
+		cmd.Wait()
+		t.Fatal("the child ended before appending")
 	}
 	if checkLock {
 		db, err := Open(path, WithLogger(discard))
@@ -168,6 +167,5 @@ func crashChild(path string) {
 			}
 		})
 	}
-	fmt.Fprintln(os.Stdout, "ready")
 	wg.Wait()
 }
