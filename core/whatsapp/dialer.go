@@ -9,6 +9,7 @@ package whatsapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -77,7 +78,7 @@ const storeTimeout = 10 * time.Second
 // NewDialer opens (or creates) the device store at cfg.DevicesPath.
 func NewDialer(cfg Config) (*Dialer, error) {
 	if cfg.DevicesPath == "" {
-		return nil, fmt.Errorf("open device store: no path given")
+		return nil, errors.New("open device store: no path given")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -103,12 +104,11 @@ func NewDialer(cfg Config) (*Dialer, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	log := cfg.Logger.With("module", "store")
 	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
 	// statement at a time, which takes seconds when every commit syncs.
 	dsn := "file:" + cfg.DevicesPath +
 		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	container, err := sqlstore.New(ctx, "sqlite", dsn, newWALogger(log, "Database", cfg.Level))
+	container, err := sqlstore.New(ctx, "sqlite", dsn, newWALogger(cfg.Logger, "Database", cfg.Level))
 	if err != nil {
 		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
 	}

@@ -38,12 +38,23 @@ func TestNewDialerCreatesPrivateFile(t *testing.T) {
 		t.Fatalf("NewDialer: %v", err)
 	}
 	defer d.Close()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatalf("devices.db: %v", err)
+	// A write, so that SQLite's side files exist too.
+	if err := d.DeleteDevice(context.Background(), core.Account{ID: "x", JID: "15551234567:3@s.whatsapp.net"}); err != nil {
+		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("devices.db mode = %v, want 0600", fi.Mode().Perm())
+	files, _ := filepath.Glob(path + "*")
+	if len(files) == 0 {
+		t.Fatal("no devices.db")
+	}
+	t.Logf("%d files: %v", len(files), files)
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode = %v, want 0600", filepath.Base(f), fi.Mode().Perm())
+		}
 	}
 }
 

@@ -535,6 +535,8 @@ func TestManagerSoak(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	// One socket per account: none leaked by a close that went wrong.
+	waitUntil(t, "one socket per account", func() bool { return r.srv.LiveSockets() == n })
 	logins := 0
 	for _, acct := range accts {
 		r.oneClient(acct.JID)
