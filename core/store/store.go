@@ -38,6 +38,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if info, err := os.Stat(path); err == nil {
-		if info.Mode().Perm()&0o077 != 0 {
+		if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 { // Windows has ACLs, not modes
 			o.logger.Warn("the store file is accessible by other users; it should be mode 0600",
 				"file", path, "mode", info.Mode().Perm().String())
 		}
