@@ -36,7 +36,7 @@ func TestPathsAndEnsureDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(dir)
-	if err != nil || !info.IsDir() || info.Mode().Perm() != 0o700 {
+	if err != nil || !info.IsDir() || (runtime.GOOS != "windows" && info.Mode().Perm() != 0o700) {
 		t.Errorf("EnsureDataDir made %v (%v), want a 0700 directory", info.Mode(), err)
 	}
 	if err := EnsureDataDir(dir); err != nil {
