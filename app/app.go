@@ -1,17 +1,40 @@
 // Package app is Warden's composition root: it parses the command line, picks
-// the data directory, sets up logging and wires the store, the WhatsApp dialer,
-// the core Manager and the window together.
+// the data directory, sets up logging, opens the store, and wires the WhatsApp
+// dialer, the core Manager and the window together. It also owns shutdown.
 package app
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"warden/core"
+	"warden/core/store"
+	"warden/core/whatsapp"
+	"warden/ui"
 )
 
 // Version is Warden's version; FyneApp.toml holds the same number.
 const Version = "0.1.0"
+
+// AppID is Warden's application ID (FyneApp.toml, preferences, notifications).
+const AppID = "io.warden.app"
+
+// ShutdownTimeout bounds closing every session and the store on quit.
+const ShutdownTimeout = 5 * time.Second
 
 // Run runs Warden with the given arguments (without the program name) and
 // returns the process exit status.
@@ -19,21 +42,243 @@ func Run(args []string) int {
 	return run(args, os.Stdout, os.Stderr)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+type flags struct {
+	dataDir  string
+	demo     bool
+	logLevel string
+	version  bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
 	fs := flag.NewFlagSet("warden", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", "", "directory for Warden's data (default: the user's data directory)")
-	demo := fs.Bool("demo", false, "run against an offline demo server with simulated phones")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	version := fs.Bool("version", false, "print the version and exit")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for Warden's data (default: the user's data directory)")
+	fs.BoolVar(&f.demo, "demo", false, "run against an offline demo server with simulated phones, in a temporary data directory")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the saved setting, else info)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.logLevel != "" {
+		if _, err := parseLevel(f.logLevel); err != nil {
+			return f, err
+		}
+	}
+	return f, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("invalid log level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
 		return 2
 	}
-	if *version {
+	if f.version {
 		fmt.Fprintln(stdout, "warden", Version)
 		return 0
 	}
-	fmt.Fprintf(stdout, "warden %s: data dir %q, demo %v, log level %s\n", Version, *dataDir, *demo, *logLevel)
-	fmt.Fprintln(stdout, "The window is not built yet; the engine is in core/.")
+	if msg := displayProblem(); msg != "" {
+		fmt.Fprintln(stderr, "warden:", msg)
+		return 1
+	}
+
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	svc, err := start(f, level, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		return 1
+	}
+
+	a := fyneapp.NewWithID(AppID)
+	settings := svc.settings
+	title := "Warden"
+	if f.demo {
+		title = "Warden — Demo"
+	}
+	win := ui.New(a, svc.manager, ui.Options{
+		Title: title,
+		Size:  fyne.NewSize(settings.WindowWidth, settings.WindowHeight),
+		OnResize: func(sz fyne.Size) {
+			s := svc.settings
+			s.WindowWidth, s.WindowHeight = sz.Width, sz.Height
+			if err := svc.db.SaveSettings(context.Background(), s); err != nil {
+				log.Warn("saving the window size failed", "err", err)
+				return
+			}
+			svc.settings = s
+		},
+		OnQuit: a.Quit,
+	})
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if sig, ok := <-sigs; ok {
+			log.Info("quitting on signal", "signal", sig.String())
+			fyne.Do(a.Quit)
+		}
+	}()
+
+	if err := svc.manager.Start(context.Background()); err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		_ = svc.close(context.Background())
+		return 1
+	}
+	if svc.demo != nil {
+		svc.demo.start(svc.manager)
+	}
+	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
+
+	win.ShowAndRun()
+
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := svc.close(ctx); err != nil {
+		fmt.Fprintln(stderr, "warden: shutting down:", err)
+		return 1
+	}
+	log.Info("warden stopped cleanly")
 	return 0
+}
+
+// displayProblem explains why no window can be opened, or returns "".
+func displayProblem() string {
+	if runtime.GOOS != "linux" && !strings.HasSuffix(runtime.GOOS, "bsd") {
+		return ""
+	}
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return "no display: Warden is a desktop app and needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not set). " +
+			"On a server, run it under Xvfb, e.g. `xvfb-run warden --demo`."
+	}
+	return ""
+}
+
+// services are the long-lived parts of a running Warden.
+type services struct {
+	dataDir  string
+	db       *store.DB
+	settings store.Settings
+	dialer   *whatsapp.Dialer
+	manager  *core.Manager
+	demo     *demo
+	cleanup  func() // removes the demo's temporary data directory
+}
+
+// start opens the data directory and builds the engine. On error nothing is
+// left open.
+func start(f flags, level *slog.LevelVar, log *slog.Logger) (_ *services, err error) {
+	svc := &services{}
+	defer func() {
+		if err != nil {
+			_ = svc.close(context.Background())
+		}
+	}()
+	dir := f.dataDir
+	if f.demo {
+		if dir, err = os.MkdirTemp("", "warden-demo-"); err != nil {
+			return nil, fmt.Errorf("create the demo's data directory: %w", err)
+		}
+		svc.cleanup = func() { _ = os.RemoveAll(dir) }
+	} else if dir == "" {
+		if dir, err = store.DefaultDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	if err := store.EnsureDataDir(dir); err != nil {
+		return nil, err
+	}
+	svc.dataDir = dir
+	dbPath, devicesPath := store.Paths(dir)
+
+	svc.db, err = store.Open(dbPath, store.WithLogger(log))
+	if err != nil {
+		return nil, explainOpen(err, dir)
+	}
+	svc.settings, err = svc.db.Settings(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("read the settings: %w", err)
+	}
+	level.Set(svc.settings.SlogLevel())
+	if f.logLevel != "" {
+		l, _ := parseLevel(f.logLevel)
+		level.Set(l)
+	}
+
+	policy := svc.settings.Policy
+	var httpClient *http.Client // nil: the real WhatsApp servers
+	if f.demo {
+		svc.demo, err = newDemo(log)
+		if err != nil {
+			return nil, err
+		}
+		httpClient = svc.demo.server.HTTPClient()
+		policy = svc.demo.policy(policy)
+	}
+	svc.dialer, err = whatsapp.NewDialer(whatsapp.Config{
+		DevicesPath: devicesPath, Logger: log, Level: level, HTTPClient: httpClient,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the device keys (%s): %w", devicesPath, err)
+	}
+	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: svc.db, Policy: policy, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// explainOpen turns the store's errors into what the operator should do.
+func explainOpen(err error, dir string) error {
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		return fmt.Errorf("%w\nAnother Warden is already running with this data directory (%s). Close it first, or start this one with --data-dir pointing elsewhere", err, dir)
+	case errors.Is(err, store.ErrCorrupt):
+		return fmt.Errorf("%w\nWarden left the file untouched. Move it aside to start afresh, or restore it from a backup", err)
+	}
+	return err
+}
+
+// close shuts Warden down in order: the demo's fault injector, the Manager
+// (which closes every session and writes the timeline to the store), the
+// device keys, the demo server, and last the store. Each step runs even if an
+// earlier one failed; the first error is returned.
+func (s *services) close(ctx context.Context) error {
+	var errs []error
+	if s.demo != nil {
+		s.demo.stop()
+	}
+	if s.manager != nil {
+		errs = append(errs, s.manager.Close(ctx))
+	}
+	if s.dialer != nil {
+		errs = append(errs, s.dialer.Close())
+	}
+	if s.demo != nil {
+		s.demo.server.Close()
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.cleanup != nil {
+		s.cleanup()
+	}
+	return errors.Join(errs...)
 }

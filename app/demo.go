@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"warden/core"
+	"warden/core/fakewa"
+)
+
+// demoNames are the accounts `warden --demo` creates.
+var demoNames = []string{"Sales", "Support", "Billing", "Logistics", "Marketing", "Front desk"}
+
+// demo runs Warden against an in-process fake WhatsApp server (core/fakewa):
+// simulated phones scan the QR codes a few seconds after they appear, and a
+// fault comes now and then (a drop, a server restart, a conflict, a temporary
+// ban, a stall), so every state and the timeline can be seen without a phone.
+type demo struct {
+	server *fakewa.Server
+	log    *slog.Logger
+
+	// Timing, shortened in tests.
+	scanAfter  time.Duration // how long a phone takes to scan a code
+	faultEvery time.Duration // mean gap between faults
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newDemo(log *slog.Logger) (*demo, error) {
+	srv, err := fakewa.New(fakewa.Config{Logger: log.With("component", "fakewa"), Seed: time.Now().UnixNano()})
+	if err != nil {
+		return nil, fmt.Errorf("start the demo server: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &demo{server: srv, log: log, scanAfter: 4 * time.Second, faultEvery: 25 * time.Second, ctx: ctx, cancel: cancel}, nil
+}
+
+// policy shortens the zombie threshold so a stalled socket is noticed while
+// someone watches; everything else stays as the settings say.
+func (d *demo) policy(p core.Policy) core.Policy {
+	p.ZombieAfter = 40 * time.Second
+	return p
+}
+
+// start creates the demo accounts and runs the phones and the faults.
+func (d *demo) start(m *core.Manager) {
+	updates, cancel := m.Subscribe()
+	d.wg.Go(func() {
+		defer cancel()
+		d.phones(updates)
+	})
+	d.wg.Go(func() { d.faults(m) })
+	for _, name := range demoNames {
+		if _, err := m.Add(d.ctx, name); err != nil {
+			d.log.Error("demo: adding an account failed", "name", name, "err", err)
+		}
+	}
+}
+
+func (d *demo) stop() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+// phones scans each new QR code after scanAfter, like a person with a phone.
+func (d *demo) phones(updates <-chan core.Status) {
+	scanned := make(map[string]bool)
+	for {
+		var st core.Status
+		var ok bool
+		select {
+		case <-d.ctx.Done():
+			return
+		case st, ok = <-updates:
+			if !ok {
+				return
+			}
+		}
+		if st.State != core.Pairing || st.QRCode == "" || scanned[st.QRCode] {
+			continue
+		}
+		scanned[st.QRCode] = true
+		code := st.QRCode
+		d.wg.Go(func() {
+			select {
+			case <-d.ctx.Done():
+				return
+			case <-time.After(d.scanAfter + rand.N(2*time.Second)):
+			}
+			if _, err := d.server.ScanQR(code); err != nil {
+				d.log.Debug("demo: the phone could not scan a code", "err", err)
+			}
+		})
+	}
+}
+
+// demoFaults are the faults the demo injects, each as a list applied in order.
+var demoFaults = [][]fakewa.Fault{
+	{{Kind: fakewa.FaultDrop}},
+	{{Kind: fakewa.FaultRestart}},
+	{{Kind: fakewa.FaultReplaced}},
+	{{Kind: fakewa.FaultFail402, Code: 101, Expire: 40 * time.Second}, {Kind: fakewa.FaultDrop}},
+	{{Kind: fakewa.FaultStall}},
+	{{Kind: fakewa.FaultStream503}},
+}
+
+// faults injects a random fault into a random connected account now and then.
+func (d *demo) faults(m *core.Manager) {
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(d.faultEvery/2 + rand.N(d.faultEvery)):
+		}
+		var live []core.Status
+		for _, st := range m.Statuses() {
+			if st.State == core.Connected && st.Account.JID != "" {
+				live = append(live, st)
+			}
+		}
+		if len(live) == 0 {
+			continue
+		}
+		st := live[rand.N(len(live))]
+		faults := demoFaults[rand.N(len(demoFaults))]
+		for _, f := range faults {
+			if err := d.server.Inject(st.Account.JID, f); err != nil {
+				d.log.Debug("demo: injecting a fault failed", "err", err)
+			}
+		}
+		d.log.Info("demo: injected a fault", "account", string(st.Account.ID), "fault", faults[0].Kind.String())
+	}
+}
