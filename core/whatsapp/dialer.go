@@ -51,7 +51,11 @@ type Dialer struct {
 	container *sqlstore.Container
 	log       *slog.Logger
 	level     slog.Leveler
-	http      *http.Client
+	http      *http.Client // cfg.HTTPClient: nil means whatsmeow's own
+	// ws dials the websockets: http's transport (or net/http's default)
+	// without keep-alives, so that a dial aborted halfway leaves no
+	// connection behind in an idle pool.
+	ws *http.Client
 
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -118,6 +122,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		log:       cfg.Logger,
 		level:     cfg.Level,
 		http:      cfg.HTTPClient,
+		ws:        websocketClient(cfg.HTTPClient),
 		stopWatch: stop,
 		watchDone: make(chan struct{}),
 		live:      make(map[*Session]struct{}),
@@ -230,4 +235,24 @@ func (d *Dialer) unwatch(s *Session) {
 	d.mu.Lock()
 	delete(d.live, s)
 	d.mu.Unlock()
+}
+
+// websocketClient returns a copy of hc (nil: net/http's default transport)
+// whose transport keeps no idle connections. A websocket never reuses a
+// pooled connection, but net/http pools the connection of a request that
+// was cancelled while dialling: without this, an aborted dial would leave a
+// connection open.
+func websocketClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport}
+	}
+	t, ok := hc.Transport.(*http.Transport)
+	if !ok {
+		return hc
+	}
+	t = t.Clone()
+	t.DisableKeepAlives = true
+	c := *hc
+	c.Transport = t
+	return &c
 }

@@ -165,3 +165,65 @@ func TestConnectCancelled(t *testing.T) {
 		t.Fatalf("Connect with a hanging server = %v, want DeadlineExceeded", err)
 	}
 }
+
+// Close during a dial that hangs aborts the dial, and both return.
+func TestCloseAbortsHangingConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted <- c // never answers the upgrade
+	}()
+	hc := &http.Client{Transport: &http.Transport{
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+		},
+	}}
+	d := newTestDialer(t, hc)
+	s, err := d.NewSession(core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+		t.Errorf("unexpected event %v", ev.Kind)
+	})
+	if err != nil {
+		t.Fatalf("NewSession: %v", err)
+	}
+	result := make(chan error, 1)
+	go func() { result <- s.Connect(context.Background()) }()
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+		defer conn.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dial never reached the server")
+	}
+	s.Close()
+	select {
+	case err := <-result:
+		if err == nil {
+			t.Error("Connect aborted by Close: got nil error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Connect still hangs after Close")
+	}
+	// The client's end of the connection is closed: the server reads what
+	// was sent, if anything, then EOF.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		_, err := conn.Read(buf)
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Error("the aborted dial left its connection open")
+		}
+		break
+	}
+}

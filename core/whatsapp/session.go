@@ -82,9 +82,9 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	log := d.log.With("account", acct.ID)
 	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
 	cli.EnableAutoReconnect = false
+	cli.SetPreLoginHTTPClient(d.ws)
+	cli.SetWebsocketHTTPClient(d.ws)
 	if d.http != nil {
-		cli.SetPreLoginHTTPClient(d.http)
-		cli.SetWebsocketHTTPClient(d.http)
 		cli.SetMediaHTTPClient(d.http)
 	}
 	zl := newZerolog(log)
@@ -235,10 +235,10 @@ func (s *Session) Close() {
 	s.cancel()
 	if first {
 		s.d.unwatch(s)
-		// RemoveEventHandler deadlocks when called from whatsmeow's event
-		// dispatch, so it runs on its own; the closed flag already mutes
-		// the handler.
-		go s.cli.RemoveEventHandler(s.handlerID)
+		// This waits for whatsmeow's dispatches in flight; none of them can
+		// wait for Close, since the closed flag is set and emit is not
+		// called from Close's caller.
+		s.cli.RemoveEventHandler(s.handlerID)
 	}
 	s.cli.Disconnect()
 	deadline := time.Now().Add(CloseTimeout)
