@@ -66,8 +66,9 @@ type detailView struct {
 	onAction func(actionKind, core.Status)
 	onRename func(id core.AccountID, name string, done func(ok bool))
 
-	status core.Status
-	shown  bool // an account is selected
+	status  core.Status
+	shown   bool      // an account is selected
+	laidOut layoutKey // the status the pane was last laid out for
 
 	name       *widget.Label
 	nameEntry  *widget.Entry
@@ -87,6 +88,9 @@ type detailView struct {
 	info       *fyne.Container
 	body       *fyne.Container
 	header     *fyne.Container
+	sinceRow   *fyne.Container
+	top        *fyne.Container
+	frame      *fyne.Container
 	empty      *fyne.Container
 	content    *fyne.Container
 }
@@ -126,9 +130,10 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.buttons[actDelete].Icon = theme.DeleteIcon()
 	d.actions = container.New(layout.NewRowWrapLayout())
 
+	d.sinceRow = container.NewHBox(d.badge.content, d.since)
 	d.header = container.NewVBox(
 		container.NewStack(d.nameShow, d.nameEdit),
-		container.NewHBox(d.badge.content, d.since),
+		d.sinceRow,
 		d.line,
 		d.reason,
 		d.actions,
@@ -151,11 +156,9 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.body = container.NewStack(d.pairing.content, d.info)
 
 	d.empty = container.NewCenter(&widget.Label{Text: "Select a connection on the left, or add one with Ctrl+N.", Importance: widget.LowImportance})
-	detail := container.NewBorder(
-		container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil,
-		container.NewVScroll(container.NewPadded(d.body)),
-	)
-	d.content = container.NewStack(container.NewPadded(detail), d.empty)
+	d.top = container.NewVBox(d.header, widget.NewSeparator())
+	d.frame = container.NewBorder(d.top, nil, nil, nil, container.NewVScroll(container.NewPadded(d.body)))
+	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
 	d.clear()
 	return d
 }
@@ -164,6 +167,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 func (d *detailView) clear() {
 	d.shown = false
 	d.status = core.Status{}
+	d.laidOut = layoutKey{}
 	d.content.Objects[0].Hide()
 	d.empty.Show()
 }
@@ -214,7 +218,39 @@ func (d *detailView) show(s core.Status, now time.Time) {
 		d.info.Show()
 	}
 	d.setFacts(s, now)
-	d.content.Refresh()
+	// Lay the pane out again only when its shape may have changed: all of
+	// it for another account or body, the header alone for another state.
+	// Texts that merely change (countdowns, attempts) need no new layout.
+	k := layoutKeyOf(s)
+	switch {
+	case k.id != d.laidOut.id || k.pairing() != d.laidOut.pairing():
+		d.content.Refresh()
+	case k != d.laidOut:
+		for _, c := range []*fyne.Container{d.sinceRow, d.actions, d.header, d.top, d.frame} {
+			c.Layout.Layout(c.Objects, c.Size())
+		}
+	}
+	d.laidOut = k
+}
+
+// pairing reports whether the body shows the pairing view.
+func (k layoutKey) pairing() bool { return k.state == core.Pairing || k.expired }
+
+// layoutKey is what decides the detail pane's layout.
+type layoutKey struct {
+	id            core.AccountID
+	state         core.State
+	name, reason  string
+	phone         string
+	pending, hasQ bool
+	expired       bool
+}
+
+func layoutKeyOf(s core.Status) layoutKey {
+	return layoutKey{
+		id: s.Account.ID, state: s.State, name: s.Account.Name, reason: s.Reason, phone: s.Account.Phone(),
+		pending: !s.NextAttempt.IsZero(), hasQ: s.QRCode != "", expired: qrExpired(s),
+	}
 }
 
 // tick refreshes the clock-dependent texts.

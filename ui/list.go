@@ -31,7 +31,9 @@ type accountList struct {
 
 	rows  []core.AccountID // the accounts shown, in order
 	index map[core.AccountID]int
-	views map[*rowView]struct{} // every row widget the list created
+	keys  []rowKey                    // rebuild's buffer
+	views map[*rowView]struct{}       // every row widget the list created
+	bound map[core.AccountID]*rowView // the row widget showing each account
 
 	// selected is the account the operator picked; it survives re-sorting
 	// and filtering. syncing is set while the list's selection is moved to
@@ -49,6 +51,7 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 		now:      now,
 		index:    map[core.AccountID]int{},
 		views:    map[*rowView]struct{}{},
+		bound:    map[core.AccountID]*rowView{},
 		filter:   &widget.Entry{PlaceHolder: "Filter by name, phone or state"},
 		add:      &widget.Button{Text: "Add connection", Icon: theme.ContentAddIcon(), Importance: widget.HighImportance, OnTapped: onAdd},
 		empty:    &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord, Importance: widget.LowImportance},
@@ -100,20 +103,6 @@ func normalizePhoneQuery(q string) (string, error) {
 
 var errNotANumber = errors.New("not a phone number")
 
-// compareRows orders the list: accounts that need action first, then by name.
-func compareRows(a, b core.Status) int {
-	if a.NeedsAction() != b.NeedsAction() {
-		if a.NeedsAction() {
-			return -1
-		}
-		return 1
-	}
-	if c := cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name)); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Account.ID, b.Account.ID)
-}
-
 // movesRow reports whether a change from old to s can change the row's place
 // in the list or whether it is shown at all.
 func (l *accountList) movesRow(old, s core.Status) bool {
@@ -122,18 +111,21 @@ func (l *accountList) movesRow(old, s core.Status) bool {
 		matches(old, l.filter.Text) != matches(s, l.filter.Text)
 }
 
-// rebuild filters and sorts the rows again and redraws the visible ones.
+// rebuild filters and sorts the rows again and redraws the rows on screen.
 func (l *accountList) rebuild() {
-	l.rows = l.rows[:0]
+	keys := l.keys[:0]
 	for id, s := range l.statuses {
 		if matches(s, l.filter.Text) {
-			l.rows = append(l.rows, id)
+			keys = append(keys, rowKey{id: id, needsAction: s.NeedsAction(), name: strings.ToLower(s.Account.Name)})
 		}
 	}
-	slices.SortFunc(l.rows, func(a, b core.AccountID) int { return compareRows(l.statuses[a], l.statuses[b]) })
+	slices.SortFunc(keys, compareKeys)
+	l.keys = keys
+	l.rows = l.rows[:0]
 	clear(l.index)
-	for i, id := range l.rows {
-		l.index[id] = i
+	for i, k := range keys {
+		l.rows = append(l.rows, k.id)
+		l.index[k.id] = i
 	}
 
 	switch {
@@ -150,10 +142,32 @@ func (l *accountList) rebuild() {
 	l.syncSelection()
 }
 
-// refreshRow redraws one account's row, if it is shown.
+// rowKey is what the list sorts on, computed once per rebuild.
+type rowKey struct {
+	id          core.AccountID
+	needsAction bool
+	name        string // lower case
+}
+
+// compareKeys orders the list: accounts that need action first, then by name.
+func compareKeys(a, b rowKey) int {
+	if a.needsAction != b.needsAction {
+		if a.needsAction {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+// refreshRow redraws one account's row, if a row widget shows it. It updates
+// that row's texts alone: List.RefreshItem would redraw every visible row.
 func (l *accountList) refreshRow(id core.AccountID) {
-	if i, ok := l.index[id]; ok {
-		l.list.RefreshItem(i)
+	if v, ok := l.bound[id]; ok && v.id == id {
+		v.set(l.statuses[id], l.now())
 	}
 }
 
@@ -205,7 +219,12 @@ func newRowList(l *accountList) *rowList {
 		if i < 0 || i >= len(l.rows) {
 			return
 		}
-		o.(*rowView).set(l.statuses[l.rows[i]], l.now())
+		v := o.(*rowView)
+		if l.bound[v.id] == v {
+			delete(l.bound, v.id)
+		}
+		v.set(l.statuses[l.rows[i]], l.now())
+		l.bound[v.id] = v
 	}
 	rl.OnSelected = func(i widget.ListItemID) {
 		if l.syncing || i < 0 || i >= len(l.rows) {
@@ -241,7 +260,10 @@ type rowView struct {
 	box   *fyne.Container
 }
 
-const dotSize = 12
+const (
+	dotSize    = 12
+	phoneWidth = 112 // "+123456789012345" in caption text, with padding
+)
 
 func newRowView() *rowView {
 	v := &rowView{
@@ -251,8 +273,11 @@ func newRowView() *rowView {
 		line:  &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText},
 	}
 	v.dot.SetMinSize(fyne.NewSquareSize(dotSize))
+	v.phone.Segments[0].(*widget.TextSegment).Style.Alignment = fyne.TextAlignTrailing
+	// The phone column has a fixed width, so that rows line up and a new
+	// number never needs a new layout.
 	text := container.New(tightVBox{},
-		container.NewBorder(nil, nil, nil, v.phone, v.name),
+		container.NewBorder(nil, nil, nil, container.New(fixedWidth(phoneWidth), v.phone), v.name),
 		v.line,
 	)
 	v.box = container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text)
@@ -277,9 +302,7 @@ func (v *rowView) set(s core.Status, now time.Time) {
 	if phone != "" {
 		phone = "+" + phone
 	}
-	if setMuted(v.phone, phone) {
-		v.box.Refresh() // the phone's width changed: lay the row out again
-	}
+	setMuted(v.phone, phone)
 	v.setLine(statusLine(s, now))
 }
 
@@ -333,6 +356,24 @@ func (tightVBox) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		m := o.MinSize()
 		s.Width = max(s.Width, m.Width)
 		s.Height += m.Height
+	}
+	return s
+}
+
+// fixedWidth lays its objects out at a fixed width and their own height.
+type fixedWidth float32
+
+func (f fixedWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (f fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(float32(f), 0)
+	for _, o := range objs {
+		s.Height = max(s.Height, o.MinSize().Height)
 	}
 	return s
 }

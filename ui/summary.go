@@ -66,7 +66,7 @@ type summaryBar struct {
 	total   *widget.Label
 	chips   []*summaryChip
 	text    string // what the bar says, as summaryText
-	content fyne.CanvasObject
+	content *fyne.Container
 }
 
 func newSummaryBar() *summaryBar {
@@ -99,7 +99,8 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 		setText(c.label, fmt.Sprintf("%d %s", n, summaryGroups[i].word))
 		c.content.Show()
 	}
-	b.content.Refresh()
+	// Place the chips again for their new widths, without redrawing them.
+	b.content.Layout.Layout(b.content.Objects, b.content.Size())
 }
 
 // summaryChip is a coloured dot and a count.

@@ -229,7 +229,7 @@ func (w *Window) apply(batch []core.Status) {
 	}
 	now := w.now()
 	resort := false
-	var changed []core.AccountID
+	changed := make(map[core.AccountID]bool, len(batch))
 	selected := w.list.selected
 	var selectedStatus *core.Status
 	selectedRemoved := false
@@ -247,10 +247,9 @@ func (w *Window) apply(batch []core.Status) {
 			continue
 		}
 		w.statuses[id] = s
+		changed[id] = true
 		if !had || w.list.movesRow(old, s) {
 			resort = true
-		} else {
-			changed = append(changed, id)
 		}
 		if id == selected {
 			st := s
@@ -268,7 +267,7 @@ func (w *Window) apply(batch []core.Status) {
 	if resort {
 		w.list.rebuild()
 	} else {
-		for _, id := range changed {
+		for id := range changed {
 			w.list.refreshRow(id)
 		}
 	}
