@@ -98,13 +98,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	level := new(slog.LevelVar)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	svc, err := start(f, level, log)
+	svc, err := start(f, level, slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err != nil {
 		fmt.Fprintln(stderr, "warden:", err)
 		return 1
 	}
+	log := svc.log
 
 	a := fyneapp.NewWithID(AppID)
 	settings := svc.settings
@@ -173,6 +172,7 @@ func displayProblem() string {
 
 // services are the long-lived parts of a running Warden.
 type services struct {
+	log      *slog.Logger
 	dataDir  string
 	db       *store.DB
 	settings store.Settings
@@ -184,8 +184,9 @@ type services struct {
 
 // start opens the data directory and builds the engine. On error nothing is
 // left open.
-func start(f flags, level *slog.LevelVar, log *slog.Logger) (_ *services, err error) {
-	svc := &services{}
+func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, err error) {
+	log := slog.New(console)
+	svc := &services{log: log}
 	defer func() {
 		if err != nil {
 			_ = svc.close(context.Background())
@@ -212,6 +213,10 @@ func start(f flags, level *slog.LevelVar, log *slog.Logger) (_ *services, err er
 	if err != nil {
 		return nil, explainOpen(err, dir)
 	}
+	// From here on, log lines also go to the store, per account, so the logs
+	// view shows earlier runs too.
+	log = slog.New(slog.NewMultiHandler(console, svc.db.LogHandler(level)))
+	svc.log = log
 	svc.settings, err = svc.db.Settings(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("read the settings: %w", err)

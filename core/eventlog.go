@@ -19,6 +19,8 @@ type eventLog struct {
 	buf     []Event
 	waiters []chan error
 
+	failures int // consecutive failed writes of the batch at the head of buf
+
 	signal chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
@@ -27,6 +29,10 @@ type eventLog struct {
 
 // maxRetained bounds the events kept in memory while the store keeps failing.
 const maxRetained = 100_000
+
+// maxFailures is how many times a batch is retried before it is given up, so
+// that one event the store refuses for good cannot hold back every later one.
+const maxFailures = 5
 
 func newEventLog(store Store, log *slog.Logger) *eventLog {
 	w := &eventLog{
@@ -132,7 +138,12 @@ func (w *eventLog) write() error {
 	var err error
 	if len(batch) > 0 {
 		err = w.store.AppendEvents(context.Background(), batch...)
-		if err != nil {
+		if err == nil {
+			w.failures = 0
+		} else if w.failures++; w.failures >= maxFailures {
+			w.log.Error("storing timeline events failed for good; dropping them", "events", len(batch), "err", err)
+			w.failures = 0
+		} else {
 			w.mu.Lock()
 			// Keep the events for the next try, oldest first, within a bound.
 			w.buf = append(batch, w.buf...)

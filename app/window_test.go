@@ -1,0 +1,192 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	_ "image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const screenW, screenH = 1280, 800
+
+// xvfb starts a virtual X display and returns its DISPLAY value.
+func xvfb(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("Xvfb")
+	if err != nil {
+		t.Fatal("Xvfb is not installed: run `make deps` (the window test needs it)")
+	}
+	for n := 90 + os.Getpid()%50; n < 200; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue
+		}
+		display := fmt.Sprintf(":%d", n)
+		cmd := exec.Command(bin, display, "-screen", "0", fmt.Sprintf("%dx%dx24", screenW, screenH), "-nolisten", "tcp")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		for range 50 {
+			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+				return display
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("Xvfb %s did not start", display)
+	}
+	t.Fatal("no free X display number")
+	return ""
+}
+
+// screenshot captures the whole display into path.
+func screenshot(t *testing.T, display, path string) image.Image {
+	t.Helper()
+	importBin := "/usr/bin/import" // ImageMagick's; a stand-in may shadow it on PATH
+	if _, err := os.Stat(importBin); err != nil {
+		if importBin, err = exec.LookPath("import"); err != nil {
+			t.Fatal("ImageMagick's import is not installed: run `make deps`")
+		}
+	}
+	if out, err := exec.Command(importBin, "-display", display, "-window", "root", path).CombinedOutput(); err != nil {
+		t.Fatalf("import: %v: %s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	return img
+}
+
+// TestDemoWindow builds the real binary, runs `warden --demo` under Xvfb until
+// an account is Connected, takes a screenshot, and quits with SIGTERM.
+func TestDemoWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the window test builds and runs the app; not with -short")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "warden")
+	build := exec.Command("go", "build", "-tags", "migrated_fynedo", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	display := xvfb(t)
+
+	cmd := exec.Command(bin, "--demo")
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir,
+		"XDG_CACHE_HOME="+dir, "DBUS_SESSION_BUS_ADDRESS=disabled:")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	connected := make(chan struct{})
+	var logTail lockedLog
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := false
+		for sc.Scan() {
+			line := sc.Text()
+			logTail.add(line)
+			if !once && strings.Contains(line, "→ Connected") {
+				once = true
+				close(connected)
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+		exited <- cmd.Wait()
+	}()
+	defer func() { _ = cmd.Process.Kill() }()
+
+	select {
+	case <-connected:
+	case err := <-exited:
+		t.Fatalf("warden exited before connecting: %v\n%s", err, logTail.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no account Connected within 60 s\n%s", logTail.String())
+	}
+	time.Sleep(3 * time.Second) // let the others connect and the window draw
+
+	shots := filepath.Join("..", "ui", "testdata", "screens")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img := screenshot(t, display, filepath.Join(shots, "demo.png"))
+	if b := img.Bounds(); b.Dx() != screenW || b.Dy() != screenH {
+		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), screenW, screenH)
+	}
+	if n := colours(img, 5000); n < 8 {
+		t.Errorf("the screenshot has %d colours: the window is blank", n)
+	}
+
+	began := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, logTail.String())
+		}
+		t.Logf("clean exit %v after SIGTERM", time.Since(began).Round(time.Millisecond))
+	case <-time.After(ShutdownTimeout):
+		t.Fatalf("still running %v after SIGTERM", ShutdownTimeout)
+	}
+	if !strings.Contains(logTail.String(), "warden stopped cleanly") {
+		t.Errorf("no clean-stop line in the log")
+	}
+}
+
+// colours counts distinct colours, up to limit.
+func colours(img image.Image, limit int) int {
+	seen := make(map[[3]uint32]bool)
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 3 {
+		for x := b.Min.X; x < b.Max.X; x += 3 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			seen[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+			if len(seen) >= limit {
+				return limit
+			}
+		}
+	}
+	return len(seen)
+}
+
+// lockedLog keeps the child's log lines for failure messages.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() < 1<<18 {
+		l.b.WriteString(line + "\n")
+	}
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
