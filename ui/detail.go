@@ -42,7 +42,11 @@ func actionsFor(s core.Status) []action {
 		acts = append(acts, action{actConnect, "Take over"})
 	case core.LoggedOut:
 		acts = append(acts, action{actConnect, "Pair again"})
-	case core.Idle, core.Failed, core.Outdated, core.Banned:
+	case core.Idle:
+		if !qrExpired(s) { // the pairing view offers "New code" instead
+			acts = append(acts, action{actConnect, "Connect"})
+		}
+	case core.Failed, core.Outdated, core.Banned:
 		acts = append(acts, action{actConnect, "Connect"})
 	}
 	switch s.State {

@@ -18,7 +18,7 @@ import (
 // wantActions is what the detail header offers in each sample state.
 var wantActions = map[core.AccountID][]string{
 	"idle":       {"Connect", "Delete"},
-	"expired":    {"Connect", "Delete"},
+	"expired":    {"Delete"}, // and "New code" in the pairing view
 	"pairing":    {"Disconnect", "Delete"},
 	"connecting": {"Disconnect", "Delete"},
 	"connected":  {"Disconnect", "Log out", "Delete"},

@@ -84,12 +84,12 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 		Alignment: fyne.TextAlignCenter,
 	}
 	p.qrMode = container.NewVBox(
+		steps,
 		container.NewCenter(container.NewVBox(
 			container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr)),
 			p.index,
 			p.bar,
 		)),
-		steps,
 		container.NewCenter(usePhone),
 	)
 	p.waiting = container.NewVBox(
@@ -234,9 +234,11 @@ func (p *pairingView) requestCode() {
 	if err != nil {
 		p.phoneError.SetText(capitalize(err.Error()) + ".")
 		p.phoneError.Show()
+		p.phoneMode.Refresh()
 		return
 	}
 	p.phoneError.Hide()
+	p.phoneMode.Refresh()
 	p.getCode.Disable()
 	id := p.id
 	p.onPairPhone(digits, func(code string) {

@@ -230,16 +230,38 @@ func TestWindowImages(t *testing.T) {
 		file     string
 		th       fyne.Theme
 		selected core.AccountID
+		then     func(t *testing.T, w *Window)
 	}{
-		{"window_light_waiting.png", theme.LightTheme(), "waiting"},
-		{"window_dark_replaced.png", theme.DarkTheme(), "replaced"},
-		{"window_light_pairing.png", theme.LightTheme(), "pairing"},
+		{"window_light_waiting.png", theme.LightTheme(), "waiting", nil},
+		{"window_dark_replaced.png", theme.DarkTheme(), "replaced", nil},
+		{"window_light_pairing.png", theme.LightTheme(), "pairing", nil},
+		{"window_dark_pairing.png", theme.DarkTheme(), "pairing", nil},
+		{"window_light_expired.png", theme.LightTheme(), "expired", nil},
+		{"window_light_phone_code.png", theme.LightTheme(), "pairing", func(t *testing.T, w *Window) {
+			test.Tap(findButton(w.pairing.content, "Use phone number instead"))
+			test.Type(w.pairing.phone, "+44 7700 900123")
+			test.Tap(findButton(w.pairing.content, "Get code"))
+		}},
+		{"window_light_phone_error.png", theme.LightTheme(), "pairing", func(t *testing.T, w *Window) {
+			test.Tap(findButton(w.pairing.content, "Use phone number instead"))
+			test.Type(w.pairing.phone, "07700 900123")
+			test.Tap(findButton(w.pairing.content, "Get code"))
+		}},
+		{"window_light_delete.png", theme.LightTheme(), "connected", func(t *testing.T, w *Window) {
+			test.Tap(findButton(w.detail.actions, "Delete"))
+		}},
+		{"window_dark_add.png", theme.DarkTheme(), "connected", func(t *testing.T, w *Window) {
+			test.Tap(w.list.add)
+		}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			w, _ := newTestWindow(t, sampleStatuses()...)
 			test.ApplyTheme(t, tt.th)
 			selectRow(t, w, tt.selected)
 			w.list.list.ScrollToTop()
+			if tt.then != nil {
+				tt.then(t, w)
+			}
 			test.AssertRendersToImage(t, tt.file, w.win.Canvas())
 		})
 	}
