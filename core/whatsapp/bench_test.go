@@ -27,6 +27,7 @@ import (
 // spent noticing the drop, closing, dialling and logging in. It reports the
 // median. The target is under 50 ms on loopback.
 func BenchmarkReconnectAfterDrop(b *testing.B) {
+	defaultKeepAlive(b)
 	p := testPolicy()
 	p.Schedule = []core.Backoff{{UpTo: 1, Delay: time.Millisecond}}
 	p.Jitter = 0
@@ -110,6 +111,7 @@ func perAccount(base, m memory, n int) (heap, rss float64, goroutines float64) {
 // Both figures include fakewa's side of each socket, which is the same for
 // both. The target is a Warden overhead under 10 %.
 func BenchmarkMemoryPerAccount(b *testing.B) {
+	defaultKeepAlive(b)
 	const n = 200
 	p := testPolicy()
 	p.StartSpread = 5 * time.Millisecond

@@ -2,7 +2,6 @@ package whatsapp_test
 
 import (
 	"context"
-	"flag"
 	"log/slog"
 	"os"
 	"strings"
@@ -60,19 +59,36 @@ func newDialer(t testing.TB, s *fakewa.Server) (*whatsapp.Dialer, string) {
 	return d, path
 }
 
+// The keepalive settings of whatsmeow, before TestMain shortens them.
+var (
+	keepAliveDeadline = whatsmeow.KeepAliveResponseDeadline
+	keepAliveMin      = whatsmeow.KeepAliveIntervalMin
+	keepAliveMax      = whatsmeow.KeepAliveIntervalMax
+)
+
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if flag.Lookup("test.bench").Value.String() == "" {
-		// Tests: whatsmeow pings every 50–80 ms and gives up on a ping after
-		// 100 ms, so that a stalled socket shows within a second. These are
-		// process-wide variables, read by whatsmeow's goroutines, so they
-		// are set once, before any client exists. Benchmarks keep
-		// whatsmeow's defaults.
+	// whatsmeow pings every 50–80 ms and gives up on a ping after 100 ms, so
+	// that a stalled socket shows within a second. These are process-wide
+	// variables read by whatsmeow's goroutines: set before any client
+	// exists. Benchmarks put whatsmeow's defaults back (defaultKeepAlive).
+	whatsmeow.KeepAliveResponseDeadline = 100 * time.Millisecond
+	whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = 50*time.Millisecond, 80*time.Millisecond
+	whatsapp.WatchInterval = 100 * time.Millisecond
+	os.Exit(m.Run())
+}
+
+// defaultKeepAlive gives whatsmeow its own keepalive timing for the rest of
+// a benchmark, so that pings every 65 ms do not weigh on what it measures.
+// (The write races with whatsmeow's goroutines of earlier tests, which only
+// run without -race: see needsWhatsmeow.)
+func defaultKeepAlive(b *testing.B) {
+	needsWhatsmeow(b)
+	whatsmeow.KeepAliveResponseDeadline = keepAliveDeadline
+	whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = keepAliveMin, keepAliveMax
+	b.Cleanup(func() {
 		whatsmeow.KeepAliveResponseDeadline = 100 * time.Millisecond
 		whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = 50*time.Millisecond, 80*time.Millisecond
-		whatsapp.WatchInterval = 100 * time.Millisecond
-	}
-	os.Exit(m.Run())
+	})
 }
 
 // needsWhatsmeow skips a test that drives real whatsmeow clients when the
