@@ -22,8 +22,9 @@ type Options struct {
 	// Size is the window's first size, as saved by OnResize; a default
 	// size when zero.
 	Size fyne.Size
-	// OnResize is called on Fyne's thread when the window's size changes and
-	// when it closes, so that the app can remember the size.
+	// OnResize is called on Fyne's thread with the window's new size once
+	// the operator stopped resizing (the size held for a second), and on
+	// Close if it changed since, so that the app can remember the size.
 	OnResize func(fyne.Size)
 	// OnQuit is called for Ctrl+Q and File → Quit; the app quits when nil.
 	OnQuit func()
@@ -68,8 +69,11 @@ type Window struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	closed      atomic.Bool
-	lastSize    fyne.Size
 	winClosed   bool // the operator closed the window itself
+
+	// The window's size: now, at the previous tick, and as last reported
+	// to OnResize. Fyne's thread only.
+	size, sizeAtTick, sizeReported fyne.Size
 }
 
 // New builds the window for ctl, shows every account ctl knows and starts
@@ -127,6 +131,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		size = defaultSize
 	}
 	w.win.Resize(size)
+	w.size, w.sizeAtTick, w.sizeReported = size, size, size
 	w.win.SetOnClosed(func() {
 		w.winClosed = true
 		w.Close()
@@ -162,8 +167,8 @@ func (w *Window) Close() {
 	w.cancel()
 	w.unsubscribe()
 	w.wg.Wait()
-	if w.opts.OnResize != nil {
-		w.opts.OnResize(w.win.Canvas().Size())
+	if w.opts.OnResize != nil && w.size != w.sizeReported && w.size != (fyne.Size{}) {
+		w.opts.OnResize(w.size)
 	}
 	if !w.winClosed {
 		w.win.Close()
@@ -192,9 +197,15 @@ func (w *Window) loop() {
 		case <-w.ctx.Done():
 			return
 		case s, ok := <-updates:
-			if !ok {
-				updates = nil
-				continue
+			if !ok { // the engine stopped: show what came, then stop following
+				if len(pending) > 0 {
+					batch := make([]core.Status, 0, len(pending))
+					for _, s := range pending {
+						batch = append(batch, s)
+					}
+					w.do(func() { w.apply(batch) })
+				}
+				return
 			}
 			pending[s.Account.ID] = s
 			arm()
@@ -282,6 +293,12 @@ func (w *Window) apply(batch []core.Status) {
 func (w *Window) tick() {
 	w.list.tick()
 	w.detail.tick(w.now())
+	// Report a new size once it held for a tick, not on every step of a drag.
+	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {
+		w.sizeReported = w.size
+		w.opts.OnResize(w.size)
+	}
+	w.sizeAtTick = w.size
 }
 
 // selectAccount shows id in the detail pane.
@@ -315,12 +332,7 @@ func (l *sizeWatcher) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		o.Resize(size)
 		o.Move(fyne.NewPos(0, 0))
 	}
-	if size != l.w.lastSize {
-		l.w.lastSize = size
-		if l.w.opts.OnResize != nil && !l.w.closed.Load() {
-			l.w.opts.OnResize(size)
-		}
-	}
+	l.w.size = l.w.win.Canvas().Size()
 }
 
 func (l *sizeWatcher) MinSize(objs []fyne.CanvasObject) fyne.Size {

@@ -216,11 +216,39 @@ func TestSizeIsRestoredAndReported(t *testing.T) {
 	if got := w.win.Canvas().Size(); got != fyne.NewSize(900, 600) {
 		t.Errorf("the window opened at %v, want the saved 900x600", got)
 	}
+
+	// A drag: the size changes between ticks, then holds.
+	w.win.Resize(fyne.NewSize(950, 650))
+	w.tick()
 	w.win.Resize(fyne.NewSize(1000, 700))
-	w.Close()
-	if len(reported) == 0 || reported[len(reported)-1] != fyne.NewSize(1000, 700) {
-		t.Errorf("sizes reported %v, want the last to be 1000x700", reported)
+	w.tick()
+	if len(reported) != 0 {
+		t.Errorf("sizes %v were reported while the window was still being resized", reported)
 	}
+	w.tick()
+	w.tick()
+	if !slices.Equal(reported, []fyne.Size{fyne.NewSize(1000, 700)}) {
+		t.Errorf("sizes reported %v, want 1000x700 once", reported)
+	}
+
+	// A last change right before closing is reported by Close.
+	w.win.Resize(fyne.NewSize(1100, 720))
+	w.Close()
+	if want := []fyne.Size{fyne.NewSize(1000, 700), fyne.NewSize(1100, 720)}; !slices.Equal(reported, want) {
+		t.Errorf("sizes reported %v, want %v", reported, want)
+	}
+}
+
+func TestLoopStopsWhenTheEngineCloses(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	calls := pump(w)
+	w.start()
+	s := statusOf(t, "idle")
+	s.State = core.Connecting
+	ctl.updates <- s
+	close(ctl.updates)
+	runUntil(t, calls, func() bool { return w.statuses["idle"].State == core.Connecting })
+	w.Close() // returns: the loop ended
 }
 
 // TestWindowImages renders the whole window, in the light and the dark theme,
