@@ -140,6 +140,9 @@ func (w *Window) showAddDialog() {
 		if strings.TrimSpace(s) == "" {
 			return errors.New("enter a name")
 		}
+		if _, err := core.ValidateName(s); err != nil {
+			return errors.New(capitalize(lastPart(err)))
+		}
 		return nil
 	}
 	items := []*widget.FormItem{{Text: "Name", Widget: entry, HintText: "How this connection is called in the list"}}
@@ -147,7 +150,11 @@ func (w *Window) showAddDialog() {
 		if !ok {
 			return
 		}
-		name := strings.TrimSpace(entry.Text)
+		name, err := core.ValidateName(entry.Text)
+		if err != nil { // the form checks only when the entry loses the focus
+			w.showMessage("Could not add the connection", plainError(err))
+			return
+		}
 		var acct core.Account
 		w.call("Could not add the connection", func(ctx context.Context) error {
 			a, err := w.ctl.Add(ctx, name)
@@ -207,9 +214,9 @@ func plainError(err error) string {
 	case errors.Is(err, core.ErrUnknownAccount):
 		return "This connection does not exist any more."
 	case errors.Is(err, core.ErrInvalidName):
-		return "That name cannot be used: " + err.Error() + "."
+		return "That name cannot be used: " + lastPart(err) + "."
 	case errors.Is(err, core.ErrInvalidPhone):
-		return "WhatsApp did not accept that phone number. Check the country code and the number."
+		return "That phone number cannot be used: " + lastPart(err) + "."
 	case errors.Is(err, core.ErrNotPairing):
 		return "The account is not pairing any more. Ask for a new code first."
 	case errors.Is(err, core.ErrClosed):
@@ -220,4 +227,14 @@ func plainError(err error) string {
 		return "The operation was cancelled."
 	}
 	return capitalize(err.Error()) + "."
+}
+
+// lastPart returns the innermost message of a wrapped error: "the name is
+// empty" of "rename x: invalid name: the name is empty".
+func lastPart(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
 }

@@ -182,7 +182,10 @@ func TestPlainError(t *testing.T) {
 	}{
 		{fmt.Errorf("logout x: %w", core.ErrNotConnected), "not connected"},
 		{fmt.Errorf("pair x: %w", core.ErrNotPairing), "Ask for a new code"},
-		{fmt.Errorf("pair x: %w", core.ErrInvalidPhone), "country code"},
+		{fmt.Errorf("pair x: %w: too short (7 digits); include the country code", core.ErrInvalidPhone),
+			"That phone number cannot be used: too short (7 digits); include the country code."},
+		{fmt.Errorf("rename x: %w: the name is longer than 64 characters", core.ErrInvalidName),
+			"That name cannot be used: the name is longer than 64 characters."},
 		{fmt.Errorf("connect x: %w", core.ErrUnknownAccount), "does not exist"},
 		{fmt.Errorf("dial: connection refused"), "Dial: connection refused."},
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -49,6 +50,10 @@ func hasText(root fyne.CanvasObject, text string) bool {
 			}
 		case *widget.RichText:
 			if x.String() == text {
+				return true
+			}
+		case *canvas.Text:
+			if x.Text == text {
 				return true
 			}
 		}

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,6 +164,28 @@ func TestAddNeedsAName(t *testing.T) {
 	test.Tap(findButton(d, "Add and pair"))
 	if calls := ctl.Calls(); len(calls) != 0 {
 		t.Errorf("a blank name was added: %v", calls)
+	}
+}
+
+func TestAddRejectsATooLongName(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	test.Tap(w.list.add)
+	d := topDialog(t, w)
+	for _, o := range visible(d) {
+		if e, ok := o.(*widget.Entry); ok {
+			test.Type(e, strings.Repeat("x", core.MaxNameLen+1))
+		}
+	}
+	add := findButton(d, "Add and pair")
+	test.Tap(add) // leaving the entry checks the name
+	if calls := ctl.Calls(); len(calls) != 0 {
+		t.Errorf("a name that is too long was sent: %v", calls)
+	}
+	if !add.Disabled() {
+		t.Error("“Add and pair” stays enabled for a name that is too long")
+	}
+	if !hasText(d, fmt.Sprintf("The name is longer than %d characters", core.MaxNameLen)) {
+		t.Error("the form does not say the name is too long")
 	}
 }
 
