@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -61,12 +62,16 @@ func summaryText(counts []int) string {
 }
 
 // summaryBar is the bar on top of the window: the total and one coloured
-// count per non-empty group.
+// count per non-empty group; below it, a banner when many accounts dropped
+// within a minute.
 type summaryBar struct {
-	total   *widget.Label
-	chips   []*summaryChip
-	text    string // what the bar says, as summaryText
-	content *fyne.Container
+	total      *widget.Label
+	chips      []*summaryChip
+	text       string // what the bar says, as summaryText
+	row        *fyne.Container
+	bannerText *widget.Label
+	banner     *fyne.Container
+	content    *fyne.Container
 }
 
 func newSummaryBar() *summaryBar {
@@ -77,8 +82,36 @@ func newSummaryBar() *summaryBar {
 		b.chips = append(b.chips, c)
 		objs = append(objs, c.content)
 	}
-	b.content = container.NewHBox(objs...)
+	b.row = container.NewHBox(objs...)
+	b.bannerText = &widget.Label{Wrapping: fyne.TextWrapWord}
+	banner := stateColor(core.Waiting)
+	banner.A = 0x40 // a tint that reads on both themes
+	b.banner = container.NewStack(
+		&canvas.Rectangle{FillColor: banner, CornerRadius: 6},
+		container.NewBorder(nil, nil, container.NewPadded(widget.NewIcon(theme.WarningIcon())), nil, b.bannerText),
+	)
+	b.banner.Hide()
+	b.content = container.NewVBox(b.row, b.banner)
 	return b
+}
+
+// setDrops shows or hides the "many dropped" banner and reports whether it
+// appeared or went, so that the window lays itself out again.
+func (b *summaryBar) setDrops(drops int, many bool) (toggled bool) {
+	if !many {
+		if b.banner.Visible() {
+			b.banner.Hide()
+			return true
+		}
+		return false
+	}
+	setText(b.bannerText, fmt.Sprintf("%d connections dropped in the last minute — usually the network or WhatsApp, "+
+		"not the accounts. Warden reconnects them on its schedule.", drops))
+	if !b.banner.Visible() {
+		b.banner.Show()
+		return true
+	}
+	return false
 }
 
 // update shows the counts of statuses.
@@ -100,7 +133,7 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 		c.content.Show()
 	}
 	// Place the chips again for their new widths, without redrawing them.
-	b.content.Layout.Layout(b.content.Objects, b.content.Size())
+	b.row.Layout.Layout(b.row.Objects, b.row.Size())
 }
 
 // summaryChip is a coloured dot and a count.

@@ -26,8 +26,11 @@ type Options struct {
 	// the operator stopped resizing (the size held for a second), and on
 	// Close if it changed since, so that the app can remember the size.
 	OnResize func(fyne.Size)
-	// OnQuit is called for Ctrl+Q and File → Quit; the app quits when nil.
+	// OnQuit is called for Ctrl+Q and File › Quit; the app quits when nil.
 	OnQuit func()
+	// NoNotifications turns off the desktop notifications sent when
+	// accounts come to need action.
+	NoNotifications bool
 }
 
 // How often the window redraws at most for status updates, and how often
@@ -51,6 +54,7 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
+	drops    dropTracker
 
 	summary *summaryBar
 	list    *accountList
@@ -244,6 +248,7 @@ func (w *Window) apply(batch []core.Status) {
 	selected := w.list.selected
 	var selectedStatus *core.Status
 	selectedRemoved := false
+	var needAction []core.Status
 	for _, s := range batch {
 		id := s.Account.ID
 		old, had := w.statuses[id]
@@ -259,6 +264,12 @@ func (w *Window) apply(batch []core.Status) {
 		}
 		w.statuses[id] = s
 		changed[id] = true
+		if had && !old.NeedsAction() && s.NeedsAction() {
+			needAction = append(needAction, s)
+		}
+		if had && isDrop(old, s) {
+			w.drops.add(now)
+		}
 		if !had || w.list.movesRow(old, s) {
 			resort = true
 		}
@@ -286,13 +297,27 @@ func (w *Window) apply(batch []core.Status) {
 		w.detail.show(*selectedStatus, now)
 	}
 	w.summary.update(w.statuses)
+	w.updateDrops(now)
+	if n := needsActionNotification(needAction, now); n != nil && !w.opts.NoNotifications {
+		w.app.SendNotification(n)
+	}
+}
+
+// updateDrops shows the banner while many accounts dropped lately.
+func (w *Window) updateDrops(now time.Time) {
+	n := w.drops.count(now)
+	if w.summary.setDrops(n, manyDropped(n, len(w.statuses))) {
+		w.win.Content().Refresh() // the bar changed height
+	}
 }
 
 // tick refreshes what changes with the clock: visible countdown rows and the
 // selected account's header and QR countdown.
 func (w *Window) tick() {
+	now := w.now()
 	w.list.tick()
-	w.detail.tick(w.now())
+	w.detail.tick(now)
+	w.updateDrops(now)
 	// Report a new size once it held for a tick, not on every step of a drag.
 	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {
 		w.sizeReported = w.size

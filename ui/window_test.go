@@ -305,6 +305,15 @@ func TestWindowImages(t *testing.T) {
 		{"window_dark_add.png", theme.DarkTheme(), "connected", func(t *testing.T, w *Window) {
 			test.Tap(w.list.add)
 		}},
+		{"window_light_banner.png", theme.LightTheme(), "connected", func(t *testing.T, w *Window) {
+			for _, id := range []core.AccountID{"idle", "connecting", "connected"} {
+				s := statusOf(t, id)
+				s.State = core.Connected
+				w.apply([]core.Status{s})
+				s.State, s.Attempt, s.NextAttempt, s.Since = core.Waiting, 1, t0.Add(3*time.Second), t0
+				w.apply([]core.Status{s})
+			}
+		}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			w, _ := newTestWindow(t, sampleStatuses()...)
