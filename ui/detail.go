@@ -88,7 +88,6 @@ type detailView struct {
 	facts      *widget.Form
 	factLabels map[string]*widget.Label
 	events     *widget.Label
-	eventsFor  core.AccountID
 	info       *fyne.Container
 	body       *fyne.Container
 	header     *fyne.Container
@@ -159,7 +158,9 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	)
 	d.body = container.NewStack(d.pairing.content, d.info)
 
-	d.empty = container.NewCenter(&widget.Label{Text: "Select a connection on the left, or add one with Ctrl+N.", Importance: widget.LowImportance})
+	hint := newMuted(theme.SizeNameText)
+	setMuted(hint, "Select a connection on the left, or add one with Ctrl+N.")
+	d.empty = container.NewCenter(hint)
 	d.top = container.NewVBox(d.header, widget.NewSeparator())
 	d.frame = container.NewBorder(d.top, nil, nil, nil, container.NewVScroll(container.NewPadded(d.body)))
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)

@@ -26,7 +26,7 @@ type accountList struct {
 	filter  *widget.Entry
 	add     *widget.Button
 	list    *rowList
-	empty   *widget.Label
+	empty   *widget.RichText
 	content fyne.CanvasObject
 
 	rows  []core.AccountID // the accounts shown, in order
@@ -54,8 +54,10 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 		bound:    map[core.AccountID]*rowView{},
 		filter:   &widget.Entry{PlaceHolder: "Filter by name, phone or state"},
 		add:      &widget.Button{Text: "Add connection", Icon: theme.ContentAddIcon(), Importance: widget.HighImportance, OnTapped: onAdd},
-		empty:    &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord, Importance: widget.LowImportance},
 	}
+	l.empty = newMuted(theme.SizeNameText)
+	l.empty.Wrapping = fyne.TextWrapWord
+	l.empty.Segments[0].(*widget.TextSegment).Style.Alignment = fyne.TextAlignCenter
 	l.filter.ActionItem = widget.NewIcon(theme.SearchIcon())
 	l.filter.OnChanged = func(string) { l.rebuild() }
 	l.list = newRowList(l)
@@ -130,10 +132,10 @@ func (l *accountList) rebuild() {
 
 	switch {
 	case len(l.statuses) == 0:
-		l.empty.SetText("No connections yet.\nPress “Add connection” (Ctrl+N) to pair a phone.")
+		setMuted(l.empty, "No connections yet.\nPress “Add connection” (Ctrl+N) to pair a phone.")
 		l.empty.Show()
 	case len(l.rows) == 0:
-		l.empty.SetText(fmt.Sprintf("No connection matches “%s”.", l.filter.Text))
+		setMuted(l.empty, fmt.Sprintf("No connection matches “%s”.", l.filter.Text))
 		l.empty.Show()
 	default:
 		l.empty.Hide()

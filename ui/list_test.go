@@ -87,8 +87,8 @@ func TestFilterFollowsUpdates(t *testing.T) {
 
 func TestEmptyListInvitesToAdd(t *testing.T) {
 	w, _ := newTestWindow(t)
-	if !w.list.empty.Visible() || !strings.Contains(w.list.empty.Text, "Add connection") {
-		t.Errorf("an empty list says %q; want an invitation to add a connection", w.list.empty.Text)
+	if !w.list.empty.Visible() || !strings.Contains(w.list.empty.String(), "Add connection") {
+		t.Errorf("an empty list says %q; want an invitation to add a connection", w.list.empty.String())
 	}
 	if w.summary.text != "0 connected" {
 		t.Errorf("summary = %q, want %q", w.summary.text, "0 connected")
