@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image/color"
+	"math"
 
 	"warden/core"
 )
@@ -11,7 +12,7 @@ import (
 // and never stand alone: the badge and the summary also carry the word.
 var stateColors = map[core.State]color.NRGBA{
 	core.Idle:       {R: 0x8e, G: 0x8e, B: 0x93, A: 0xff}, // grey: stopped
-	core.Pairing:    {R: 0x2f, G: 0x80, B: 0xed, A: 0xff}, // blue: the operator scans a code
+	core.Pairing:    {R: 0x1a, G: 0x73, B: 0xe8, A: 0xff}, // blue: the operator scans a code
 	core.Connecting: {R: 0xe6, G: 0xa7, B: 0x00, A: 0xff}, // amber
 	core.Connected:  {R: 0x2b, G: 0xa8, B: 0x4a, A: 0xff}, // green
 	core.Waiting:    {R: 0xf0, G: 0x8c, B: 0x00, A: 0xff}, // deeper amber: between attempts
@@ -33,12 +34,37 @@ func stateColor(s core.State) color.NRGBA {
 	return stateColors[core.Idle]
 }
 
-// textOn returns black or white, whichever reads better on background c.
-func textOn(c color.NRGBA) color.Color {
-	// Relative luminance, roughly (sRGB weights without linearisation).
-	l := 0.2126*float64(c.R) + 0.7152*float64(c.G) + 0.0722*float64(c.B)
-	if l > 150 {
-		return color.NRGBA{R: 0x1a, G: 0x1a, B: 0x1a, A: 0xff}
+// The two colours badge text can take.
+var (
+	darkText  = color.NRGBA{R: 0x1a, G: 0x1a, B: 0x1a, A: 0xff}
+	lightText = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+)
+
+// textOn returns dark or white text, whichever contrasts more with c.
+func textOn(c color.NRGBA) color.NRGBA {
+	if contrast(darkText, c) >= contrast(lightText, c) {
+		return darkText
 	}
-	return color.White
+	return lightText
+}
+
+// contrast is the WCAG 2 contrast ratio of two colours, from 1 to 21.
+func contrast(a, b color.NRGBA) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+// luminance is the WCAG 2 relative luminance of an opaque colour.
+func luminance(c color.NRGBA) float64 {
+	lin := func(v uint8) float64 {
+		x := float64(v) / 255
+		if x <= 0.03928 {
+			return x / 12.92
+		}
+		return math.Pow((x+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(c.R) + 0.7152*lin(c.G) + 0.0722*lin(c.B)
 }
