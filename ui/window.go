@@ -155,15 +155,22 @@ func (w *Window) start() {
 // Show puts the window on screen.
 func (w *Window) Show() { w.win.Show() }
 
-// ShowAndRun shows the window and runs the app until it quits.
-func (w *Window) ShowAndRun() { w.win.ShowAndRun() }
+// ShowAndRun shows the window and runs the app until it quits. Call Close
+// afterwards, before closing the engine: it stops following updates and
+// reports the window's size.
+func (w *Window) ShowAndRun() {
+	w.win.ShowAndRun()
+	w.winClosed = true // the app stopped: its windows are gone
+}
 
 // Window returns the Fyne window, for the app's own additions (menus, close
 // intercept).
 func (w *Window) Window() fyne.Window { return w.win }
 
-// Close stops following updates, reports the window's size and closes it.
-// It is safe to call twice.
+// Close stops following updates, reports the window's size if it changed
+// and closes the window (unless the app already stopped). It is safe to call
+// twice. It waits for the commands in flight, which end with the engine's
+// context.
 func (w *Window) Close() {
 	if w.closed.Swap(true) {
 		return
