@@ -169,8 +169,7 @@ func (w *Window) Window() fyne.Window { return w.win }
 
 // Close stops following updates, reports the window's size if it changed
 // and closes the window (unless the app already stopped). It is safe to call
-// twice. It waits for the commands in flight, which end with the engine's
-// context.
+// twice. Commands still in flight are cancelled and waited for.
 func (w *Window) Close() {
 	if w.closed.Swap(true) {
 		return
