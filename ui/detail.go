@@ -164,6 +164,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.top = container.NewVBox(d.header, widget.NewSeparator())
 	d.frame = container.NewBorder(d.top, nil, nil, nil, container.NewVScroll(container.NewPadded(d.body)))
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
+	d.pairing.relayout = d.content.Refresh
 	d.clear()
 	return d
 }

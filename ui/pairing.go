@@ -26,6 +26,7 @@ const qrSize = 260
 type pairingView struct {
 	onNewCode   func()                                // Connect: new QR codes
 	onPairPhone func(phone string, done func(string)) // PairPhone; done gets the code
+	relayout    func()                                // lays the enclosing pane out again
 
 	id      core.AccountID
 	code    string    // the QR code shown
@@ -130,6 +131,9 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 	)
 
 	p.content = container.NewStack(p.qrMode, p.waiting, p.expiredMode, p.phoneMode, p.codeMode)
+	for _, o := range p.content.Objects {
+		o.Hide() // show picks one
+	}
 	return p
 }
 
@@ -199,14 +203,21 @@ func (p *pairingView) tick(now time.Time) {
 	p.bar.SetValue(v)
 }
 
-// mode shows one of the view's modes.
+// mode shows one of the view's modes and, when that changes the view's
+// size, has the pane laid out again.
 func (p *pairingView) mode(m *fyne.Container) {
+	if m.Visible() {
+		return
+	}
 	for _, o := range p.content.Objects {
 		if o == m {
 			o.Show()
 		} else {
 			o.Hide()
 		}
+	}
+	if p.relayout != nil {
+		p.relayout()
 	}
 }
 
