@@ -69,6 +69,8 @@ type summaryBar struct {
 	chips      []*summaryChip
 	text       string // what the bar says, as summaryText
 	row        *fyne.Container
+	scroll     *container.Scroll
+	rowWidth   float32 // the row's width when last laid out
 	bannerText *widget.Label
 	banner     *fyne.Container
 	content    *fyne.Container
@@ -83,6 +85,7 @@ func newSummaryBar() *summaryBar {
 		objs = append(objs, c.content)
 	}
 	b.row = container.NewHBox(objs...)
+	b.scroll = container.NewHScroll(b.row) // a narrow window scrolls the bar, not the other way round
 	b.bannerText = &widget.Label{Wrapping: fyne.TextWrapWord}
 	banner := stateColor(core.Waiting)
 	banner.A = 0x40 // a tint that reads on both themes
@@ -91,7 +94,7 @@ func newSummaryBar() *summaryBar {
 		container.NewBorder(nil, nil, container.NewPadded(widget.NewIcon(theme.WarningIcon())), nil, b.bannerText),
 	)
 	b.banner.Hide()
-	b.content = container.NewVBox(b.row, b.banner)
+	b.content = container.NewVBox(b.scroll, b.banner)
 	return b
 }
 
@@ -133,6 +136,11 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 		c.content.Show()
 	}
 	// Place the chips again for their new widths, without redrawing them.
+	if w := b.row.MinSize().Width; w != b.rowWidth {
+		b.rowWidth = w
+		b.scroll.Refresh() // the row needs another width
+		return
+	}
 	b.row.Layout.Layout(b.row.Objects, b.row.Size())
 }
 

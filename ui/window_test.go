@@ -305,6 +305,9 @@ func TestWindowImages(t *testing.T) {
 		{"window_dark_add.png", theme.DarkTheme(), "connected", func(t *testing.T, w *Window) {
 			test.Tap(w.list.add)
 		}},
+		{"window_light_narrow.png", theme.LightTheme(), "waiting", func(t *testing.T, w *Window) {
+			w.win.Resize(fyne.NewSize(640, 600))
+		}},
 		{"window_light_banner.png", theme.LightTheme(), "connected", func(t *testing.T, w *Window) {
 			for _, id := range []core.AccountID{"idle", "connecting", "connected"} {
 				s := statusOf(t, id)
