@@ -207,14 +207,7 @@ func (w *Window) loop() {
 		case <-w.ctx.Done():
 			return
 		case s, ok := <-updates:
-			if !ok { // the engine stopped: show what came, then stop following
-				if len(pending) > 0 {
-					batch := make([]core.Status, 0, len(pending))
-					for _, s := range pending {
-						batch = append(batch, s)
-					}
-					w.do(func() { w.apply(batch) })
-				}
+			if !ok { // the engine closed: Warden is shutting down
 				return
 			}
 			pending[s.Account.ID] = s

@@ -265,14 +265,10 @@ func TestSizeIsRestoredAndReported(t *testing.T) {
 
 func TestLoopStopsWhenTheEngineCloses(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
-	calls := pump(w)
+	w.do = func(func()) {} // no Fyne thread: the app has stopped
 	w.start()
-	s := statusOf(t, "idle")
-	s.State = core.Connecting
-	ctl.updates <- s
 	close(ctl.updates)
-	runUntil(t, calls, func() bool { return w.statuses["idle"].State == core.Connecting })
-	w.Close() // returns: the loop ended
+	w.wg.Wait() // returns once the loop has ended, without Close
 }
 
 // TestWindowImages renders the whole window, in the light and the dark theme,
