@@ -75,7 +75,7 @@ type detailView struct {
 	laidOut layoutKey // the status the pane was last laid out for
 
 	name       *widget.Label
-	nameEntry  *widget.Entry
+	nameEntry  *escapeEntry
 	nameShow   *fyne.Container
 	nameEdit   *fyne.Container
 	badge      *badge
@@ -104,7 +104,8 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.name = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText}
 	rename := &widget.Button{Icon: theme.DocumentCreateIcon(), Importance: widget.LowImportance, OnTapped: d.startRename}
 	d.nameShow = container.NewHBox(d.name, rename)
-	d.nameEntry = &widget.Entry{PlaceHolder: "Name"}
+	d.nameEntry = newEscapeEntry(d.stopRename)
+	d.nameEntry.PlaceHolder = "Name"
 	d.nameEntry.OnSubmitted = func(string) { d.saveRename() }
 	d.nameEdit = container.NewBorder(nil, nil, nil,
 		container.NewHBox(
@@ -424,4 +425,25 @@ func (b *badge) set(s core.State) {
 	b.text.Text = stateWord(s)
 	b.text.Color = textOn(c)
 	b.content.Refresh()
+}
+
+// escapeEntry is an Entry that Escape leaves: Enter saves, Escape cancels.
+type escapeEntry struct {
+	widget.Entry
+	onEscape func()
+}
+
+func newEscapeEntry(onEscape func()) *escapeEntry {
+	e := &escapeEntry{onEscape: onEscape}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey cancels on Escape and leaves the other keys to the Entry.
+func (e *escapeEntry) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyEscape {
+		e.onEscape()
+		return
+	}
+	e.Entry.TypedKey(ev)
 }

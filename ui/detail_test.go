@@ -216,6 +216,21 @@ func TestRenameInPlace(t *testing.T) {
 	}
 }
 
+func TestRenameEscapeCancels(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	selectRow(t, w, "connected")
+	d := w.detail
+	test.Tap(d.nameShow.Objects[1].(*widget.Button))
+	test.Type(d.nameEntry, "zzz")
+	d.nameEntry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if d.nameEdit.Visible() || d.name.Text != "Sales desk 1" {
+		t.Errorf("after Escape the header shows %q (editing: %v)", d.name.Text, d.nameEdit.Visible())
+	}
+	if calls := ctl.Calls(); len(calls) != 0 {
+		t.Errorf("Escape still renamed: %v", calls)
+	}
+}
+
 func TestRenameErrorKeepsEditing(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
 	ctl.errs["Rename"] = fmt.Errorf("rename: %w: too long", core.ErrInvalidName)
