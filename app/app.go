@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"warden/assets"
 	"warden/core"
 	"warden/core/store"
 	"warden/core/whatsapp"
@@ -106,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := svc.log
 
 	a := fyneapp.NewWithID(AppID)
+	a.SetIcon(assets.Icon)
 	settings := svc.settings
 	title := "Warden"
 	if f.demo {
