@@ -141,7 +141,7 @@ func (l *accountList) rebuild() {
 		l.empty.Hide()
 	}
 	l.list.Refresh()
-	l.syncSelection()
+	l.syncSelection(false)
 }
 
 // rowKey is what the list sorts on, computed once per rebuild.
@@ -184,22 +184,27 @@ func (l *accountList) tick() {
 	}
 }
 
-// selectAccount selects id in the list (when it is shown).
+// selectAccount selects id in the list (when it is shown) and scrolls to it.
 func (l *accountList) selectAccount(id core.AccountID) {
 	l.selected = id
-	l.syncSelection()
+	l.syncSelection(true)
 }
 
 // syncSelection makes the list's selected row follow l.selected after the
-// rows moved.
-func (l *accountList) syncSelection() {
+// rows moved. Unless asked to scroll, the list stays where the operator
+// scrolled it.
+func (l *accountList) syncSelection(scroll bool) {
 	l.syncing = true
 	defer func() { l.syncing = false }()
+	offset := l.list.GetScrollOffset()
 	if i, ok := l.index[l.selected]; ok && l.selected != "" {
-		l.list.Select(i)
-		return
+		l.list.Select(i) // this scrolls to the row
+	} else {
+		l.list.UnselectAll()
 	}
-	l.list.UnselectAll()
+	if !scroll && l.list.GetScrollOffset() != offset {
+		l.list.ScrollToOffset(offset)
+	}
 }
 
 // rowList is a widget.List that also takes the Delete key, so that Delete

@@ -95,6 +95,26 @@ func TestSelectionFollowsResort(t *testing.T) {
 	}
 }
 
+func TestResortKeepsTheScrollPosition(t *testing.T) {
+	var all []core.Status
+	for i := range 40 {
+		all = append(all, core.Status{Account: acct(fmt.Sprintf("a%02d", i), fmt.Sprintf("Line %02d", i), ""), State: core.Connected, Since: t0})
+	}
+	w, _ := newTestWindow(t, all...)
+	selectRow(t, w, "a30") // far down: the list scrolls to it
+	w.list.list.ScrollToTop()
+
+	s := all[35]
+	s.State = core.Failed // moves to the top, and a30 one row down
+	w.apply([]core.Status{s})
+	if got := w.list.list.GetScrollOffset(); got != 0 {
+		t.Errorf("a re-sort scrolled the list to %v; the operator left it at the top", got)
+	}
+	if w.list.selected != "a30" || w.detail.status.Account.ID != "a30" {
+		t.Errorf("the selection moved to %q", w.list.selected)
+	}
+}
+
 func TestCloseStopsFollowing(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
 	w.start()
