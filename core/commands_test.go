@@ -481,3 +481,34 @@ func TestStress(t *testing.T) {
 	}
 	t.Logf("%d sessions created; stale events dropped: %d", d.Created(), m.Counters().StaleDropped)
 }
+
+func TestSubscribeEventsInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, noJitter())
+		id := r.paired("sierra")
+		evs, cancel := r.m.SubscribeEvents()
+		if err := r.m.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionDisconnected})
+		var got []string
+		var seqs []uint64
+		for range 4 {
+			ev := <-evs
+			got = append(got, ev.From.String()+"→"+ev.To.String()+" "+ev.Cause)
+			seqs = append(seqs, ev.Seq)
+		}
+		want := []string{"Idle→Waiting warden started", "Waiting→Connecting timer", "Connecting→Connected connected", "Connected→Waiting disconnected"}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("live events:\n got %q\nwant %q", got, want)
+		}
+		if seqs[0] != 1 || seqs[3] != 4 {
+			t.Errorf("sequence numbers %v, want 1..4", seqs)
+		}
+		cancel()
+		if _, ok := <-evs; ok {
+			t.Error("channel open after cancel")
+		}
+	})
+}

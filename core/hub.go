@@ -128,3 +128,107 @@ func (s *subscriber) run() {
 		}
 	}
 }
+
+// eventHub fans timeline events out to subscribers. Each subscriber has a
+// bounded buffer; when a slow reader lets it fill, the oldest events are
+// dropped (the store still has them) and counted. Publishing never blocks.
+type eventHub struct {
+	mu sync.Mutex
+	// mu guards the following
+	subs   map[*eventSub]struct{}
+	closed bool
+}
+
+// eventBuffer is how many events a subscriber may lag behind.
+const eventBuffer = 4096
+
+type eventSub struct {
+	mu sync.Mutex
+	// mu guards the following
+	buf     []Event
+	dropped uint64
+
+	signal chan struct{}
+	done   chan struct{}
+	out    chan Event
+	once   sync.Once
+}
+
+func (h *eventHub) subscribe() (<-chan Event, func()) {
+	s := &eventSub{signal: make(chan struct{}, 1), done: make(chan struct{}), out: make(chan Event)}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		close(s.out)
+		return s.out, func() {}
+	}
+	if h.subs == nil {
+		h.subs = make(map[*eventSub]struct{})
+	}
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	go s.run()
+	return s.out, func() {
+		h.mu.Lock()
+		delete(h.subs, s)
+		h.mu.Unlock()
+		s.stop()
+	}
+}
+
+func (h *eventHub) publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		s.mu.Lock()
+		if len(s.buf) >= eventBuffer {
+			copy(s.buf, s.buf[1:])
+			s.buf = s.buf[:len(s.buf)-1]
+			s.dropped++
+		}
+		s.buf = append(s.buf, ev)
+		s.mu.Unlock()
+		select {
+		case s.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *eventHub) close() {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs, h.closed = nil, true
+	h.mu.Unlock()
+	for s := range subs {
+		s.stop()
+	}
+}
+
+func (s *eventSub) stop() { s.once.Do(func() { close(s.done) }) }
+
+func (s *eventSub) run() {
+	defer close(s.out)
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.signal:
+		}
+		for {
+			s.mu.Lock()
+			if len(s.buf) == 0 {
+				s.mu.Unlock()
+				break
+			}
+			ev := s.buf[0]
+			s.buf = s.buf[1:]
+			s.mu.Unlock()
+			select {
+			case s.out <- ev:
+			case <-s.done:
+				return
+			}
+		}
+	}
+}

@@ -45,6 +45,7 @@ type Manager struct {
 	policy        atomic.Pointer[Policy]
 
 	hub    hub
+	evhub  eventHub
 	events *eventLog
 	runs   sync.WaitGroup // the accounts' runners
 	ctx    context.Context
@@ -433,6 +434,14 @@ func (m *Manager) Subscribe() (updates <-chan Status, cancel func()) {
 	return m.hub.subscribe()
 }
 
+// SubscribeEvents returns a stream of every timeline event as it happens, for
+// live timelines. It never blocks the Manager: a reader that falls more than a
+// few thousand events behind loses the oldest (the store keeps them all). The
+// channel is closed by cancel or when the Manager closes.
+func (m *Manager) SubscribeEvents() (events <-chan Event, cancel func()) {
+	return m.evhub.subscribe()
+}
+
 // Events returns the account's newest timeline events, newest last.
 func (m *Manager) Events(ctx context.Context, id AccountID, limit int) ([]Event, error) {
 	if m.lookup(id) == nil {
@@ -492,6 +501,7 @@ func (m *Manager) close(ctx context.Context) error {
 		err = fmt.Errorf("store the timeline: %w", werr)
 	}
 	m.hub.close()
+	m.evhub.close()
 	m.log.Info("manager closed")
 	return err
 }
@@ -602,6 +612,7 @@ func (m *Manager) apply(a *account, acts []action) {
 			ev.Seq = a.seq
 			m.logEvent(a, ev)
 			m.events.add(ev)
+			m.evhub.publish(ev)
 		case actClose, actDelete:
 			// Stop a dial in progress at once; the close itself runs in order.
 			// A delete that logs out first needs its live session.
@@ -818,6 +829,7 @@ func (m *Manager) delete(a *account, act action) {
 	a.mu.Unlock()
 	m.logEvent(a, ev)
 	m.events.add(ev)
+	m.evhub.publish(ev)
 	if err := m.events.flush(ctx); err != nil {
 		a.log.Warn("storing the last timeline events before delete failed", "err", err)
 	}
