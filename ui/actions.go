@@ -138,7 +138,7 @@ func (w *Window) showAddDialog() {
 	entry := &widget.Entry{PlaceHolder: "e.g. Sales desk 1"}
 	entry.Validator = func(s string) error {
 		if strings.TrimSpace(s) == "" {
-			return errors.New("enter a name")
+			return errors.New("Enter a name")
 		}
 		if _, err := core.ValidateName(s); err != nil {
 			return errors.New(capitalize(lastPart(err)))

@@ -187,7 +187,13 @@ func (p *pairingView) setCode(code string, now time.Time) {
 		p.qr.Image = img
 		// A whole number of units per module keeps the modules even.
 		n := img.Bounds().Dx()
-		p.qr.SetMinSize(fyne.NewSquareSize(float32(n) * float32(math.Ceil(qrSize/float64(n)))))
+		size := fyne.NewSquareSize(float32(n) * float32(math.Ceil(qrSize/float64(n))))
+		if size != p.qr.MinSize() {
+			p.qr.SetMinSize(size)
+			if p.relayout != nil && p.qrMode.Visible() {
+				p.relayout()
+			}
+		}
 	}
 	p.qr.Refresh()
 }
