@@ -149,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
 
 	win.ShowAndRun()
+	win.Close() // stops the window's update loop and saves its last size
 
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
