@@ -146,7 +146,8 @@ func (w *Window) showAddDialog() {
 		return nil
 	}
 	items := []*widget.FormItem{{Text: "Name", Widget: entry, HintText: "How this connection is called in the list"}}
-	d := dialog.NewForm("Add connection", "Add and pair", "Cancel", items, func(ok bool) {
+	var d *dialog.FormDialog
+	d = dialog.NewForm("Add connection", "Add and pair", "Cancel", items, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -176,6 +177,7 @@ func (w *Window) showAddDialog() {
 			}
 		})
 	}, w.win)
+	entry.OnSubmitted = func(string) { d.Submit() } // Enter adds, as in any form
 	d.Resize(fyne.NewSize(420, d.MinSize().Height))
 	d.Show()
 	w.win.Canvas().Focus(entry)

@@ -80,18 +80,21 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 	}
 	usePhone := &widget.Button{Text: "Use phone number instead", Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: p.openPhoneForm}
 	steps := &widget.Label{
-		Text:      "On the phone, open WhatsApp › Settings › Linked devices › Link a device, and point the camera at this code.",
-		Wrapping:  fyne.TextWrapWord,
-		Alignment: fyne.TextAlignCenter,
+		Text:     "On the phone, open WhatsApp › Settings › Linked devices › Link a device, and point the camera at this code.",
+		Wrapping: fyne.TextWrapWord,
 	}
-	p.qrMode = container.NewVBox(
-		steps,
-		container.NewCenter(container.NewVBox(
-			container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr)),
+	// The code on the left, what to do with it on the right, so that all of it
+	// fits in the detail pane without scrolling.
+	p.index.Alignment = fyne.TextAlignLeading
+	p.qrMode = container.NewBorder(nil, nil,
+		container.NewVBox(container.NewStack(&canvas.Rectangle{FillColor: whiteQR, CornerRadius: 8}, container.NewPadded(p.qr))),
+		nil,
+		container.NewVBox(
 			p.index,
 			p.bar,
-		)),
-		container.NewCenter(usePhone),
+			steps,
+			container.NewHBox(usePhone),
+		),
 	)
 	p.waiting = container.NewVBox(
 		widget.NewProgressBarInfinite(),

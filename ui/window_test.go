@@ -172,6 +172,22 @@ func TestCtrlNAddsAConnectionAndShowsItsPairing(t *testing.T) {
 	}
 }
 
+func TestEnterInTheAddDialogAdds(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	menuItem(t, w, shortcutNew).Action()
+	var entry *widget.Entry
+	for _, o := range visible(topDialog(t, w)) {
+		if e, ok := o.(*widget.Entry); ok {
+			entry = e
+		}
+	}
+	test.Type(entry, "Night shift")
+	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if got := ctl.Calls(); !slices.Equal(got, []string{"Add Night shift"}) {
+		t.Fatalf("Enter in the name field called %v, want the account added", got)
+	}
+}
+
 func TestAddNeedsAName(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
 	test.Tap(w.list.add)
