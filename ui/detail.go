@@ -192,12 +192,12 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	setText(d.name, s.Account.Name)
 	d.badge.set(s.State)
 	d.tick(now)
-	reason := s.Reason
+	reason := capitalize(s.Reason) // core's reasons are phrases; show them as sentences
 	if s.State == core.Replaced && s.NextAttempt.IsZero() && reason == "" {
 		reason = "Another client is using this account. Take over when you are sure the other client is gone."
 	}
 	setMuted(d.reason, reason)
-	if reason == "" || strings.Contains(statusLine(s, now), reason) {
+	if reason == "" || strings.Contains(strings.ToLower(statusLine(s, now)), strings.ToLower(reason)) {
 		d.reason.Hide()
 	} else {
 		d.reason.Show()

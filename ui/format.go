@@ -74,7 +74,7 @@ func statusLine(s core.Status, now time.Time) string {
 	switch s.State {
 	case core.Idle:
 		if s.Reason != "" {
-			return s.Reason
+			return capitalize(s.Reason)
 		}
 		if s.Account.JID == "" {
 			return "Not paired yet"
