@@ -438,7 +438,7 @@ func (t *transition) session() {
 			return
 		}
 		t.m.QRCode, t.m.QRIndex, t.m.QRTotal, t.m.QRExpires = ev.QRCode, ev.QRIndex, ev.QRTotal, ev.QRExpires
-		t.m.Reason = "scan the QR code with WhatsApp on the phone"
+		t.m.Reason = "scan the QR code"
 
 	case SessionPairSuccess:
 		if t.m.State != Pairing {
