@@ -23,6 +23,7 @@ import (
 
 	"warden/assets"
 	"warden/core"
+	"warden/core/logbook"
 	"warden/core/store"
 	"warden/core/whatsapp"
 	"warden/ui"
@@ -127,6 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		OnQuit: a.Quit,
 	})
+	win.SetLogSource(&logSource{db: svc.db, book: svc.book})
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -183,6 +185,7 @@ type services struct {
 	manager  *core.Manager
 	demo     *demo
 	cleanup  func() // removes the demo's temporary data directory
+	book     *logbook.Book
 }
 
 // start opens the data directory and builds the engine. On error nothing is
@@ -218,7 +221,8 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	}
 	// From here on, log lines also go to the store, per account, so the logs
 	// view shows earlier runs too.
-	log = slog.New(slog.NewMultiHandler(console, svc.db.LogHandler(level)))
+	svc.book = logbook.New(level, logbook.Options{}) // the logs views' newest lines
+	log = slog.New(slog.NewMultiHandler(console, svc.db.LogHandler(level), svc.book))
 	svc.log = log
 	svc.settings, err = svc.db.Settings(context.Background())
 	if err != nil {
