@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"time"
 
@@ -38,7 +39,19 @@ func newDemo(log *slog.Logger) (*demo, error) {
 		return nil, fmt.Errorf("start the demo server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &demo{server: srv, log: log, scanAfter: 4 * time.Second, faultEvery: 25 * time.Second, ctx: ctx, cancel: cancel}, nil
+	d := &demo{server: srv, log: log, scanAfter: 4 * time.Second, faultEvery: 25 * time.Second, ctx: ctx, cancel: cancel}
+	// WARDEN_DEMO_FAULT_EVERY (a duration like 10s) makes the demo livelier or
+	// calmer; the window test uses it to see a fault sooner.
+	if v := os.Getenv("WARDEN_DEMO_FAULT_EVERY"); v != "" {
+		every, err := time.ParseDuration(v)
+		if err != nil || every <= 0 {
+			srv.Close()
+			cancel()
+			return nil, fmt.Errorf("WARDEN_DEMO_FAULT_EVERY=%q: want a positive duration like 10s", v)
+		}
+		d.faultEvery = every
+	}
+	return d, nil
 }
 
 // policy shortens the zombie threshold so a stalled socket is noticed while
@@ -134,6 +147,6 @@ func (d *demo) faults(m *core.Manager) {
 				d.log.Debug("demo: injecting a fault failed", "err", err)
 			}
 		}
-		d.log.Info("demo: injected a fault", "account", string(st.Account.ID), "fault", faults[0].Kind.String())
+		d.log.Info("demo: injected a fault", "account", string(st.Account.ID), "name", st.Account.Name, "fault", faults[0].Kind.String())
 	}
 }
