@@ -79,6 +79,7 @@ type detailView struct {
 	nameShow   *fyne.Container
 	nameEdit   *fyne.Container
 	badge      *badge
+	flap       *fyne.Container // the flapping badge (fleet.go)
 	since      *widget.RichText
 	line       *widget.Label
 	reason     *widget.RichText
@@ -134,7 +135,8 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.buttons[actDelete].Icon = theme.DeleteIcon()
 	d.actions = container.New(layout.NewRowWrapLayout())
 
-	d.sinceRow = container.NewHBox(d.badge.content, d.since)
+	d.flap = newFlapBadge(theme.TextSize())
+	d.sinceRow = container.NewHBox(d.badge.content, d.flap, d.since)
 	d.header = container.NewVBox(
 		container.NewStack(d.nameShow, d.nameEdit),
 		d.sinceRow,

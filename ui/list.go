@@ -43,6 +43,14 @@ type accountList struct {
 
 	onSelect func(core.AccountID)
 	onDelete func() // the Delete key on the list
+
+	// only, when set, limits the list to these accounts (the accounts of a
+	// fleet drop); scope says so, with a way back to all of them.
+	only      map[core.AccountID]bool
+	scopeText *widget.Label
+	scope     *fyne.Container
+	// flapping reports whether an account shows the flapping badge.
+	flapping func(core.AccountID) bool
 }
 
 func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Time, onAdd func()) *accountList {
@@ -61,8 +69,12 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 	l.filter.ActionItem = widget.NewIcon(theme.SearchIcon())
 	l.filter.OnChanged = func(string) { l.rebuild() }
 	l.list = newRowList(l)
+	l.scopeText = &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText}
+	l.scope = container.NewBorder(nil, nil, nil,
+		&widget.Button{Text: "Show all", Importance: widget.LowImportance, OnTapped: l.showAll}, l.scopeText)
+	l.scope.Hide()
 	l.content = container.NewBorder(
-		container.NewVBox(l.add, l.filter),
+		container.NewVBox(l.add, l.filter, l.scope),
 		nil, nil, nil,
 		container.NewStack(l.list, container.NewPadded(l.empty)),
 	)
@@ -117,6 +129,9 @@ func (l *accountList) movesRow(old, s core.Status) bool {
 func (l *accountList) rebuild() {
 	keys := l.keys[:0]
 	for id, s := range l.statuses {
+		if l.only != nil && !l.only[id] {
+			continue
+		}
 		if matches(s, l.filter.Text) {
 			keys = append(keys, rowKey{id: id, needsAction: s.NeedsAction(), name: strings.ToLower(s.Account.Name)})
 		}
@@ -133,6 +148,9 @@ func (l *accountList) rebuild() {
 	switch {
 	case len(l.statuses) == 0:
 		setMuted(l.empty, "No connections yet.\nPress “Add connection” (Ctrl+N) to pair a phone.")
+		l.empty.Show()
+	case len(l.rows) == 0 && l.only != nil && l.filter.Text == "":
+		setMuted(l.empty, "None of these connections are left.")
 		l.empty.Show()
 	case len(l.rows) == 0:
 		setMuted(l.empty, fmt.Sprintf("No connection matches “%s”.", l.filter.Text))
@@ -171,6 +189,39 @@ func (l *accountList) refreshRow(id core.AccountID) {
 	if v, ok := l.bound[id]; ok && v.id == id {
 		v.set(l.statuses[id], l.now())
 	}
+}
+
+// refreshFlapping shows or hides one account's flapping badge, if a row
+// widget shows it.
+func (l *accountList) refreshFlapping(id core.AccountID) {
+	if v, ok := l.bound[id]; ok && v.id == id {
+		v.setFlapping(l.flapping != nil && l.flapping(id))
+	}
+}
+
+// showOnly limits the list to ids, with why in the scope bar, and clears
+// the filter.
+func (l *accountList) showOnly(ids []core.AccountID, why string) {
+	l.only = make(map[core.AccountID]bool, len(ids))
+	for _, id := range ids {
+		l.only[id] = true
+	}
+	setText(l.scopeText, why)
+	l.scope.Show()
+	if l.filter.Text != "" {
+		l.filter.SetText("") // rebuilds
+	} else {
+		l.rebuild()
+	}
+	l.content.Refresh()
+}
+
+// showAll lifts showOnly's limit.
+func (l *accountList) showAll() {
+	l.only = nil
+	l.scope.Hide()
+	l.rebuild()
+	l.content.Refresh()
 }
 
 // tick refreshes the status line of the rows on screen whose text changes
@@ -231,6 +282,7 @@ func newRowList(l *accountList) *rowList {
 			delete(l.bound, v.id)
 		}
 		v.set(l.statuses[l.rows[i]], l.now())
+		v.setFlapping(l.flapping != nil && l.flapping(v.id))
 		l.bound[v.id] = v
 	}
 	rl.OnSelected = func(i widget.ListItemID) {
@@ -264,6 +316,7 @@ type rowView struct {
 	name  *widget.Label
 	phone *widget.RichText
 	line  *widget.Label
+	flap  *fyne.Container // the flapping badge
 	box   *fyne.Container
 }
 
@@ -278,6 +331,7 @@ func newRowView() *rowView {
 		name:  &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
 		phone: newMuted(theme.SizeNameCaptionText),
 		line:  &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText},
+		flap:  newFlapBadge(theme.CaptionTextSize()),
 	}
 	v.dot.SetMinSize(fyne.NewSquareSize(dotSize))
 	v.phone.Segments[0].(*widget.TextSegment).Style.Alignment = fyne.TextAlignTrailing
@@ -285,7 +339,7 @@ func newRowView() *rowView {
 	// number never needs a new layout.
 	text := container.New(tightVBox{},
 		container.NewBorder(nil, nil, nil, container.New(fixedWidth(phoneWidth), v.phone), v.name),
-		v.line,
+		container.NewBorder(nil, nil, nil, v.flap, v.line),
 	)
 	v.box = container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text)
 	v.ExtendBaseWidget(v)
@@ -314,6 +368,19 @@ func (v *rowView) set(s core.Status, now time.Time) {
 }
 
 func (v *rowView) setLine(text string) { setText(v.line, text) }
+
+// setFlapping shows or hides the row's flapping badge.
+func (v *rowView) setFlapping(on bool) {
+	if v.flap.Visible() == on {
+		return
+	}
+	if on {
+		v.flap.Show()
+	} else {
+		v.flap.Hide()
+	}
+	v.box.Refresh()
+}
 
 // setText changes a label only when its text changes, to spare a redraw.
 func setText(l *widget.Label, text string) {

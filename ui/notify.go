@@ -3,14 +3,91 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
 
 	"warden/core"
+	"warden/core/history"
 )
 
-// needsActionNotification is the desktop notification for accounts that just
+// notifyEvery is the least time between two desktop notifications about one
+// account, and between two about fleet drops.
+const notifyEvery = 5 * time.Minute
+
+// alerts sends the desktop notifications: when accounts enter a state that
+// needs the operator, and when many accounts drop at once. Each account gets
+// at most one notification per notifyEvery, and so do fleet drops. They can
+// be turned off and on at any time.
+type alerts struct {
+	send func(*fyne.Notification)
+	on   atomic.Bool
+
+	accounts *history.RateLimiter[core.AccountID]
+	fleet    *history.RateLimiter[struct{}]
+}
+
+func newAlerts(send func(*fyne.Notification), on bool) *alerts {
+	a := &alerts{
+		send:     send,
+		accounts: history.NewRateLimiter[core.AccountID](notifyEvery),
+		fleet:    history.NewRateLimiter[struct{}](notifyEvery),
+	}
+	a.on.Store(on)
+	return a
+}
+
+// needsOperator reports whether s is a state the operator must act on, for
+// notifications: Replaced and parked, LoggedOut, Banned (even with an
+// expiry: the operator should know), Outdated or Failed.
+func needsOperator(s core.Status) bool {
+	switch s.State {
+	case core.LoggedOut, core.Banned, core.Outdated, core.Failed:
+		return true
+	case core.Replaced:
+		return s.NextAttempt.IsZero()
+	}
+	return false
+}
+
+// entersNeedsOperator reports whether the change from old to s brings the
+// account into a state that needs the operator: from one that did not, or
+// from another one that did.
+func entersNeedsOperator(old, s core.Status) bool {
+	return needsOperator(s) && (!needsOperator(old) || old.State != s.State)
+}
+
+// accountsNeedAction notifies about accounts that just entered a state that
+// needs the operator: one notification for the batch, naming those whose
+// last notification is older than notifyEvery.
+func (a *alerts) accountsNeedAction(became []core.Status, now time.Time) {
+	if !a.on.Load() || len(became) == 0 {
+		return
+	}
+	var due []core.Status
+	for _, s := range became {
+		if a.accounts.Allow(s.Account.ID) {
+			due = append(due, s)
+		}
+	}
+	if n := needsActionNotification(due, now); n != nil {
+		a.send(n)
+	}
+}
+
+// fleetDropped notifies about a fleet drop of the named accounts, unless
+// another one was notified less than notifyEvery ago.
+func (a *alerts) fleetDropped(names []string) {
+	if !a.on.Load() || len(names) == 0 || !a.fleet.Allow(struct{}{}) {
+		return
+	}
+	a.send(fyne.NewNotification(
+		"Warden: "+fleetDropText(len(names)),
+		"Probably the network or WhatsApp, not these accounts: "+nameList(names)+"."))
+}
+
+// needsActionNotification is the desktop notification for accounts that
 // came to need the operator, one for a whole batch; nil when none did.
 func needsActionNotification(became []core.Status, now time.Time) *fyne.Notification {
 	switch len(became) {
@@ -18,48 +95,29 @@ func needsActionNotification(became []core.Status, now time.Time) *fyne.Notifica
 		return nil
 	case 1:
 		s := became[0]
-		return fyne.NewNotification("Warden: “"+s.Account.Name+"” needs action", statusLine(s, now))
+		title := "Warden: “" + s.Account.Name + "” needs action"
+		if s.State == core.Banned && !s.NextAttempt.IsZero() { // it tries again by itself
+			title = "Warden: “" + s.Account.Name + "” is banned for now"
+		}
+		return fyne.NewNotification(title, statusLine(s, now))
 	}
-	names := make([]string, 0, 3)
-	for _, s := range became[:min(3, len(became))] {
-		names = append(names, "“"+s.Account.Name+"”")
+	names := make([]string, len(became))
+	for i, s := range became {
+		names[i] = s.Account.Name
 	}
-	content := strings.Join(names, ", ")
-	if more := len(became) - len(names); more > 0 {
-		content += fmt.Sprintf(" and %d more", more)
-	}
-	return fyne.NewNotification(fmt.Sprintf("Warden: %d connections need action", len(became)), content)
+	return fyne.NewNotification(fmt.Sprintf("Warden: %d connections need action", len(became)), nameList(names))
 }
 
-// dropWindow is how far back the "many dropped" banner looks.
-const dropWindow = time.Minute
-
-// dropTracker remembers when connected accounts dropped, to tell a mass drop
-// (the network or WhatsApp) from one account's trouble.
-type dropTracker struct {
-	times []time.Time // oldest first
-}
-
-// isDrop reports whether a change from old to s is a connection that dropped
-// by itself (not one the operator stopped).
-func isDrop(old, s core.Status) bool {
-	return old.State == core.Connected && (s.State == core.Waiting || s.State == core.Connecting)
-}
-
-func (d *dropTracker) add(t time.Time) { d.times = append(d.times, t) }
-
-// count returns the drops within dropWindow before now.
-func (d *dropTracker) count(now time.Time) int {
-	i := 0
-	for i < len(d.times) && now.Sub(d.times[i]) > dropWindow {
-		i++
+// nameList quotes the first three names and counts the rest: "“A”, “B”,
+// “C” and 2 more".
+func nameList(names []string) string {
+	quoted := make([]string, 0, 3)
+	for _, n := range names[:min(3, len(names))] {
+		quoted = append(quoted, "“"+n+"”")
 	}
-	d.times = d.times[i:]
-	return len(d.times)
-}
-
-// manyDropped decides whether drops out of total accounts call for the
-// banner: at least 3, and at least a tenth of the accounts.
-func manyDropped(drops, total int) bool {
-	return drops >= 3 && drops*10 >= total
+	s := strings.Join(quoted, ", ")
+	if more := len(names) - len(quoted); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s
 }

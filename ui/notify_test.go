@@ -1,9 +1,10 @@
 package ui
 
 import (
-	"fmt"
-	"strings"
+	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -42,7 +43,9 @@ func TestNoNotificationWithoutNews(t *testing.T) {
 	still.Reason = "another reason" // needed action already
 	fine := statusOf(t, "waiting")
 	fine.State = core.Connected
-	test.AssertNotificationSent(t, nil, func() { w.apply([]core.Status{still, fine}) })
+	pending := statusOf(t, "connected") // a conflict with a takeover to come
+	pending.State, pending.NextAttempt = core.Replaced, t0.Add(30*time.Second)
+	test.AssertNotificationSent(t, nil, func() { w.apply([]core.Status{still, fine, pending}) })
 
 	// A new account that needs action at once (as at start-up) is in the
 	// list, not in a notification.
@@ -50,59 +53,155 @@ func TestNoNotificationWithoutNews(t *testing.T) {
 	test.AssertNotificationSent(t, nil, func() { w.apply([]core.Status{fresh}) })
 }
 
-func TestNotificationsCanBeTurnedOff(t *testing.T) {
+func TestNotificationsCanBeTurnedOffAndOnLive(t *testing.T) {
 	test.NewTempApp(t)
 	w := newWindow(fyne.CurrentApp(), newFakeController(sampleStatuses()...), Options{Now: func() time.Time { return t0 }, NoNotifications: true})
 	t.Cleanup(w.Close)
 	s := statusOf(t, "connected")
 	s.State = core.LoggedOut
 	test.AssertNotificationSent(t, nil, func() { w.apply([]core.Status{s}) })
+
+	w.SetNotifications(true)
+	s = statusOf(t, "waiting")
+	s.State = core.Outdated
+	test.AssertNotificationSent(t, &fyne.Notification{
+		Title: "Warden: “Sales desk 2” needs action", Content: "This Warden is too old · update it",
+	}, func() { w.apply([]core.Status{s}) })
 }
 
-func TestManyDroppedBanner(t *testing.T) {
-	var all []core.Status
-	for i := range 20 {
-		all = append(all, core.Status{Account: acct(fmt.Sprintf("a%02d", i), fmt.Sprintf("Line %02d", i), fmt.Sprintf("155500%05d.0:1@s.whatsapp.net", i)),
-			State: core.Connected, Since: t0.Add(-time.Hour)})
-	}
-	w, _ := newTestWindow(t, all...)
-	now := t0
-	w.now = func() time.Time { return now }
-	drop := func(i int) {
-		s := all[i]
-		s.State, s.Attempt, s.NextAttempt, s.Since = core.Waiting, 1, now.Add(3*time.Second), now
-		w.apply([]core.Status{s})
-	}
-
-	drop(0)
-	now = now.Add(20 * time.Second)
-	drop(1)
-	if w.summary.banner.Visible() {
-		t.Error("two drops out of 20 show the mass-drop banner")
-	}
-	now = now.Add(20 * time.Second)
-	drop(2)
-	if !w.summary.banner.Visible() || !strings.HasPrefix(w.summary.bannerText.Text, "3 connections dropped in the last minute — usually the network or WhatsApp") {
-		t.Errorf("three drops within a minute: banner %v, %q", w.summary.banner.Visible(), w.summary.bannerText.Text)
-	}
-
-	now = now.Add(25 * time.Second) // the first drop is now 65 s old
-	w.tick()
-	if w.summary.banner.Visible() {
-		t.Error("the banner stays after the drops fell out of the last minute")
-	}
+// fakeNotifier records the notifications sent.
+type fakeNotifier struct {
+	mu   sync.Mutex
+	sent []string // titles
 }
 
-func TestManyDropped(t *testing.T) {
+func (f *fakeNotifier) send(n *fyne.Notification) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, n.Title)
+}
+
+// take returns the titles sent since the last take.
+func (f *fakeNotifier) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.sent
+	f.sent = nil
+	return s
+}
+
+func TestEveryStateThatNeedsTheOperatorNotifies(t *testing.T) {
+	connected := statusOf(t, "connected")
 	tests := []struct {
-		drops, total int
-		want         bool
+		name   string
+		to     func(*core.Status)
+		notify bool
 	}{
-		{2, 2, false}, {3, 3, true}, {3, 30, true}, {3, 31, false}, {100, 1000, true}, {99, 1000, false},
+		{"replaced and parked", func(s *core.Status) { s.State = core.Replaced }, true},
+		{"replaced with a takeover to come", func(s *core.Status) { s.State, s.NextAttempt = core.Replaced, t0.Add(30*time.Second) }, false},
+		{"logged out", func(s *core.Status) { s.State = core.LoggedOut }, true},
+		{"banned until an expiry", func(s *core.Status) { s.State, s.NextAttempt = core.Banned, t0.Add(time.Hour) }, true},
+		{"outdated", func(s *core.Status) { s.State = core.Outdated }, true},
+		{"failed", func(s *core.Status) { s.State = core.Failed }, true},
+		{"waiting", func(s *core.Status) { s.State, s.NextAttempt = core.Waiting, t0.Add(3*time.Second) }, false},
+		{"stopped by the operator", func(s *core.Status) { s.State = core.Idle }, false},
 	}
 	for _, tt := range tests {
-		if got := manyDropped(tt.drops, tt.total); got != tt.want {
-			t.Errorf("manyDropped(%d, %d) = %v, want %v", tt.drops, tt.total, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			s := connected
+			tt.to(&s)
+			if got := entersNeedsOperator(connected, s); got != tt.notify {
+				t.Errorf("entersNeedsOperator(Connected, %v) = %v, want %v", s.State, got, tt.notify)
+			}
+		})
+	}
+	pending := connected
+	pending.State, pending.NextAttempt = core.Replaced, t0.Add(30*time.Second)
+	parked := pending
+	parked.NextAttempt = time.Time{}
+	if !entersNeedsOperator(pending, parked) {
+		t.Error("a pending takeover that parks does not notify")
+	}
+}
+
+func TestNotificationsAtMostOnePerAccountPerFiveMinutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n fakeNotifier
+		a := newAlerts(n.send, true)
+		need := func(names ...string) {
+			var batch []core.Status
+			for _, name := range names {
+				batch = append(batch, core.Status{Account: core.Account{ID: core.AccountID(name), Name: name}, State: core.Failed})
+			}
+			a.accountsNeedAction(batch, time.Now())
 		}
+		expect := func(when string, want ...string) {
+			t.Helper()
+			if got := n.take(); !slices.Equal(got, want) {
+				t.Errorf("%s: sent %q, want %q", when, got, want)
+			}
+		}
+
+		need("A")
+		expect("A needs action", "Warden: “A” needs action")
+		time.Sleep(time.Minute)
+		need("A")
+		expect("A again a minute later")
+		need("A", "B")
+		expect("A again with B", "Warden: “B” needs action")
+		time.Sleep(4 * time.Minute) // five minutes after A's notification
+		need("A", "B")
+		expect("A five minutes later, B four", "Warden: “A” needs action")
+		time.Sleep(time.Minute)
+		need("A", "B", "C")
+		expect("B five minutes later, with C", "Warden: 2 connections need action")
+
+		a.on.Store(false)
+		time.Sleep(notifyEvery)
+		need("A")
+		a.fleetDropped([]string{"A", "B", "C"})
+		expect("turned off")
+		a.on.Store(true)
+		need("A")
+		expect("turned on again", "Warden: “A” needs action")
+	})
+}
+
+func TestFleetNotificationsAtMostOnePerFiveMinutes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n fakeNotifier
+		a := newAlerts(n.send, true)
+		a.fleetDropped([]string{"A", "B", "C"})
+		if got := n.take(); !slices.Equal(got, []string{"Warden: 3 accounts disconnected within a minute"}) {
+			t.Errorf("a fleet drop sent %q", got)
+		}
+		// A fleet drop does not use up the accounts' own allowance.
+		a.accountsNeedAction([]core.Status{{Account: core.Account{ID: "A", Name: "A"}, State: core.LoggedOut}}, time.Now())
+		if got := n.take(); len(got) != 1 {
+			t.Errorf("A needs action after a fleet drop: sent %q, want one", got)
+		}
+		time.Sleep(notifyEvery - time.Second)
+		a.fleetDropped([]string{"D", "E", "F"})
+		if got := n.take(); len(got) != 0 {
+			t.Errorf("a second fleet drop within five minutes sent %q", got)
+		}
+		time.Sleep(time.Second)
+		a.fleetDropped([]string{"D", "E", "F"})
+		if got := n.take(); len(got) != 1 {
+			t.Errorf("a fleet drop five minutes later sent %q, want one", got)
+		}
+	})
+}
+
+func TestFleetNotificationText(t *testing.T) {
+	var n *fyne.Notification
+	a := newAlerts(func(x *fyne.Notification) { n = x }, true)
+	a.fleetDropped([]string{"Sales 1", "Sales 2", "Support", "Billing"})
+	want := fyne.Notification{
+		Title:   "Warden: 4 accounts disconnected within a minute",
+		Content: "Probably the network or WhatsApp, not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
+	}
+	if n == nil || *n != want {
+		t.Errorf("fleet notification = %+v, want %+v", n, want)
 	}
 }

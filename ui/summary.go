@@ -8,7 +8,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -62,18 +61,15 @@ func summaryText(counts []int) string {
 }
 
 // summaryBar is the bar on top of the window: the total and one coloured
-// count per non-empty group; below it, a banner when many accounts dropped
-// within a minute.
+// count per non-empty group.
 type summaryBar struct {
-	total      *widget.Label
-	chips      []*summaryChip
-	text       string // what the bar says, as summaryText
-	row        *fyne.Container
-	scroll     *container.Scroll
-	rowWidth   float32 // the row's width when last laid out
-	bannerText *widget.Label
-	banner     *fyne.Container
-	content    *fyne.Container
+	total    *widget.Label
+	chips    []*summaryChip
+	text     string // what the bar says, as summaryText
+	row      *fyne.Container
+	scroll   *container.Scroll
+	rowWidth float32 // the row's width when last laid out
+	content  *fyne.Container
 }
 
 func newSummaryBar() *summaryBar {
@@ -86,35 +82,8 @@ func newSummaryBar() *summaryBar {
 	}
 	b.row = container.NewHBox(objs...)
 	b.scroll = container.NewHScroll(b.row) // a narrow window scrolls the bar, not the other way round
-	b.bannerText = &widget.Label{Wrapping: fyne.TextWrapWord}
-	banner := stateColor(core.Waiting)
-	banner.A = 0x40 // a tint that reads on both themes
-	b.banner = container.NewStack(
-		&canvas.Rectangle{FillColor: banner, CornerRadius: 6},
-		container.NewBorder(nil, nil, container.NewPadded(widget.NewIcon(theme.WarningIcon())), nil, b.bannerText),
-	)
-	b.banner.Hide()
-	b.content = container.NewVBox(b.scroll, b.banner)
+	b.content = container.NewVBox(b.scroll)
 	return b
-}
-
-// setDrops shows or hides the "many dropped" banner and reports whether it
-// appeared or went, so that the window lays itself out again.
-func (b *summaryBar) setDrops(drops int, many bool) (toggled bool) {
-	if !many {
-		if b.banner.Visible() {
-			b.banner.Hide()
-			return true
-		}
-		return false
-	}
-	setText(b.bannerText, fmt.Sprintf("%d connections dropped in the last minute — usually the network or WhatsApp, "+
-		"not the accounts. Warden reconnects them on its schedule.", drops))
-	if !b.banner.Visible() {
-		b.banner.Show()
-		return true
-	}
-	return false
 }
 
 // update shows the counts of statuses.

@@ -54,7 +54,8 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
-	drops    dropTracker
+	fleet    *fleetWatch // the fleet-drop banner and flapping badges (fleet.go)
+	alerts   *alerts     // desktop notifications (notify.go)
 
 	summary *summaryBar
 	list    *accountList
@@ -120,16 +121,25 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 
 	w.win = a.NewWindow(opts.Title)
 	w.summary = newSummaryBar()
+	w.alerts = newAlerts(a.SendNotification, !opts.NoNotifications)
+	w.fleet = newFleetWatch()
+	w.fleet.onShow = w.showOnly
 	w.list = newAccountList(w.statuses, w.now, w.showAddDialog)
 	w.list.onSelect = w.selectAccount
 	w.list.onDelete = w.confirmDeleteSelected
+	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = 0.34
-	top := container.NewVBox(container.NewPadded(w.summary.content), widget.NewSeparator())
-	w.win.SetContent(container.New(&sizeWatcher{w: w}, container.NewBorder(top, nil, nil, nil, split)))
+	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.fleet.banner)), widget.NewSeparator())
+	frame := container.NewBorder(top, nil, nil, nil, split)
+	// The banner came, went or has other words: the top bar has another
+	// height. Twice, because the wrapped text knows its height only once it
+	// was given its width.
+	w.fleet.relayout = func() { frame.Refresh(); frame.Refresh() }
+	w.win.SetContent(container.New(&sizeWatcher{w: w}, frame))
 	size := opts.Size
 	if size.Width < 200 || size.Height < 150 {
 		size = defaultSize
@@ -150,7 +160,14 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 func (w *Window) start() {
 	w.wg.Add(1)
 	go w.loop()
+	if src, ok := w.ctl.(eventSource); ok {
+		w.wg.Add(1)
+		go w.followEvents(w.ctx, src) // the fleet banner and flapping badges
+	}
 }
+
+// SetNotifications turns the desktop notifications on or off, at once.
+func (w *Window) SetNotifications(on bool) { w.alerts.on.Store(on) }
 
 // Show puts the window on screen.
 func (w *Window) Show() { w.win.Show() }
@@ -263,11 +280,8 @@ func (w *Window) apply(batch []core.Status) {
 		}
 		w.statuses[id] = s
 		changed[id] = true
-		if had && !old.NeedsAction() && s.NeedsAction() {
+		if had && entersNeedsOperator(old, s) {
 			needAction = append(needAction, s)
-		}
-		if had && isDrop(old, s) {
-			w.drops.add(now)
 		}
 		if !had || w.list.movesRow(old, s) {
 			resort = true
@@ -296,18 +310,7 @@ func (w *Window) apply(batch []core.Status) {
 		w.detail.show(*selectedStatus, now)
 	}
 	w.summary.update(w.statuses)
-	w.updateDrops(now)
-	if n := needsActionNotification(needAction, now); n != nil && !w.opts.NoNotifications {
-		w.app.SendNotification(n)
-	}
-}
-
-// updateDrops shows the banner while many accounts dropped lately.
-func (w *Window) updateDrops(now time.Time) {
-	n := w.drops.count(now)
-	if w.summary.setDrops(n, manyDropped(n, len(w.statuses))) {
-		w.win.Content().Refresh() // the bar changed height
-	}
+	w.alerts.accountsNeedAction(needAction, now)
 }
 
 // tick refreshes what changes with the clock: visible countdown rows and the
@@ -316,7 +319,7 @@ func (w *Window) tick() {
 	now := w.now()
 	w.list.tick()
 	w.detail.tick(now)
-	w.updateDrops(now)
+	w.refreshFlapping(now)
 	// Report a new size once it held for a tick, not on every step of a drag.
 	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {
 		w.sizeReported = w.size
@@ -332,6 +335,7 @@ func (w *Window) selectAccount(id core.AccountID) {
 		return
 	}
 	w.detail.show(s, w.now())
+	w.refreshFlapping(w.now())
 	w.loadEvents(id)
 }
 

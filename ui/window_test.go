@@ -340,15 +340,6 @@ func TestWindowImages(t *testing.T) {
 		{"window_light_narrow.png", theme.LightTheme(), "waiting", func(t *testing.T, w *Window) {
 			w.win.Resize(fyne.NewSize(640, 600))
 		}},
-		{"window_light_banner.png", theme.LightTheme(), "connected", func(t *testing.T, w *Window) {
-			for _, id := range []core.AccountID{"idle", "connecting", "connected"} {
-				s := statusOf(t, id)
-				s.State = core.Connected
-				w.apply([]core.Status{s})
-				s.State, s.Attempt, s.NextAttempt, s.Since = core.Waiting, 1, t0.Add(3*time.Second), t0
-				w.apply([]core.Status{s})
-			}
-		}},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			w, _ := newTestWindow(t, sampleStatuses()...)

@@ -1,0 +1,326 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+	"warden/core/history"
+)
+
+// eventSource streams every account's timeline events, as core.Manager's
+// SubscribeEvents does; the fleet banner and the flapping badges follow it.
+type eventSource interface {
+	SubscribeEvents() (events <-chan core.Event, cancel func())
+}
+
+// fleetWatch follows the disconnects of every account: it decides when many
+// accounts dropped at once (history.FleetDrop) and which accounts are
+// flapping (history.Flapping). Fyne's thread only.
+type fleetWatch struct {
+	drops       []core.Event                             // disconnects within history.FleetWindow of the newest
+	disconnects map[core.AccountID][]time.Time           // each account's disconnects within history.FlapWindow
+	dismissed   map[core.AccountID]bool                  // the accounts of the banner the operator dismissed
+	shown       []core.AccountID                         // the accounts the banner names
+	flapping    map[core.AccountID]bool                  // as last shown
+	onShow      func(ids []core.AccountID, at time.Time) // "Show these accounts"
+	at          time.Time                                // when the banner's last drop happened
+
+	relayout func() // the banner appeared or went
+
+	text                      *widget.Label
+	showButton, dismissButton *widget.Button
+	banner                    *fyne.Container // hidden while there is no fleet drop to show
+}
+
+func newFleetWatch() *fleetWatch {
+	f := &fleetWatch{
+		disconnects: map[core.AccountID][]time.Time{},
+		flapping:    map[core.AccountID]bool{},
+		text:        &widget.Label{Wrapping: fyne.TextWrapWord},
+	}
+	tint := stateColor(core.Waiting)
+	tint.A = 0x40 // a tint that reads on both themes
+	show := &widget.Button{Text: "Show these accounts", Icon: theme.VisibilityIcon(), Importance: widget.LowImportance, OnTapped: func() {
+		if f.onShow != nil {
+			f.onShow(slices.Clone(f.shown), f.at)
+		}
+	}}
+	dismiss := &widget.Button{Icon: theme.CancelIcon(), Importance: widget.LowImportance, OnTapped: func() {
+		f.dismiss()
+		if f.relayout != nil {
+			f.relayout()
+		}
+	}}
+	f.showButton, f.dismissButton = show, dismiss
+	f.banner = container.NewStack(
+		&canvas.Rectangle{FillColor: tint, CornerRadius: 6},
+		container.NewBorder(nil, nil,
+			container.NewPadded(widget.NewIcon(theme.WarningIcon())),
+			container.NewHBox(show, dismiss),
+			f.text),
+	)
+	f.banner.Hide()
+	return f
+}
+
+// fleetDropText is the banner's words for n accounts.
+func fleetDropText(n int) string {
+	return fmt.Sprintf("%d accounts disconnected within a minute", n)
+}
+
+// observe takes a batch of timeline events and reports the accounts of a
+// fleet drop when one of the batch's disconnects completed one (nil
+// otherwise). total is the number of accounts.
+func (f *fleetWatch) observe(evs []core.Event, total int) []core.AccountID {
+	dropped := false
+	for _, ev := range evs {
+		if !history.IsDisconnect(ev) {
+			continue
+		}
+		dropped = true
+		f.drops = append(f.drops, ev)
+		f.disconnects[ev.Account] = append(f.disconnects[ev.Account], ev.At)
+	}
+	if !dropped {
+		return nil
+	}
+	f.prune()
+	fire, ids := history.FleetDrop(f.drops, total)
+	if !fire {
+		return nil
+	}
+	return ids
+}
+
+// prune forgets what no rule looks at any more: drops older than
+// history.FleetWindow before the newest, disconnects older than
+// history.FlapWindow.
+func (f *fleetWatch) prune() {
+	var newest time.Time
+	for _, ev := range f.drops {
+		if ev.At.After(newest) {
+			newest = ev.At
+		}
+	}
+	f.drops = slices.DeleteFunc(f.drops, func(ev core.Event) bool { return newest.Sub(ev.At) > history.FleetWindow })
+	for id, ts := range f.disconnects {
+		ts = slices.DeleteFunc(ts, func(t time.Time) bool { return newest.Sub(t) > history.FlapWindow })
+		if len(ts) == 0 {
+			delete(f.disconnects, id)
+		} else {
+			f.disconnects[id] = ts
+		}
+	}
+}
+
+// isFlapping reports whether id had more than history.FlapLimit disconnects
+// within history.FlapWindow before now.
+func (f *fleetWatch) isFlapping(id core.AccountID, now time.Time) bool {
+	return history.Flapping(f.disconnects[id], now)
+}
+
+// show puts the banner up for the accounts ids of a drop at at, unless the
+// operator dismissed a banner naming all of them already. It reports
+// whether the banner is new or changed.
+func (f *fleetWatch) show(ids []core.AccountID, at time.Time) bool {
+	if f.dismissed != nil && !slices.ContainsFunc(ids, func(id core.AccountID) bool { return !f.dismissed[id] }) {
+		return false
+	}
+	f.dismissed = nil
+	if f.banner.Visible() && slices.Equal(ids, f.shown) {
+		return false
+	}
+	f.shown, f.at = ids, at
+	setText(f.text, fleetDropText(len(ids))+": probably the network or WhatsApp, not these accounts ("+at.Format("15:04")+").")
+	f.banner.Show()
+	return true
+}
+
+// dismiss hides the banner until a drop of another account.
+func (f *fleetWatch) dismiss() {
+	f.dismissed = map[core.AccountID]bool{}
+	for _, id := range f.shown {
+		f.dismissed[id] = true
+	}
+	f.shown = nil
+	f.banner.Hide()
+}
+
+// followEvents reads the controller's timeline events until ctx ends and
+// hands them to applyEvents on Fyne's thread, in batches at most every
+// applyEvery, one batch at a time.
+func (w *Window) followEvents(ctx context.Context, src eventSource) {
+	defer w.wg.Done()
+	events, cancel := src.SubscribeEvents()
+	defer cancel()
+	var pending []core.Event
+	applied := make(chan struct{}, 1)
+	busy := false
+	var flush <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			pending = append(pending, ev)
+			if flush == nil && !busy {
+				flush = time.After(applyEvery)
+			}
+		case <-flush:
+			flush = nil
+			batch := pending
+			pending = nil
+			busy = true
+			w.do(func() {
+				w.applyEvents(batch)
+				applied <- struct{}{}
+			})
+		case <-applied:
+			busy = false
+			if len(pending) > 0 {
+				flush = time.After(applyEvery)
+			}
+		}
+	}
+}
+
+// applyEvents takes timeline events into the fleet banner and the flapping
+// badges; on Fyne's thread.
+func (w *Window) applyEvents(evs []core.Event) {
+	if w.ctx.Err() != nil {
+		return
+	}
+	ids := w.fleet.observe(evs, len(w.statuses))
+	if ids != nil {
+		var at time.Time
+		for _, ev := range evs {
+			if ev.At.After(at) {
+				at = ev.At
+			}
+		}
+		if w.fleet.show(ids, at.In(w.now().Location())) {
+			w.fleet.relayout()
+			names := make([]string, 0, len(ids))
+			for _, id := range ids {
+				if s, ok := w.statuses[id]; ok {
+					names = append(names, s.Account.Name)
+				}
+			}
+			w.alerts.fleetDropped(names)
+		}
+	}
+	w.refreshFlapping(w.now())
+}
+
+// refreshFlapping shows the flapping badge on the rows and the detail
+// header of the accounts that flap at now, and takes it off the others.
+func (w *Window) refreshFlapping(now time.Time) {
+	next := map[core.AccountID]bool{}
+	for id := range w.fleet.disconnects {
+		if w.fleet.isFlapping(id, now) {
+			next[id] = true
+		}
+	}
+	prev := w.fleet.flapping
+	w.fleet.flapping = next
+	for id := range next {
+		if !prev[id] {
+			w.list.refreshFlapping(id)
+		}
+	}
+	for id := range prev {
+		if !next[id] {
+			w.list.refreshFlapping(id)
+		}
+	}
+	if w.detail.shown {
+		w.detail.setFlapping(next[w.detail.status.Account.ID])
+	}
+}
+
+// showOnly filters the list to the accounts of a fleet drop.
+func (w *Window) showOnly(ids []core.AccountID, at time.Time) {
+	w.list.showOnly(ids, fmt.Sprintf("The %d accounts that disconnected at %s", len(ids), at.Format("15:04")))
+}
+
+// newFlapBadge returns the "flapping" badge, hidden: the word in the
+// theme's text colour, framed and tinted in the reconnecting colour, so that
+// it reads on both themes and is not taken for a state's badge.
+func newFlapBadge(size float32) *fyne.Container {
+	b := &flapBadge{size: size}
+	b.ExtendBaseWidget(b)
+	c := container.NewCenter(b)
+	c.Hide()
+	return c
+}
+
+// flapBadge is the word "flapping" in a rounded frame.
+type flapBadge struct {
+	widget.BaseWidget
+	size float32
+}
+
+func (b *flapBadge) CreateRenderer() fyne.WidgetRenderer {
+	c := stateColor(core.Waiting)
+	tint := c
+	tint.A = 0x38
+	r := &flapRenderer{
+		bg:   &canvas.Rectangle{FillColor: tint, StrokeColor: c, StrokeWidth: 1.5, CornerRadius: 4},
+		text: &canvas.Text{Text: "flapping", TextStyle: fyne.TextStyle{Bold: true}, TextSize: b.size},
+	}
+	r.Refresh()
+	return r
+}
+
+type flapRenderer struct {
+	bg   *canvas.Rectangle
+	text *canvas.Text
+}
+
+// The space around the word.
+const flapPadX, flapPadY = 6, 1
+
+func (r *flapRenderer) Layout(size fyne.Size) {
+	r.bg.Resize(size)
+	ts := r.text.MinSize()
+	r.text.Resize(ts)
+	r.text.Move(fyne.NewPos((size.Width-ts.Width)/2, (size.Height-ts.Height)/2))
+}
+
+func (r *flapRenderer) MinSize() fyne.Size {
+	return r.text.MinSize().Add(fyne.NewSize(2*flapPadX, 2*flapPadY))
+}
+
+func (r *flapRenderer) Refresh() {
+	r.text.Color = theme.Color(theme.ColorNameForeground)
+	r.text.Refresh()
+	r.bg.Refresh()
+}
+
+func (r *flapRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObject{r.bg, r.text} }
+func (r *flapRenderer) Destroy()                     {}
+
+// setFlapping shows or hides the detail header's flapping badge.
+func (d *detailView) setFlapping(on bool) {
+	if d.flap.Visible() == on {
+		return
+	}
+	if on {
+		d.flap.Show()
+	} else {
+		d.flap.Hide()
+	}
+	d.sinceRow.Refresh()
+}

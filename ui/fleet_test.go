@@ -1,0 +1,172 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+
+	"warden/core"
+)
+
+// fleetOf returns n connected accounts, "a00", "a01"…
+func fleetOf(n int) []core.Status {
+	var all []core.Status
+	for i := range n {
+		all = append(all, core.Status{
+			Account: acct(fmt.Sprintf("a%02d", i), fmt.Sprintf("Line %02d", i), fmt.Sprintf("155500%05d.0:1@s.whatsapp.net", i)),
+			State:   core.Connected, Since: t0.Add(-time.Hour),
+		})
+	}
+	return all
+}
+
+// dropEvent is account id dropping from Connected at at.
+func dropEvent(id core.AccountID, at time.Time) core.Event {
+	return core.Event{Account: id, At: at, From: core.Connected, To: core.Waiting, Cause: "disconnected", Reason: "stream error 515"}
+}
+
+// shownRows returns the IDs the list shows, sorted.
+func shownRows(w *Window) []core.AccountID {
+	rows := slices.Clone(w.list.rows)
+	slices.Sort(rows)
+	return rows
+}
+
+func TestFleetBanner(t *testing.T) {
+	w, _ := newTestWindow(t, fleetOf(20)...)
+	banner := w.fleet.banner
+
+	test.AssertNotificationSent(t, nil, func() {
+		w.applyEvents([]core.Event{dropEvent("a00", t0)})
+		w.applyEvents([]core.Event{dropEvent("a01", t0.Add(20*time.Second))})
+	})
+	if banner.Visible() {
+		t.Fatal("two drops out of 20 show the fleet banner")
+	}
+
+	// The operator's own Disconnect is no drop.
+	stop := dropEvent("a05", t0.Add(30*time.Second))
+	stop.To, stop.Cause = core.Idle, core.CauseDisconnect
+	w.applyEvents([]core.Event{stop})
+	if banner.Visible() {
+		t.Fatal("the operator's Disconnect counts as a drop")
+	}
+
+	test.AssertNotificationSent(t, &fyne.Notification{
+		Title:   "Warden: 3 accounts disconnected within a minute",
+		Content: "Probably the network or WhatsApp, not these accounts: “Line 00”, “Line 01”, “Line 02”.",
+	}, func() { w.applyEvents([]core.Event{dropEvent("a02", t0.Add(40*time.Second))}) })
+	if !banner.Visible() {
+		t.Fatal("three drops within a minute show no banner")
+	}
+	if want := "3 accounts disconnected within a minute: probably the network or WhatsApp, not these accounts (14:30)."; w.fleet.text.Text != want {
+		t.Errorf("banner says %q, want %q", w.fleet.text.Text, want)
+	}
+
+	// The link shows exactly those accounts, until "Show all".
+	test.Tap(w.fleet.showButton)
+	if got, want := shownRows(w), []core.AccountID{"a00", "a01", "a02"}; !slices.Equal(got, want) {
+		t.Errorf("after “Show these accounts” the list shows %v, want %v", got, want)
+	}
+	if !w.list.scope.Visible() || !hasText(w.list.scope, "The 3 accounts that disconnected at 14:30") {
+		t.Error("the list does not say that it shows only the dropped accounts")
+	}
+	test.Tap(findButton(w.list.scope, "Show all"))
+	if got := len(w.list.rows); got != 20 || w.list.scope.Visible() {
+		t.Errorf("after “Show all” the list shows %d rows (scope bar shown: %v), want 20", got, w.list.scope.Visible())
+	}
+
+	// Dismissed, it stays away while the same accounts drop again, and
+	// comes back when another one joins them.
+	test.Tap(w.fleet.dismissButton)
+	if banner.Visible() {
+		t.Fatal("the banner stays after it was dismissed")
+	}
+	w.applyEvents([]core.Event{dropEvent("a01", t0.Add(50*time.Second))})
+	if banner.Visible() {
+		t.Error("the dismissed banner came back for an account it named")
+	}
+	test.AssertNotificationSent(t, nil, func() { // notified less than five minutes ago
+		w.applyEvents([]core.Event{dropEvent("a03", t0.Add(55*time.Second))})
+	})
+	if !banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "4 accounts disconnected within a minute") {
+		t.Errorf("a fourth account's drop: banner shown %v, saying %q", banner.Visible(), w.fleet.text.Text)
+	}
+}
+
+func TestSmallFleetBanner(t *testing.T) {
+	w, _ := newTestWindow(t, fleetOf(5)...)
+	w.applyEvents([]core.Event{dropEvent("a00", t0)})
+	if w.fleet.banner.Visible() {
+		t.Fatal("one drop out of 5 shows the fleet banner")
+	}
+	w.applyEvents([]core.Event{dropEvent("a03", t0.Add(59*time.Second))})
+	if !w.fleet.banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "2 accounts disconnected within a minute") {
+		t.Errorf("2 of 5 accounts dropped within a minute: banner shown %v, saying %q", w.fleet.banner.Visible(), w.fleet.text.Text)
+	}
+}
+
+func TestFlappingBadge(t *testing.T) {
+	w, _ := newTestWindow(t, fleetOf(12)...)
+	now := t0
+	w.now = func() time.Time { return now }
+	selectRow(t, w, "a07")
+	rowFlaps := func(id core.AccountID) bool {
+		t.Helper()
+		v, ok := w.list.bound[id]
+		if !ok {
+			t.Fatalf("no row shows %s", id)
+		}
+		return v.flap.Visible()
+	}
+
+	// Five drops in ten minutes are not yet flapping; a sixth is.
+	for i := range 5 {
+		w.applyEvents([]core.Event{dropEvent("a07", t0.Add(time.Duration(i)*2*time.Minute))})
+	}
+	now = t0.Add(9 * time.Minute)
+	w.tick()
+	if rowFlaps("a07") || w.detail.flap.Visible() {
+		t.Fatal("five disconnects in ten minutes show the flapping badge")
+	}
+	w.applyEvents([]core.Event{dropEvent("a07", now)})
+	if !rowFlaps("a07") || !w.detail.flap.Visible() {
+		t.Errorf("six disconnects in ten minutes: row badge %v, header badge %v; want both", rowFlaps("a07"), w.detail.flap.Visible())
+	}
+	if rowFlaps("a06") {
+		t.Error("an account that did not drop shows the flapping badge")
+	}
+
+	// Another account in the header shows its own state.
+	selectRow(t, w, "a06")
+	if w.detail.flap.Visible() {
+		t.Error("the header keeps the flapping badge for another account")
+	}
+	selectRow(t, w, "a07")
+
+	// The first drop leaves the ten minutes: five are left.
+	now = t0.Add(10*time.Minute + time.Second)
+	w.tick()
+	if rowFlaps("a07") || w.detail.flap.Visible() {
+		t.Error("the flapping badge stays once the disconnects fell out of the last ten minutes")
+	}
+}
+
+// TestFleetImage shows the banner and a flapping account for a reviewer's eye.
+func TestFleetImage(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	test.ApplyTheme(t, theme.LightTheme())
+	selectRow(t, w, "waiting")
+	for i := range 6 {
+		w.applyEvents([]core.Event{dropEvent("waiting", t0.Add(time.Duration(i-6)*time.Minute))})
+	}
+	w.applyEvents([]core.Event{dropEvent("connected", t0), dropEvent("idle", t0), dropEvent("connecting", t0)})
+	w.list.list.ScrollToBottom()
+	test.AssertRendersToImage(t, "window_light_fleet.png", w.win.Canvas())
+}
