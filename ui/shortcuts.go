@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"slices"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 )
@@ -13,6 +15,8 @@ var (
 	shortcutNew    = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutFilter = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutQuit   = &desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}
+	// shortcutSettings opens File › Settings… (settings.go).
+	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
 )
 
 func (w *Window) installShortcuts() {
@@ -20,10 +24,13 @@ func (w *Window) installShortcuts() {
 	quitItem := &fyne.MenuItem{Label: "Quit", Shortcut: shortcutQuit, IsQuit: true, Action: w.quit}
 	findItem := &fyne.MenuItem{Label: "Find", Shortcut: shortcutFilter, Action: w.focusFilter}
 	deleteItem := &fyne.MenuItem{Label: "Delete connection…  (Delete)", Action: w.confirmDeleteSelected}
-	w.win.SetMainMenu(fyne.NewMainMenu(
-		fyne.NewMenu("File", newItem, fyne.NewMenuItemSeparator(), quitItem),
-		fyne.NewMenu("Edit", findItem, deleteItem),
-	))
+	file := fyne.NewMenu("File", newItem, fyne.NewMenuItemSeparator(), quitItem)
+	if w.opts.Settings != nil {
+		settingsItem := &fyne.MenuItem{Label: "Settings…", Shortcut: shortcutSettings, Action: func() { w.showSettings() }}
+		file.Items = slices.Insert(file.Items, 2, settingsItem, fyne.NewMenuItemSeparator())
+		w.win.Canvas().AddShortcut(shortcutSettings, func(fyne.Shortcut) { w.showSettings() })
+	}
+	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, deleteItem)))
 
 	c := w.win.Canvas()
 	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { w.showAddDialog() })

@@ -31,6 +31,9 @@ type Options struct {
 	// NoNotifications turns off the desktop notifications sent when
 	// accounts come to need action.
 	NoNotifications bool
+	// Settings loads and saves the settings of File › Settings… (Ctrl+,);
+	// without it there is no such item.
+	Settings SettingsStore
 }
 
 // How often the window redraws at most for status updates, and how often
