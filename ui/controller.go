@@ -29,5 +29,10 @@ type Controller interface {
 	// Subscribe returns coalesced updates, newest per account. A Status with
 	// Removed set means the account was deleted.
 	Subscribe() (updates <-chan core.Status, cancel func())
+	// Events returns the account's newest timeline events, at most limit,
+	// oldest first.
 	Events(ctx context.Context, id core.AccountID, limit int) ([]core.Event, error)
+	// SubscribeEvents returns every account's timeline events as they
+	// happen. It never blocks the engine; cancel ends it.
+	SubscribeEvents() (events <-chan core.Event, cancel func())
 }

@@ -97,6 +97,13 @@ type detailView struct {
 	frame      *fyne.Container
 	empty      *fyne.Container
 	content    *fyne.Container
+
+	// tabs hold the body under the header: Overview, then the tabs added
+	// with addTab (Timeline, Logs).
+	tabs     *container.AppTabs
+	overview *container.TabItem
+	onShown  map[*container.TabItem]func(shown bool)
+	timeline *timelineTab // nil until setTimeline
 }
 
 func newDetailView(onAction func(actionKind, core.Status), onRename func(core.AccountID, string, func(bool)), pairing *pairingView) *detailView {
@@ -165,17 +172,49 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	setMuted(hint, "Select a connection on the left, or add one with Ctrl+N.")
 	d.empty = container.NewCenter(hint)
 	d.top = container.NewVBox(d.header, widget.NewSeparator())
-	d.frame = container.NewBorder(d.top, nil, nil, nil, container.NewVScroll(container.NewPadded(d.body)))
+	d.overview = container.NewTabItem("Overview", container.NewVScroll(container.NewPadded(d.body)))
+	d.tabs = container.NewAppTabs(d.overview)
+	d.onShown = map[*container.TabItem]func(bool){}
+	d.tabs.OnSelected = d.tabSelected
+	d.frame = container.NewBorder(d.top, nil, nil, nil, d.tabs)
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
 	d.pairing.relayout = d.content.Refresh
 	d.clear()
 	return d
 }
 
+// addTab adds a tab after the others. onShown, if not nil, is told when the
+// tab comes on screen (true) and leaves it (false).
+func (d *detailView) addTab(title string, content fyne.CanvasObject, onShown func(shown bool)) *container.TabItem {
+	item := container.NewTabItem(title, content)
+	if onShown != nil {
+		d.onShown[item] = onShown
+	}
+	d.tabs.Append(item)
+	return item
+}
+
+// tabSelected tells the tabs which of them is on screen.
+func (d *detailView) tabSelected(selected *container.TabItem) {
+	for item, f := range d.onShown {
+		f(item == selected && d.shown)
+	}
+}
+
+// setTimeline adds the Timeline tab.
+func (d *detailView) setTimeline(t *timelineTab) {
+	d.timeline = t
+	d.addTab("Timeline", t.content, t.setShown)
+}
+
 // clear shows that no account is selected.
 func (d *detailView) clear() {
 	d.shown = false
 	d.status = core.Status{}
+	if d.timeline != nil {
+		d.timeline.setAccount(core.Account{})
+	}
+	d.tabSelected(d.tabs.Selected())
 	d.laidOut = layoutKey{}
 	d.content.Objects[0].Hide()
 	d.empty.Show()
@@ -186,8 +225,15 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	if s.Account.ID != d.status.Account.ID {
 		d.stopRename()
 	}
+	wasShown := d.shown
 	d.shown = true
 	d.status = s
+	if d.timeline != nil {
+		d.timeline.setAccount(s.Account)
+	}
+	if !wasShown {
+		d.tabSelected(d.tabs.Selected())
+	}
 	d.empty.Hide()
 	d.content.Objects[0].Show()
 
@@ -231,6 +277,9 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	// it for another account or body, the header alone for another state.
 	// Texts that merely change (countdowns, attempts) need no new layout.
 	k := layoutKeyOf(s)
+	if k.pairing() && !d.laidOut.pairing() && d.tabs.Selected() != d.overview {
+		d.tabs.Select(d.overview) // the QR code is on the Overview
+	}
 	switch {
 	case k.id != d.laidOut.id || k.pairing() != d.laidOut.pairing():
 		d.content.Refresh()
@@ -274,6 +323,9 @@ func (d *detailView) tick(now time.Time) {
 		d.pairing.tick(now)
 	}
 	d.setNextTry(s, now)
+	if d.timeline != nil {
+		d.timeline.tick(now)
+	}
 }
 
 func (d *detailView) setFacts(s core.Status, now time.Time) {

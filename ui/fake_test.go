@@ -22,8 +22,9 @@ type fakeController struct {
 	calls    []string
 	statuses []core.Status
 	updates  chan core.Status
-	errs     map[string]error // by method name
-	code     string           // PairPhone's answer
+	live     []chan core.Event // SubscribeEvents' streams
+	errs     map[string]error  // by method name
+	code     string            // PairPhone's answer
 	events   []core.Event
 	added    int
 	canceled bool
@@ -101,6 +102,37 @@ func (f *fakeController) Subscribe() (<-chan core.Status, func()) {
 		f.mu.Lock()
 		f.canceled = true
 		f.mu.Unlock()
+	}
+}
+
+func (f *fakeController) SubscribeEvents() (<-chan core.Event, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ch := make(chan core.Event, 256)
+	f.live = append(f.live, ch)
+	return ch, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i, c := range f.live {
+			if c == ch {
+				f.live = append(f.live[:i], f.live[i+1:]...)
+				close(ch)
+				return
+			}
+		}
+	}
+}
+
+// emit records evs as the engine would: stored, then sent to every
+// subscriber of SubscribeEvents.
+func (f *fakeController) emit(evs ...core.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, evs...)
+	for _, ch := range f.live {
+		for _, ev := range evs {
+			ch <- ev
+		}
 	}
 }
 

@@ -133,6 +133,8 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
+	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
+		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = 0.34
@@ -161,12 +163,23 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 
 // start runs the goroutine that follows the controller's updates.
 func (w *Window) start() {
+	// The timeline's live events stop with the update loop: when the window
+	// closes or the engine does.
+	ctx, stop := context.WithCancel(w.ctx)
 	w.wg.Add(1)
-	go w.loop()
-	if src, ok := w.ctl.(eventSource); ok {
-		w.wg.Add(1)
-		go w.followEvents(w.ctx, src) // the fleet banner and flapping badges
-	}
+	go func() {
+		defer stop()
+		w.loop()
+	}()
+	events, cancel := w.ctl.SubscribeEvents()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer cancel()
+		w.detail.timeline.follow(ctx, events, func(f func()) { w.do(f) })
+	}()
+	w.wg.Add(1)
+	go w.followEvents(ctx, w.ctl) // the fleet banner and flapping badges
 }
 
 // SetNotifications turns the desktop notifications on or off, at once.
