@@ -59,6 +59,7 @@ type timelineTab struct {
 	builtAt  time.Time
 	winStart int // index in evs of the window's first event
 	stats    history.Stats
+	rowsMade int // rows the list created: only those on screen
 
 	picker  *widget.RadioGroup
 	values  map[string]*widget.Label
@@ -111,7 +112,10 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 
 	t.band = newTimelineBand()
 	t.count = newMuted(theme.SizeNameCaptionText)
-	t.list = widget.NewList(t.rows, func() fyne.CanvasObject { return newEventRow() }, t.updateRow)
+	t.list = widget.NewList(t.rows, func() fyne.CanvasObject {
+		t.rowsMade++
+		return newEventRow()
+	}, t.updateRow)
 	t.list.HideSeparators = true
 
 	// The tip floats over the statistics, so the band needs no room of
@@ -156,8 +160,8 @@ func (t *timelineTab) setShown(shown bool) {
 	}
 	t.watch()
 	if shown {
+		t.rebuild() // "Loading…"
 		t.load()
-		t.rebuild()
 	}
 }
 

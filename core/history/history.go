@@ -23,6 +23,7 @@
 package history
 
 import (
+	"sort"
 	"time"
 
 	"warden/core"
@@ -147,6 +148,15 @@ func walk(evs []core.Event, end time.Time, onEvent func(i int), fn func(sp span)
 	}
 }
 
+// lastBefore returns the index of the last event before t, or 0. evs are
+// oldest first.
+func lastBefore(evs []core.Event, t time.Time) int {
+	// Times that went backwards make this a guess; callers walk from here,
+	// and walk clamps them.
+	i := sort.Search(len(evs), func(i int) bool { return !evs[i].At.Before(t) })
+	return max(i-1, 0)
+}
+
 // Segments returns the account's states over [from, to), as far as now: the
 // segments are clipped to the window, end at the earlier of to and now, never
 // overlap and leave no hole. A note (a skipped reconnection, a dropped stale
@@ -154,6 +164,13 @@ func walk(evs []core.Event, end time.Time, onEvent func(i int), fn func(sp span)
 // one segment. The time before the first event is a gap. evs must be oldest
 // first.
 func Segments(evs []core.Event, from, to, now time.Time) []Segment {
+	// A span depends only on its event and the next, so the walk can start
+	// at the last event before the window.
+	return segments(evs, from, to, now, lastBefore(evs, from))
+}
+
+// segments is Segments with the walk starting at evs[start].
+func segments(evs []core.Event, from, to, now time.Time, start int) []Segment {
 	end := to
 	if now.Before(end) {
 		end = now
@@ -183,7 +200,7 @@ func Segments(evs []core.Event, from, to, now time.Time) []Segment {
 		first = evs[0].At
 	}
 	add(Segment{State: core.Idle, Start: from, End: first, Reason: ReasonNoRecord, Gap: true})
-	walk(evs, end, nil, func(sp span) {
+	walk(evs[start:], end, nil, func(sp span) {
 		add(Segment{State: sp.ev.To, Start: sp.start, End: sp.end, Reason: sp.reason, Cause: sp.ev.Cause,
 			Attempt: sp.ev.Attempt, Gap: sp.gap})
 	})

@@ -55,8 +55,34 @@ type Stats struct {
 	CurrentAttempt int
 }
 
+// recoveryStart returns where a walk must start to know, at from, whether
+// the account is recovering from a disconnect and since when: at the last
+// event before from, or earlier at the disconnect it has not yet recovered
+// from. evs are oldest first.
+func recoveryStart(evs []core.Event, from time.Time) int {
+	if len(evs) == 0 {
+		return 0
+	}
+	k := lastBefore(evs, from)
+	for j := k; j >= 0; j-- {
+		ev := evs[j]
+		switch {
+		case IsDisconnect(ev):
+			return j
+		case ev.To == core.Connected && ev.From != core.Connected, byOperator(ev):
+			return k
+		}
+	}
+	return k
+}
+
 // StatsOf sums up evs (oldest first) over [from, to), as far as now.
 func StatsOf(evs []core.Event, from, to, now time.Time) Stats {
+	return statsOf(evs, from, to, now, recoveryStart(evs, from))
+}
+
+// statsOf is StatsOf with the walk starting at evs[start].
+func statsOf(evs []core.Event, from, to, now time.Time, start int) Stats {
 	end := to
 	if now.Before(end) {
 		end = now
@@ -66,6 +92,7 @@ func StatsOf(evs []core.Event, from, to, now time.Time) Stats {
 		return st
 	}
 	in := func(t time.Time) bool { return !t.Before(from) && t.Before(end) || t.Equal(end) }
+	evs = evs[start:]
 
 	var (
 		recovering bool

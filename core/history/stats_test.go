@@ -2,6 +2,8 @@ package history
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -179,3 +181,37 @@ func TestStats(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// TestShortcutsChangeNothing checks that starting the walk near the window,
+// as Segments and StatsOf do, gives what walking every event gives, over
+// random timelines and windows.
+func TestShortcutsChangeNothing(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	causes := []string{"disconnected", "replaced", core.CauseTimer, core.CauseDialFailed, core.CauseSkipped,
+		core.CauseStale, core.CauseShutdown, core.CauseStartup, core.CauseDisconnect, core.CauseConnect, "connected"}
+	for run := range 300 {
+		var evs []core.Event
+		at := day0
+		state := core.Idle
+		for range 1 + rnd.IntN(60) {
+			at = at.Add(time.Duration(rnd.IntN(3600)) * time.Second)
+			to := core.States[rnd.IntN(len(core.States))]
+			cause := causes[rnd.IntN(len(causes))]
+			if rnd.IntN(4) == 0 {
+				to = state // a note
+			}
+			evs = append(evs, core.Event{At: at, From: state, To: to, Cause: cause, Attempt: rnd.IntN(4)})
+			state = to
+		}
+		from := day0.Add(time.Duration(rnd.IntN(40*3600)) * time.Second)
+		to := from.Add(time.Duration(1+rnd.IntN(20*3600)) * time.Second)
+		now := to.Add(time.Duration(rnd.IntN(7200)-3600) * time.Second)
+
+		if got, want := Segments(evs, from, to, now), segments(evs, from, to, now, 0); !slices.Equal(got, want) {
+			t.Fatalf("run %d: Segments from the window differ from a full walk:\n%v\n%v", run, got, want)
+		}
+		if got, want := StatsOf(evs, from, to, now), statsOf(evs, from, to, now, 0); got != want {
+			t.Fatalf("run %d: StatsOf from the window differs from a full walk:\n%+v\n%+v", run, got, want)
+		}
+	}
+}
