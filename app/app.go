@@ -110,6 +110,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(assets.Icon)
 	settings := svc.settings
+	applyTheme(a, settings.Theme)
+	prefs := &settingsStore{svc: svc, app: a, level: level}
+	if svc.demo != nil {
+		prefs.policy = svc.demo.policy
+	}
 	title := "Warden"
 	if f.demo {
 		title = "Warden — Demo"
@@ -126,8 +131,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			svc.settings = s
 		},
-		OnQuit: a.Quit,
+		OnQuit:          a.Quit,
+		NoNotifications: !settings.Notifications,
+		Settings:        prefs,
 	})
+	// With a tray, closing the window hides it; without one, it quits.
+	tr := startTray(a, svc.manager, func() { win.Window().Show(); win.Window().RequestFocus() }, a.Quit)
+	if tr != nil {
+		win.Window().SetCloseIntercept(win.Window().Hide)
+	}
 	win.SetLogSource(&logSource{db: svc.db, book: svc.book})
 
 	sigs := make(chan os.Signal, 1)
@@ -151,6 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
 
 	win.ShowAndRun()
+	tr.stop()
 	win.Close() // stops the window's update loop and saves its last size
 
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)

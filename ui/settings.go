@@ -539,8 +539,9 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 		return &widget.Label{Text: text, TextStyle: fyne.TextStyle{Bold: true}}
 	}
 	note := func(text string) fyne.CanvasObject {
+		// Broken into lines by hand, not wrapped: a wrapped text knows its
+		// height only after its first layout, too late for the scroll.
 		l := newMuted(theme.SizeNameCaptionText)
-		l.Wrapping = fyne.TextWrapWord
 		setMuted(l, text)
 		return l
 	}
@@ -556,12 +557,12 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 	)
 	body := container.NewVBox(
 		heading("Reconnect schedule"),
-		note("The wait before each reconnection attempt. The last row applies to every later attempt too."),
+		note("The wait before each reconnection attempt.\nThe last row applies to every later attempt too."),
 		header, d.rowsBox, d.schedErr, container.NewHBox(d.addRow),
 		field("Jitter", fieldJitter, "% on top"),
 		widget.NewSeparator(),
 		heading("Conflict breaker"),
-		note("When another client takes an account, Warden takes it back once after the delay, unless there were this many conflicts within the window: then it waits for you."),
+		note("When another client takes an account, Warden takes it back once after the delay,\nunless there were this many conflicts within the window: then it waits for you."),
 		d.off,
 		field("Conflicts", fieldConflicts, ""),
 		field("Within", fieldWindow, "minutes"),
