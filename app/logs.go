@@ -94,6 +94,10 @@ func toUI(l logbook.Line) ui.LogLine {
 	return ui.LogLine{At: l.At, Level: l.Level, Account: l.Account, Message: l.Message, Attrs: l.Attrs}
 }
 
+// LogLevel is the level Warden logs at: the logs views say that lines below
+// it are not recorded.
+func (s *logSource) LogLevel() slog.Level { return s.book.Level() }
+
 // Subscribe streams the book's new lines until cancel is called.
 func (s *logSource) Subscribe() (<-chan ui.LogLine, func()) {
 	in, cancelIn := s.book.Subscribe()

@@ -200,8 +200,12 @@ type logsPane struct {
 	// means it has to load its lines when it comes on screen.
 	onScreen, stale bool
 	sel             int // the selected row, -1 for none
-	note            string
-	search          *time.Timer // the pending search of the stored logs
+	// bottomAt is the list's scroll offset at the bottom, for the list's
+	// size bottomSize, as scrollToBottom left it.
+	bottomAt   float32
+	bottomSize fyne.Size
+	note       string
+	search     *time.Timer // the pending search of the stored logs
 
 	levelSelect *widget.Select
 	query       *widget.Entry
@@ -479,7 +483,7 @@ func (p *logsPane) setLines(lines []LogLine) {
 	}
 	p.list.Refresh()
 	if !p.paused {
-		p.list.ScrollToBottom()
+		p.scrollToBottom()
 	}
 	p.showFollow()
 	p.showCount()
@@ -505,6 +509,12 @@ func (p *logsPane) addLive(batch []LogLine) {
 			p.early = slices.Delete(p.early, 0, len(p.early)-p.max)
 		}
 		return
+	}
+	if !p.paused && p.scrolledUp() {
+		// The operator scrolled back to read: pause rather than pull the
+		// view to the newest line.
+		p.paused = true
+		p.showFollow()
 	}
 	q := strings.ToLower(p.filter.query)
 	added := 0
@@ -536,8 +546,21 @@ func (p *logsPane) addLive(batch []LogLine) {
 		p.lines = slices.Delete(p.lines, 0, n)
 	}
 	p.list.Refresh()
-	p.list.ScrollToBottom()
+	p.scrollToBottom()
 	p.showCount()
+}
+
+// scrollToBottom shows the newest line and notes where that is, so that
+// scrolledUp can tell when the operator scrolled back.
+func (p *logsPane) scrollToBottom() {
+	p.list.ScrollToBottom()
+	p.bottomAt, p.bottomSize = p.list.GetScrollOffset(), p.list.Size()
+}
+
+// scrolledUp reports whether the view left the bottom since scrollToBottom,
+// while the list kept its size (a resize moves the bottom).
+func (p *logsPane) scrolledUp() bool {
+	return p.list.Size() == p.bottomSize && p.list.GetScrollOffset() < p.bottomAt-1
 }
 
 func (p *logsPane) forget(lines []LogLine) {
@@ -564,7 +587,7 @@ func (p *logsPane) toggleFollow() {
 		p.lines = slices.Delete(p.lines, 0, n)
 	}
 	p.list.Refresh()
-	p.list.ScrollToBottom()
+	p.scrollToBottom()
 	p.showFollow()
 	p.showCount()
 }
@@ -608,6 +631,10 @@ func (p *logsPane) showCount() {
 		if len(p.lines) == p.max {
 			s += " (the newest)"
 		}
+	}
+	if l, ok := p.src.(interface{ LogLevel() slog.Level }); ok && p.filter.level < l.LogLevel() && p.note == "" {
+		s += " · Warden logs at " + strings.TrimSpace(strings.ToLower(levelWord(l.LogLevel()))) +
+			" level: lines below it, such as whatsmeow's XML at debug, are not recorded"
 	}
 	setMuted(p.status, s)
 	switch {

@@ -456,3 +456,42 @@ func TestBatchLines(t *testing.T) {
 		cancel()
 	})
 }
+
+func TestLogsPaneScrollingBackPauses(t *testing.T) {
+	p := newTestLogsPane(t, newFakeLogs(), "a1", false)
+	for i := range 100 {
+		p.addLive([]LogLine{line(i, slog.LevelInfo, "a1", fmt.Sprint("line ", i))})
+	}
+	if p.paused {
+		t.Fatal("following paused by itself")
+	}
+	p.list.ScrollToOffset(0) // the operator scrolls to the top
+	p.addLive([]LogLine{line(100, slog.LevelInfo, "a1", "line 100")})
+	if !p.paused || len(p.lines) != 100 || p.list.GetScrollOffset() != 0 {
+		t.Errorf("after scrolling back, a new line: paused %v, %d lines shown, offset %v; want paused at the top with 100",
+			p.paused, len(p.lines), p.list.GetScrollOffset())
+	}
+	if !hasText(p.content, "1 new line") {
+		t.Error("no \"1 new line\" hint")
+	}
+}
+
+// leveledLogs is a source that says at which level Warden logs.
+type leveledLogs struct {
+	*fakeLogs
+	level slog.Level
+}
+
+func (l leveledLogs) LogLevel() slog.Level { return l.level }
+
+func TestLogsPaneSaysDebugLinesAreNotRecorded(t *testing.T) {
+	p := newTestLogsPane(t, leveledLogs{newFakeLogs(line(1, slog.LevelInfo, "a1", "Connected")), slog.LevelInfo}, "a1", false)
+	const hint = "1 line · Warden logs at info level: lines below it, such as whatsmeow's XML at debug, are not recorded"
+	if hasText(p.content, hint) {
+		t.Error("the hint shows at Info")
+	}
+	p.levelSelect.SetSelected("Debug")
+	if !hasText(p.content, hint) {
+		t.Error("at Debug, no word that Warden does not record debug lines")
+	}
+}

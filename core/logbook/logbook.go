@@ -107,6 +107,9 @@ func New(level slog.Leveler, opts Options) *Book {
 // Enabled reports whether records at l are kept.
 func (b *Book) Enabled(_ context.Context, l slog.Level) bool { return l >= b.level.Level() }
 
+// Level is the lowest level kept now.
+func (b *Book) Level() slog.Level { return b.level.Level() }
+
 // Handle keeps the record and hands it to the subscribers. It never blocks.
 func (b *Book) Handle(_ context.Context, r slog.Record) error {
 	line := Line{At: r.Time, Level: r.Level, Message: r.Message, Account: b.account}

@@ -83,6 +83,9 @@ func TestLevelFollowsTheLeveler(t *testing.T) {
 	log.Info("shown")
 	level.Set(slog.LevelDebug)
 	log.Debug("now shown")
+	if b.Level() != slog.LevelDebug {
+		t.Errorf("Level() = %v, want DEBUG as the LevelVar says", b.Level())
+	}
 	if got, want := messages(b.RecentAll(0)), []string{"shown", "now shown"}; !slices.Equal(got, want) {
 		t.Errorf("kept %q, want %q", got, want)
 	}
