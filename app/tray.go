@@ -23,12 +23,25 @@ import (
 // most.
 const trayEvery = time.Second
 
-// trayAvailable reports whether a system tray can be set: it registers over
-// the D-Bus session bus, and without one Fyne must not be asked to (see
-// FYNE.md). The connection is shared and stays open.
+// trayWatcher is the D-Bus name of the desktop's tray host (the
+// StatusNotifierItem protocol, which Fyne's tray speaks).
+const trayWatcher = "org.kde.StatusNotifierWatcher"
+
+// trayAvailable reports whether the desktop shows a system tray: a D-Bus
+// session bus is reachable (without one Fyne must not be asked to set a tray,
+// see FYNE.md) and a tray host is on it. Without a host the icon would show
+// nowhere, and a window hidden to it could not come back. The connection is
+// shared and stays open.
 func trayAvailable() bool {
-	_, err := dbus.SessionBus()
-	return err == nil
+	conn, err := dbus.SessionBus()
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var has bool
+	err = conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, trayWatcher).Store(&has)
+	return err == nil && has
 }
 
 // tray is Warden's system tray icon and menu: the counts by state, "Show
