@@ -722,8 +722,9 @@ func (p *logsPane) showExport() {
 		setMuted(p.status, fmt.Sprintf("Saved %s lines to %s.", thousands(len(lines)), w.URI().Name()))
 	}, p.win)
 	d.SetFileName(p.exportName())
-	d.Resize(fyne.NewSize(760, 520))
 	d.Show()
+	d.Resize(fyne.NewSize(760, 520)) // only once shown: before, the dialog has no content yet
+
 }
 
 // thousands writes n with thin separators: 20000 → "20,000".

@@ -408,6 +408,10 @@ func TestLogsExportTakesHeldLinesAndNamesTheFile(t *testing.T) {
 	if got, want := p.exportName(), "warden-Sales-desk-20260303-1430.log"; got != want {
 		t.Errorf("exportName() = %q, want %q", got, want)
 	}
+	test.Tap(findButton(p.content, "Export…"))
+	if p.win.Canvas().Overlays().Top() == nil {
+		t.Error("Export… shows no file dialog")
+	}
 }
 
 func TestBatchLines(t *testing.T) {
