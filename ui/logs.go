@@ -225,21 +225,19 @@ type logsPane struct {
 	wg        sync.WaitGroup
 }
 
-// newLogsPane builds a logs view of id, or of everything when all is set,
-// and starts following src. It loads its lines once setShown(true) says it
-// is on screen. Call close to stop it. names gives the account names shown
-// in the all view (nil shows IDs).
-func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, names func(core.AccountID) string) *logsPane {
-	p := newLogsPaneNoStart(src, id, all, win, names)
-	live, unsub := src.Subscribe()
+// start follows src's live lines until close.
+func (p *logsPane) start() {
+	live, unsub := p.src.Subscribe()
 	p.unsub = unsub
 	p.wg.Add(1)
 	go p.follow(live)
-	return p
 }
 
-// newLogsPaneNoStart builds the pane without subscribing or loading.
-func newLogsPaneNoStart(src LogSource, id core.AccountID, all bool, win fyne.Window, names func(core.AccountID) string) *logsPane {
+// newLogsPane builds a logs view of id, or of everything when all is set.
+// start makes it follow the live lines; it loads its lines once setShown(true)
+// says it is on screen; close stops it. names gives the account names shown
+// in the all view (nil shows IDs).
+func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, names func(core.AccountID) string) *logsPane {
 	if names == nil {
 		names = func(id core.AccountID) string { return string(id) }
 	}
@@ -985,9 +983,10 @@ func (w *Window) SetLogSource(src LogSource) {
 	w.win.SetMainMenu(menu)
 	w.win.Canvas().AddShortcut(shortcutLogs, func(fyne.Shortcut) { wl.showAll() })
 
-	wl.account = newLogsPane(src, w.list.selected, false, w.win, w.accountName)
+	wl.account = wl.newPane(src, w.list.selected, false, w.win)
 	wl.account.onScreen = false
 	wl.track(wl.account)
+	wl.account.start()
 	w.detail.setLogs(wl.account)
 	onSelect := w.list.onSelect
 	w.list.onSelect = func(id core.AccountID) {
@@ -1008,6 +1007,13 @@ func (w *Window) SetLogSource(src LogSource) {
 			p.close()
 		}
 	}()
+}
+
+// newPane builds a logs pane that runs its work as the Window does.
+func (wl *windowLogs) newPane(src LogSource, id core.AccountID, all bool, win fyne.Window) *logsPane {
+	p := newLogsPane(src, id, all, win, wl.w.accountName)
+	p.do, p.async = wl.w.do, wl.w.async
+	return p
 }
 
 // track registers p to be closed with the Window; false when it already
@@ -1040,11 +1046,12 @@ func (wl *windowLogs) showAll() {
 	}
 	w := wl.w
 	win := w.app.NewWindow(w.opts.Title + " · All logs")
-	p := newLogsPane(wl.src, "", true, win, w.accountName)
+	p := wl.newPane(wl.src, "", true, win)
 	if !wl.track(p) {
 		win.Close()
 		return
 	}
+	p.start()
 	wl.allWin, wl.allPane = win, p
 	win.SetContent(container.NewPadded(p.content))
 	win.Resize(fyne.NewSize(1100, 680))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 
 	"warden/core"
@@ -182,7 +183,7 @@ func newTestLogsPane(t *testing.T, src LogSource, id core.AccountID, all bool) *
 	test.NewTempApp(t)
 	win := test.NewTempWindow(t, nil)
 	names := map[core.AccountID]string{"a1": "Sales desk", "a2": "Support"}
-	p := newLogsPaneNoStart(src, id, all, win, func(id core.AccountID) string { return names[id] })
+	p := newLogsPane(src, id, all, win, func(id core.AccountID) string { return names[id] })
 	p.now = func() time.Time { return t0 }
 	p.do = func(f func()) { f() }
 	p.async = func(work func() func()) {
@@ -497,5 +498,81 @@ func TestLogsPaneSaysDebugLinesAreNotRecorded(t *testing.T) {
 	p.levelSelect.SetSelected("Debug")
 	if !hasText(p.content, hint) {
 		t.Error("at Debug, no word that Warden does not record debug lines")
+	}
+}
+
+// logsTab returns the detail's Logs tab, failing the test when there is none.
+func logsTab(t *testing.T, w *Window) *container.TabItem {
+	t.Helper()
+	for _, it := range w.detail.tabs.Items {
+		if it.Text == "Logs" {
+			return it
+		}
+	}
+	t.Fatal("the detail has no Logs tab")
+	return nil
+}
+
+func TestWindowLogsTabFollowsTheSelection(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	src := newFakeLogs(
+		line(1, slog.LevelInfo, "connected", "Connected"),
+		line(2, slog.LevelWarn, "waiting", "stream error", "code", "515"),
+		line(3, slog.LevelInfo, "", "warden started"),
+	)
+	w.SetLogSource(src)
+	tab := logsTab(t, w)
+	selectRow(t, w, "connected")
+	if calls := src.Calls(); len(calls) != 0 {
+		t.Errorf("the logs were read before the Logs tab was shown: %q", calls)
+	}
+	w.detail.tabs.Select(tab)
+	if !hasText(tab.Content, "Connected") || hasText(tab.Content, "stream error") {
+		t.Error("the Logs tab does not show the selected account's lines alone")
+	}
+	selectRow(t, w, "waiting")
+	if !hasText(tab.Content, "stream error") || hasText(tab.Content, "Connected") {
+		t.Error("after selecting another account, the Logs tab does not show its lines")
+	}
+	if got, want := src.Calls(), []string{`History "connected" false INFO ""`, `History "waiting" false INFO ""`}; !slices.Equal(got, want) {
+		t.Errorf("reads of the logs: %q, want %q", got, want)
+	}
+}
+
+func TestWindowAllLogsMenuOpensOneWindow(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	src := newFakeLogs(
+		line(1, slog.LevelInfo, "connected", "Connected"),
+		line(3, slog.LevelInfo, "", "warden started"),
+	)
+	w.SetLogSource(src)
+	var item *fyne.MenuItem
+	for _, m := range w.win.MainMenu().Items {
+		for _, it := range m.Items {
+			if it.Label == "All logs…" && m.Label == "View" {
+				item = it
+			}
+		}
+	}
+	if item == nil || item.Shortcut != shortcutLogs {
+		t.Fatalf("no View › All logs… with Ctrl+L in the main menu (%v)", item)
+	}
+	before := len(fyne.CurrentApp().Driver().AllWindows())
+	item.Action()
+	item.Action() // a second time brings the same window forward
+	wins := fyne.CurrentApp().Driver().AllWindows()
+	if len(wins) != before+1 {
+		t.Fatalf("%d windows after All logs… twice, want %d", len(wins), before+1)
+	}
+	logs := wins[len(wins)-1]
+	for _, text := range []string{"Sales desk 1", "Connected", "Warden", "warden started"} {
+		if !hasText(logs.Content(), text) {
+			t.Errorf("the all-logs window does not show %q", text)
+		}
+	}
+	logs.Close()
+	item.Action()
+	if n := len(fyne.CurrentApp().Driver().AllWindows()); n != before+1 {
+		t.Errorf("after closing it, All logs… leaves %d windows, want %d", n, before+1)
 	}
 }
