@@ -94,20 +94,22 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 		}
 	}
 	t.picker.ExtendBaseWidget(t.picker)
+	// Export buttons: the save icon and the format.
 	t.csv = &widget.Button{Text: "CSV…", Icon: theme.DocumentSaveIcon(), OnTapped: func() { t.export("csv") }}
 	t.json = &widget.Button{Text: "JSON…", Icon: theme.DocumentSaveIcon(), OnTapped: func() { t.export("json") }}
-	exportLabel := newMuted(theme.SizeNameText)
-	setMuted(exportLabel, "Export")
-	top := container.NewBorder(nil, nil, t.picker, container.NewHBox(exportLabel, t.csv, t.json))
+	top := container.NewBorder(nil, nil, t.picker, container.NewHBox(t.csv, t.json))
 
 	// The statistics: a figure in bold and what it is, side by side,
 	// wrapping in a narrow window.
-	stats := container.New(layout.NewRowWrapLayoutWithCustomPadding(theme.Padding()*4, 0))
+	stats := container.New(&flowLayout{hpad: theme.Padding() * 4})
 	for _, name := range statNames {
 		v := &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}
-		n := newMuted(theme.SizeNameText)
+		n := newMuted(theme.SizeNameCaptionText)
 		t.values[name], t.notes[name] = v, n
-		stats.Add(container.New(layout.NewCustomPaddedHBoxLayout(0), v, n))
+		// The smaller note sits on the figure's baseline.
+		drop := theme.TextSize() - theme.CaptionTextSize()
+		stats.Add(container.New(layout.NewCustomPaddedHBoxLayout(0), v,
+			container.New(layout.NewCustomPaddedLayout(drop, 0, 0, 0), n)))
 	}
 
 	t.band = newTimelineBand()
@@ -120,9 +122,9 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 
 	// The tip floats over the statistics, so the band needs no room of
 	// its own for it.
-	legend := container.NewBorder(nil, nil, newTimelineLegend(), t.count)
-	head := container.NewVBox(top, stats, t.band, legend, widget.NewSeparator())
-	t.content = container.NewBorder(head, nil, nil, nil, t.list)
+	legend := newTimelineLegend()
+	legend.Add(t.count)
+	t.content = container.New(&timelineLayout{}, top, stats, t.band, legend, widget.NewSeparator(), t.list)
 	t.rebuild()
 	return t
 }
@@ -354,7 +356,11 @@ func (t *timelineTab) showStats() {
 		return
 	}
 	set("Uptime", formatUptime(st.Uptime), "uptime · "+formatDuration(st.Running)+" watched")
-	set("Disconnects", strconv.Itoa(st.Disconnects), fmt.Sprintf("%s · %.1f per 24 h", pluralWord(st.Disconnects, "disconnect"), st.DisconnectsPer24h))
+	disconnects := pluralWord(st.Disconnects, "disconnect")
+	if st.Running >= time.Hour { // a shorter time makes a rate per day a guess
+		disconnects += fmt.Sprintf(" · %.1f per 24 h", st.DisconnectsPer24h)
+	}
+	set("Disconnects", strconv.Itoa(st.Disconnects), disconnects)
 	median, note := "—", "to recover"
 	switch {
 	case st.Recoveries == 1:
@@ -374,6 +380,85 @@ func (t *timelineTab) showStats() {
 		attempt = strconv.Itoa(st.CurrentAttempt)
 	}
 	set("Attempt", attempt, fmt.Sprintf("current attempt (%d in the window)", st.Attempts))
+}
+
+// timelineLayout stacks the tab's parts: the picker row, the statistics and
+// the legend (both wrapping at the tab's width), the band, a separator, and
+// the list in the rest. Unlike a VBox it knows the width when it decides the
+// heights, so wrapped rows get the room they need at once.
+type timelineLayout struct{}
+
+func (timelineLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	pad := theme.Padding()
+	y := float32(0)
+	for i, o := range objs {
+		h := o.MinSize().Height
+		if c, ok := o.(*fyne.Container); ok {
+			if f, ok := c.Layout.(*flowLayout); ok {
+				h = f.height(c.Objects, size.Width)
+			}
+		}
+		if i == len(objs)-1 { // the list: the rest
+			h = max(size.Height-y, 0)
+		}
+		o.Move(fyne.NewPos(0, y))
+		o.Resize(fyne.NewSize(size.Width, h))
+		y += h + pad
+	}
+}
+
+func (timelineLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		m := o.MinSize()
+		s.Width = max(s.Width, m.Width)
+		s.Height += m.Height + theme.Padding()
+	}
+	return s
+}
+
+// flowLayout places its objects left to right at their minimum sizes and
+// wraps them into rows. Its MinSize is one row as wide as its widest object;
+// the layout that holds it asks height for the rows a width needs.
+type flowLayout struct{ hpad float32 }
+
+// place positions objs in rows at width (when move is set) and returns the
+// height they take.
+func (f *flowLayout) place(objs []fyne.CanvasObject, width float32, move bool) float32 {
+	x, y, rowH := float32(0), float32(0), float32(0)
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		m := o.MinSize()
+		if x > 0 && x+m.Width > width {
+			x, y, rowH = 0, y+rowH, 0
+		}
+		if move {
+			o.Move(fyne.NewPos(x, y))
+			o.Resize(m)
+		}
+		x += m.Width + f.hpad
+		rowH = max(rowH, m.Height)
+	}
+	return y + rowH
+}
+
+func (f *flowLayout) height(objs []fyne.CanvasObject, width float32) float32 {
+	return f.place(objs, width, false)
+}
+
+func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) { f.place(objs, size.Width, true) }
+
+func (f *flowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		if o.Visible() {
+			m := o.MinSize()
+			s = s.Max(m)
+		}
+	}
+	return s
 }
 
 // pluralWord is word for n of them: "conflict", "conflicts".
@@ -659,7 +744,7 @@ func (c *eventColumns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 }
 
 func (c *eventColumns) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	s := fyne.NewSize((eventFixed[0]+eventFixed[1]+24)*theme.TextSize(), 0)
+	s := fyne.NewSize((eventFixed[0]+eventFixed[1]+14)*theme.TextSize(), 0)
 	for _, o := range objs {
 		s.Height = max(s.Height, o.MinSize().Height)
 	}
@@ -685,13 +770,11 @@ func newTimelineLegend() *fyne.Container {
 		setMuted(l, text)
 		return container.NewHBox(container.NewCenter(container.New(fixedSize{12, 10}, o)), l)
 	}
-	hint := newMuted(theme.SizeNameCaptionText)
-	setMuted(hint, "· point at the band for details")
-	return container.NewHBox(
+	// It wraps in a narrow window rather than widen the pane.
+	return container.New(&flowLayout{hpad: theme.Padding()},
 		swatch(newLegendMark(markDisconnect), "disconnect"),
 		swatch(newLegendMark(markAttempt), "reconnect attempt"),
-		swatch(canvas.NewRasterWithPixels(gapPixel), "Warden not running / no record"),
-		hint,
+		swatch(canvas.NewRasterWithPixels(gapPixel), "not running / no record"),
 	)
 }
 
