@@ -985,8 +985,8 @@ func (w *Window) SetLogSource(src LogSource) {
 
 	wl.account = wl.newPane(src, w.list.selected, false, w.win)
 	wl.account.onScreen = false
-	wl.track(wl.account)
 	wl.account.start()
+	wl.track(wl.account)
 	w.detail.setLogs(wl.account)
 	onSelect := w.list.onSelect
 	w.list.onSelect = func(id core.AccountID) {
@@ -1047,17 +1047,19 @@ func (wl *windowLogs) showAll() {
 	w := wl.w
 	win := w.app.NewWindow(w.opts.Title + " · All logs")
 	p := wl.newPane(wl.src, "", true, win)
-	if !wl.track(p) {
+	p.start()
+	if !wl.track(p) { // the Window closed
 		win.Close()
 		return
 	}
-	p.start()
 	wl.allWin, wl.allPane = win, p
 	win.SetContent(container.NewPadded(p.content))
 	win.Resize(fyne.NewSize(1100, 680))
 	closeWin := func(fyne.Shortcut) { win.Close() }
 	win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, closeWin)
-	win.Canvas().AddShortcut(shortcutLogs, func(fyne.Shortcut) { win.Canvas().Focus(p.query) })
+	focusSearch := func(fyne.Shortcut) { win.Canvas().Focus(p.query) }
+	win.Canvas().AddShortcut(shortcutLogs, focusSearch)
+	win.Canvas().AddShortcut(shortcutFilter, focusSearch)
 	win.SetOnClosed(func() {
 		wl.allWin, wl.allPane = nil, nil
 		wl.untrack(p)
