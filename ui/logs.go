@@ -225,14 +225,6 @@ type logsPane struct {
 	wg        sync.WaitGroup
 }
 
-// start follows src's live lines until close.
-func (p *logsPane) start() {
-	live, unsub := p.src.Subscribe()
-	p.unsub = unsub
-	p.wg.Add(1)
-	go p.follow(live)
-}
-
 // newLogsPane builds a logs view of id, or of everything when all is set.
 // start makes it follow the live lines; it loads its lines once setShown(true)
 // says it is on screen; close stops it. names gives the account names shown
@@ -262,16 +254,17 @@ func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, na
 		}()
 	}
 
-	var names4 []string
+	var choices []string
 	for _, l := range logLevels {
-		names4 = append(names4, l.name)
+		choices = append(choices, l.name)
 	}
-	p.levelSelect = widget.NewSelect(names4, func(s string) {
+	p.levelSelect = widget.NewSelect(choices, func(s string) {
 		for _, l := range logLevels {
 			if l.name == s && l.level != p.filter.level {
 				p.filter.level = l.level
 				p.refilter()
 				p.reload()
+				return
 			}
 		}
 	})
@@ -325,6 +318,14 @@ func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, na
 	p.showFollow()
 	p.showCount()
 	return p
+}
+
+// start follows src's live lines until close.
+func (p *logsPane) start() {
+	live, unsub := p.src.Subscribe()
+	p.unsub = unsub
+	p.wg.Add(1)
+	go p.follow(live)
 }
 
 // follow hands the live lines to addLive on Fyne's thread until the
