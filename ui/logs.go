@@ -699,9 +699,37 @@ func (p *logsPane) exportName() string {
 	return "warden-" + strings.Trim(clean, "-") + "-" + p.now().Format("20060102-1504") + ".log"
 }
 
+// exportHeader is the comment an export starts with: what the lines are,
+// when they were exported, and the names of the accounts they name by ID.
+func (p *logsPane) exportHeader(lines []LogLine) string {
+	var b strings.Builder
+	b.WriteString("# Warden logs of ")
+	if p.filter.all {
+		b.WriteString("every account and Warden itself")
+	} else {
+		b.WriteString(p.names(p.filter.account) + " (" + string(p.filter.account) + ")")
+	}
+	b.WriteString(", " + strings.ToLower(strings.TrimSpace(levelWord(p.filter.level))) + " and above")
+	if p.filter.query != "" {
+		b.WriteString(", matching " + strconv.Quote(p.filter.query))
+	}
+	fmt.Fprintf(&b, "; %d lines, exported %s\n", len(lines), p.now().UTC().Format("2006-01-02T15:04:05Z07:00"))
+	if p.filter.all {
+		seen := map[core.AccountID]bool{"": true}
+		for _, l := range lines {
+			if !seen[l.Account] {
+				seen[l.Account] = true
+				fmt.Fprintf(&b, "# [%s] is %s\n", l.Account, p.names(l.Account))
+			}
+		}
+	}
+	return b.String()
+}
+
 // showExport asks where to save the lines that pass the filter.
 func (p *logsPane) showExport() {
 	lines := p.matching()
+	header := p.exportHeader(lines)
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil {
 			dialog.ShowError(err, p.win)
@@ -710,7 +738,10 @@ func (p *logsPane) showExport() {
 		if w == nil { // cancelled
 			return
 		}
-		err = writeLogs(w, lines)
+		_, err = io.WriteString(w, header)
+		if err == nil {
+			err = writeLogs(w, lines)
+		}
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}
@@ -723,7 +754,6 @@ func (p *logsPane) showExport() {
 	d.SetFileName(p.exportName())
 	d.Show()
 	d.Resize(fyne.NewSize(760, 520)) // only once shown: before, the dialog has no content yet
-
 }
 
 // thousands writes n with thin separators: 20000 → "20,000".

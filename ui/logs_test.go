@@ -576,3 +576,27 @@ func TestWindowAllLogsMenuOpensOneWindow(t *testing.T) {
 		t.Errorf("after closing it, All logs… leaves %d windows, want %d", n, before+1)
 	}
 }
+
+func TestLogsExportHeaderSaysWhatAndNamesAccounts(t *testing.T) {
+	src := newFakeLogs(
+		line(1, slog.LevelWarn, "a1", "stream error 515"),
+		line(2, slog.LevelWarn, "", "store slow 515"),
+		line(3, slog.LevelError, "a2", "code 515"),
+		line(4, slog.LevelWarn, "a1", "again 515"),
+	)
+	p := newTestLogsPane(t, src, "", true)
+	p.levelSelect.SetSelected("Warn")
+	test.Type(p.query, "515")
+	want := "# Warden logs of every account and Warden itself, warn and above, matching \"515\"; 4 lines, exported 2026-03-03T14:30:00Z\n" +
+		"# [a1] is Sales desk\n" +
+		"# [a2] is Support\n"
+	if got := p.exportHeader(p.matching()); got != want {
+		t.Errorf("all-logs export header:\n%s\nwant\n%s", got, want)
+	}
+
+	p2 := newTestLogsPane(t, src, "a1", false)
+	want = "# Warden logs of Sales desk (a1), info and above; 2 lines, exported 2026-03-03T14:30:00Z\n"
+	if got := p2.exportHeader(p2.matching()); got != want {
+		t.Errorf("account export header:\n%s\nwant\n%s", got, want)
+	}
+}
