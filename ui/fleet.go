@@ -130,19 +130,17 @@ func (f *fleetWatch) isFlapping(id core.AccountID, now time.Time) bool {
 
 // show puts the banner up for the accounts ids of a drop at at, unless the
 // operator dismissed a banner naming all of them already. It reports
-// whether the banner is new or changed.
+// whether the banner is new or names other accounts.
 func (f *fleetWatch) show(ids []core.AccountID, at time.Time) bool {
 	if f.dismissed != nil && !slices.ContainsFunc(ids, func(id core.AccountID) bool { return !f.dismissed[id] }) {
 		return false
 	}
 	f.dismissed = nil
-	if f.banner.Visible() && slices.Equal(ids, f.shown) {
-		return false
-	}
-	f.shown, f.at = ids, at
+	changed := !f.banner.Visible() || !slices.Equal(ids, f.shown)
+	f.shown, f.at = ids, at // the same accounts again: the newer time
 	setText(f.text, fleetDropText(len(ids))+": probably the network or WhatsApp, not these accounts ("+at.Format("15:04")+").")
 	f.banner.Show()
-	return true
+	return changed
 }
 
 // dismiss hides the banner until a drop of another account.

@@ -110,6 +110,11 @@ func TestSmallFleetBanner(t *testing.T) {
 	if !w.fleet.banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "2 accounts disconnected within a minute") {
 		t.Errorf("2 of 5 accounts dropped within a minute: banner shown %v, saying %q", w.fleet.banner.Visible(), w.fleet.text.Text)
 	}
+	// The same accounts drop together again: the banner gives the newer time.
+	w.applyEvents([]core.Event{dropEvent("a03", t0.Add(3*time.Minute)), dropEvent("a00", t0.Add(3*time.Minute+10*time.Second))})
+	if !strings.HasSuffix(w.fleet.text.Text, "not these accounts (14:33).") {
+		t.Errorf("after the same accounts dropped again at 14:33 the banner says %q", w.fleet.text.Text)
+	}
 }
 
 func TestFlappingBadge(t *testing.T) {
