@@ -28,8 +28,8 @@ type Options struct {
 	OnResize func(fyne.Size)
 	// OnQuit is called for Ctrl+Q and File › Quit; the app quits when nil.
 	OnQuit func()
-	// NoNotifications turns off the desktop notifications sent when
-	// accounts come to need action.
+	// NoNotifications starts with the desktop notifications (accounts that
+	// need action, fleet drops) off; SetNotifications changes it later.
 	NoNotifications bool
 	// Settings loads and saves the settings of File › Settings… (Ctrl+,);
 	// without it there is no such item.
