@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -98,6 +100,39 @@ func TestFleetBanner(t *testing.T) {
 	if !banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "4 accounts disconnected within a minute") {
 		t.Errorf("a fourth account's drop: banner shown %v, saying %q", banner.Visible(), w.fleet.text.Text)
 	}
+}
+
+func TestFleetFollowsTheEngineEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w, ctl := newTestWindow(t, fleetOf(20)...)
+		var fyneThread sync.Mutex // one Fyne thread, as fyne.Do gives
+		w.do = func(f func()) {
+			fyneThread.Lock()
+			defer fyneThread.Unlock()
+			f()
+		}
+		w.start()
+		synctest.Wait() // the loops have subscribed
+		ctl.emit(dropEvent("a00", t0), dropEvent("a01", t0.Add(time.Second)))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		fyneThread.Lock()
+		shown := w.fleet.banner.Visible()
+		fyneThread.Unlock()
+		if shown {
+			t.Fatal("two drops of 20 accounts from the engine show the banner")
+		}
+		ctl.emit(dropEvent("a02", t0.Add(2*time.Second)))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		fyneThread.Lock()
+		shown, text := w.fleet.banner.Visible(), w.fleet.text.Text
+		fyneThread.Unlock()
+		if !shown || !strings.HasPrefix(text, "3 accounts disconnected within a minute") {
+			t.Errorf("a third drop from the engine: banner shown %v, saying %q", shown, text)
+		}
+		w.Close()
+	})
 }
 
 func TestSmallFleetBanner(t *testing.T) {
