@@ -136,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Settings:        prefs,
 	})
 	// With a tray, closing the window hides it; without one, it quits.
-	tr := startTray(a, svc.manager, func() { win.Window().Show(); win.Window().RequestFocus() }, a.Quit)
+	tr := startTray(a, svc.manager, win.Window(), a.Quit)
 	if tr != nil {
 		win.Window().SetCloseIntercept(win.Window().Hide)
 	}

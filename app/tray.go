@@ -61,15 +61,18 @@ type tray struct {
 
 // startTray sets up the tray when the app and the desktop support one and
 // follows m's updates until stop; it returns nil when there is no tray.
-// show brings the window back; quit quits.
-func startTray(a fyne.App, m *core.Manager, show, quit func()) *tray {
+// "Show Warden" and a click on the icon bring win back; quit quits.
+func startTray(a fyne.App, m *core.Manager, win fyne.Window, quit func()) *tray {
 	da, ok := a.(desktop.App)
 	if !ok || !trayAvailable() {
 		return nil
 	}
 	t := &tray{
-		app:  da,
-		show: fyne.NewMenuItem("Show Warden", show),
+		app: da,
+		show: fyne.NewMenuItem("Show Warden", func() {
+			win.Show()
+			win.RequestFocus()
+		}),
 		quit: &fyne.MenuItem{Label: "Quit", IsQuit: true, Action: quit},
 	}
 	statuses := map[core.AccountID]core.Status{}
@@ -80,6 +83,7 @@ func startTray(a fyne.App, m *core.Manager, show, quit func()) *tray {
 	da.SetSystemTrayMenu(t.menu)
 	t.needsAction = countsOf(statuses).needsAction > 0
 	da.SetSystemTrayIcon(trayIcon(t.needsAction))
+	da.SetSystemTrayWindow(win)
 
 	updates, unsubscribe := m.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -62,7 +62,7 @@ func TestNoTrayWithoutASessionBus(t *testing.T) {
 	if trayAvailable() {
 		t.Fatal("a tray is available with DBUS_SESSION_BUS_ADDRESS=disabled:")
 	}
-	if tr := startTray(test.NewTempApp(t), nil, func() {}, func() {}); tr != nil {
+	if tr := startTray(test.NewTempApp(t), nil, nil, func() {}); tr != nil {
 		t.Error("a tray was set up with no session bus")
 	}
 	var none *tray
