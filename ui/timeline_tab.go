@@ -630,8 +630,8 @@ func exportJSON(w io.Writer, evs []core.Event) error {
 }
 
 // eventRow is one event of the list: a dot in the colour of the state it
-// led to, the time, from → to, the cause, attempt and delay on the first
-// line, the reason on the second.
+// led to, the time, from → to and the cause on the first line; the attempt,
+// the delay and the reason on the second.
 type eventRow struct {
 	widget.BaseWidget
 	dot    *canvas.Circle
@@ -648,7 +648,7 @@ func newEventRow() *eventRow {
 		when:   &widget.Label{},
 		change: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
 		cause:  &widget.Label{Truncation: fyne.TextTruncateEllipsis},
-		extra:  &widget.Label{Truncation: fyne.TextTruncateEllipsis},
+		extra:  &widget.Label{SizeName: theme.SizeNameCaptionText, TextStyle: fyne.TextStyle{Bold: true}},
 		reason: newMuted(theme.SizeNameCaptionText),
 	}
 	r.reason.Truncation = fyne.TextTruncateEllipsis
@@ -657,8 +657,9 @@ func newEventRow() *eventRow {
 }
 
 func (r *eventRow) CreateRenderer() fyne.WidgetRenderer {
-	line := container.New(&eventColumns{}, container.NewCenter(container.New(fixedSize{10, 10}, r.dot)), r.when, r.change, r.cause, r.extra)
-	reason := container.New(layout.NewCustomPaddedLayout(-theme.Padding()*2, -theme.Padding(), eventFixed[0]*theme.TextSize(), 0), r.reason)
+	line := container.New(&eventColumns{}, container.NewCenter(container.New(fixedSize{10, 10}, r.dot)), r.when, r.change, r.cause)
+	reason := container.New(layout.NewCustomPaddedLayout(-theme.Padding()*2, -theme.Padding(), eventFixed[0]*theme.TextSize(), 0),
+		container.NewBorder(nil, nil, r.extra, nil, r.reason))
 	return widget.NewSimpleRenderer(container.New(tightVBox{}, line, reason))
 }
 
@@ -696,6 +697,11 @@ func (r *eventRow) set(e core.Event, now time.Time) {
 		extra = append(extra, "retry in "+formatDelay(e.Delay))
 	}
 	setText(r.extra, strings.Join(extra, " · "))
+	if len(extra) == 0 {
+		r.extra.Hide()
+	} else {
+		r.extra.Show()
+	}
 	setMuted(r.reason, e.Reason)
 }
 
@@ -716,14 +722,14 @@ func formatDelay(d time.Duration) string {
 }
 
 // eventColumns lays an event row's first line out in columns that line up
-// from row to row: the dot and the time at fixed widths, then from → to,
-// the cause, and attempt and delay sharing the rest.
+// from row to row: the dot and the time at fixed widths, then from → to and
+// the cause sharing the rest.
 type eventColumns struct{}
 
 // The fixed columns, in text sizes, and the shares of the others.
 var (
 	eventFixed  = [2]float32{1.3, 9}
-	eventShares = [3]float32{0.34, 0.36, 0.30}
+	eventShares = [2]float32{0.5, 0.5}
 )
 
 func (c *eventColumns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
