@@ -452,7 +452,7 @@ func (r *bandRenderer) draw() {
 
 	// Hour ticks and their labels, dropping labels that would collide.
 	nt := 0
-	lastRight := float32(-1)
+	lastRight := float32(math.Inf(-1)) // the right edge of the last label drawn
 	axis := top + bandHeight + attemptRow
 	span := b.to.Sub(b.from)
 	loc := b.now.Location()

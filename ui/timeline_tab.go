@@ -512,7 +512,6 @@ func (t *timelineTab) export(format string) {
 	if len(t.evs) == 0 {
 		return
 	}
-	evs := t.evs[:len(t.evs):len(t.evs)] // appends later never touch it
 	name := exportFileName(t.account, format, t.now())
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil {
@@ -522,6 +521,9 @@ func (t *timelineTab) export(format string) {
 		if w == nil {
 			return // cancelled
 		}
+		// What the tab holds now, live events included; appends later never
+		// touch this slice's elements.
+		evs := t.evs[:len(t.evs):len(t.evs)]
 		t.async(func() func() {
 			write := exportCSV
 			if format == "json" {
