@@ -448,7 +448,9 @@ func (f *flowLayout) height(objs []fyne.CanvasObject, width float32) float32 {
 	return f.place(objs, width, false)
 }
 
-func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) { f.place(objs, size.Width, true) }
+func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	f.place(objs, size.Width, true)
+}
 
 func (f *flowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
@@ -674,7 +676,7 @@ func (r *eventRow) set(e core.Event, now time.Time) {
 	}
 	setText(r.when, instant(e.At, now, true))
 	change := stateWord(e.From) + " ⟶ " + stateWord(e.To)
-	if e.From == e.To {
+	if history.IsNote(e) {
 		change = stateWord(e.To) + " (no change)"
 	}
 	setText(r.change, change)

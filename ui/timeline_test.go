@@ -570,3 +570,45 @@ func BenchmarkTimelineOpen(b *testing.B) {
 	b.ReportMetric(float64(tl.rowsMade)/float64(b.N), "rows-built/op")
 	b.ReportMetric(float64(bandObjects(tl)), "band-objects")
 }
+
+func TestTimelineTabFitsANarrowPane(t *testing.T) {
+	_, _, tl := openTimeline(t, nightEvents())
+	// The detail pane of a 640-pixel window is about 400 wide: the tab must
+	// wrap its statistics and legend rather than push the list aside.
+	if w := tl.content.MinSize().Width; w > 400 {
+		t.Errorf("the Timeline tab needs %v pixels of width, want at most 400", w)
+	}
+	tl.content.Resize(fyne.NewSize(400, 700))
+	stats := tl.content.Objects[1]
+	band := tl.content.Objects[2]
+	if stats.Position().Y+stats.Size().Height > band.Position().Y {
+		t.Errorf("the wrapped statistics (%v high) run into the band at y=%v", stats.Size().Height, band.Position().Y)
+	}
+	if stats.Size().Height < 3*tl.values["Uptime"].MinSize().Height {
+		t.Errorf("at 400 pixels the statistics take %v, want them wrapped over at least three rows", stats.Size().Height)
+	}
+}
+
+func TestTimelineTabFollowsTheClock(t *testing.T) {
+	test.NewTempApp(t)
+	now := t0
+	ctl := newFakeController(sampleStatuses()...)
+	ctl.events = nightEvents()
+	tl := newTimelineTab(ctl, context.Background(), func() time.Time { return now },
+		func(work func() func()) { work()() }, func() fyne.Window { return nil })
+	tl.setAccount(statusOf(t, "waiting").Account)
+	tl.setShown(true)
+	tl.picker.SetSelected("1 h")
+	if got := tl.notes["Uptime"].String(); got != "uptime · 1h 00m watched" {
+		t.Fatalf("uptime note %q", got)
+	}
+	// At 15:15 the zombie drop of 14:10 has left the 1 h window.
+	now = t0.Add(45 * time.Minute)
+	tl.tick(now)
+	if got := tl.values["Disconnects"].Text; got != "0" {
+		t.Errorf("45 minutes later the 1 h window still counts %s disconnects, want the 14:10 drop gone", got)
+	}
+	if tl.rows() != 0 {
+		t.Errorf("45 minutes later the 1 h list holds %d events, want none", tl.rows())
+	}
+}
