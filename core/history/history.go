@@ -178,7 +178,9 @@ func segments(evs []core.Event, from, to, now time.Time, start int) []Segment {
 	if !end.After(from) {
 		return nil
 	}
-	var segs []Segment
+	// At most one segment per event, and the gap before the first.
+	last := sort.Search(len(evs), func(i int) bool { return evs[i].At.After(end) })
+	segs := make([]Segment, 0, max(last-start, 0)+1)
 	add := func(s Segment) {
 		if s.Start.Before(from) {
 			s.Start = from
