@@ -79,8 +79,9 @@ func fleetDropText(n int) string {
 
 // observe takes a batch of timeline events and reports the accounts of a
 // fleet drop when one of the batch's disconnects completed one (nil
-// otherwise). total is the number of accounts.
-func (f *fleetWatch) observe(evs []core.Event, total int) []core.AccountID {
+// otherwise), and the time of the newest drop. total is the number of
+// accounts.
+func (f *fleetWatch) observe(evs []core.Event, total int) ([]core.AccountID, time.Time) {
 	dropped := false
 	for _, ev := range evs {
 		if !history.IsDisconnect(ev) {
@@ -91,20 +92,20 @@ func (f *fleetWatch) observe(evs []core.Event, total int) []core.AccountID {
 		f.disconnects[ev.Account] = append(f.disconnects[ev.Account], ev.At)
 	}
 	if !dropped {
-		return nil
+		return nil, time.Time{}
 	}
-	f.prune()
+	newest := f.prune()
 	fire, ids := history.FleetDrop(f.drops, total)
 	if !fire {
-		return nil
+		return nil, time.Time{}
 	}
-	return ids
+	return ids, newest
 }
 
 // prune forgets what no rule looks at any more: drops older than
 // history.FleetWindow before the newest, disconnects older than
-// history.FlapWindow.
-func (f *fleetWatch) prune() {
+// history.FlapWindow. It returns the time of the newest drop.
+func (f *fleetWatch) prune() time.Time {
 	var newest time.Time
 	for _, ev := range f.drops {
 		if ev.At.After(newest) {
@@ -120,6 +121,7 @@ func (f *fleetWatch) prune() {
 			f.disconnects[id] = ts
 		}
 	}
+	return newest
 }
 
 // isFlapping reports whether id had more than history.FlapLimit disconnects
@@ -200,14 +202,7 @@ func (w *Window) applyEvents(evs []core.Event) {
 	if w.ctx.Err() != nil {
 		return
 	}
-	ids := w.fleet.observe(evs, len(w.statuses))
-	if ids != nil {
-		var at time.Time
-		for _, ev := range evs {
-			if ev.At.After(at) {
-				at = ev.At
-			}
-		}
+	if ids, at := w.fleet.observe(evs, len(w.statuses)); ids != nil {
 		if w.fleet.show(ids, at.In(w.now().Location())) {
 			w.fleet.relayout()
 			names := make([]string, 0, len(ids))

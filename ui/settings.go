@@ -324,7 +324,8 @@ func (w *Window) showSettings() *settingsDialog {
 	d.dlg = dialog.NewCustomWithoutButtons("Settings", d.content(), w.win)
 	cancel := &widget.Button{Text: "Cancel", Icon: theme.CancelIcon(), OnTapped: d.dlg.Hide}
 	d.dlg.SetButtons([]fyne.CanvasObject{cancel, d.save})
-	d.dlg.Resize(fyne.NewSize(620, min(760, max(w.win.Canvas().Size().Height-40, 420))))
+	win := w.win.Canvas().Size()
+	d.dlg.Resize(fyne.NewSize(min(620, max(win.Width-20, 400)), min(760, max(win.Height-40, 420))))
 	d.dlg.Show()
 	return d
 }
