@@ -49,13 +49,18 @@ var (
 
 type choice struct{ value, label string }
 
-func labelOf(choices []choice, value string) string {
+// labelOf returns the label of value, or that of fallback for a value
+// that is not a choice.
+func labelOf(choices []choice, value, fallback string) string {
 	for _, c := range choices {
 		if c.value == value {
 			return c.label
 		}
 	}
-	return choices[0].label
+	if value != fallback {
+		return labelOf(choices, fallback, fallback)
+	}
+	return ""
 }
 
 func valueOf(choices []choice, label string) string {
@@ -369,11 +374,11 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	d.notify = widget.NewCheck("Desktop notifications when a connection needs you or many drop at once", nil)
 	d.notify.SetChecked(f.notifications)
 	d.logLevel = widget.NewSelect(labels(logLevelChoices), nil)
-	d.logLevel.SetSelected(labelOf(logLevelChoices, f.logLevel))
+	d.logLevel.SetSelected(labelOf(logLevelChoices, f.logLevel, "info"))
 	d.theme = widget.NewRadioGroup(labels(themeChoices), nil)
 	d.theme.Horizontal = true
 	d.theme.Required = true
-	d.theme.SetSelected(labelOf(themeChoices, f.theme))
+	d.theme.SetSelected(labelOf(themeChoices, f.theme, "system"))
 	d.saveErr = errorLabel()
 	d.save = &widget.Button{Text: "Save", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: d.trySave}
 	d.validate()
