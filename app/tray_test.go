@@ -61,5 +61,5 @@ func TestNoTrayWithoutASessionBus(t *testing.T) {
 		t.Fatal("a tray is available with DBUS_SESSION_BUS_ADDRESS=disabled:")
 	}
 	var none *tray // what startTray returns then
-	none.stop() // safe on a nil tray
+	none.stop()    // safe on a nil tray
 }
