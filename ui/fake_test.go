@@ -139,7 +139,10 @@ func (f *fakeController) emit(evs ...core.Event) {
 func (f *fakeController) Events(_ context.Context, id core.AccountID, limit int) ([]core.Event, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var evs []core.Event
+	if err := f.errs["Events"]; err != nil {
+		return nil, err
+	}
+	evs := make([]core.Event, 0, len(f.events))
 	for _, e := range f.events {
 		if e.Account == id {
 			evs = append(evs, e)

@@ -147,29 +147,25 @@ func (t *timelineTab) setAccount(a core.Account) {
 	t.rebuild()
 }
 
-// setShown says whether the tab is on screen: it loads the account's events
-// when it comes on screen and stops following them when it leaves.
+// setShown says whether the tab is on screen. The account's events are
+// loaded the first time it comes on screen; from then on they are kept and
+// followed, on screen or not, until another account is selected.
 func (t *timelineTab) setShown(shown bool) {
 	if t.shown == shown {
 		return
 	}
 	t.shown = shown
-	if !shown {
-		// Events that come while hidden are not followed; the next showing
-		// loads them all again.
-		t.loaded, t.loading, t.evs, t.early = false, false, nil, nil
-		t.gen++
-	}
-	t.watch()
 	if shown {
-		t.rebuild() // "Loading…"
+		t.rebuild() // "Loading…" the first time
 		t.load()
 	}
 }
 
+// watch tells the follow goroutine which account's events to keep: the one
+// whose events are loaded or loading.
 func (t *timelineTab) watch() {
 	id := core.AccountID("")
-	if t.shown {
+	if t.loaded || t.loading {
 		id = t.account.ID
 	}
 	t.watched.Store(id)
@@ -177,10 +173,11 @@ func (t *timelineTab) watch() {
 
 // load fetches the account's events in the background.
 func (t *timelineTab) load() {
-	if t.account.ID == "" || t.loading {
+	if t.account.ID == "" || t.loading || t.loaded {
 		return
 	}
 	t.loading = true
+	t.watch()
 	t.gen++
 	gen, id := t.gen, t.account.ID
 	t.async(func() func() {
@@ -189,10 +186,12 @@ func (t *timelineTab) load() {
 		cancel()
 		return func() {
 			if gen != t.gen {
-				return // another account, or the tab was left meanwhile
+				return // another account was selected meanwhile
 			}
 			t.loading = false
 			if err != nil {
+				t.early = nil
+				t.watch()
 				setMuted(t.count, "Could not load the timeline: "+plainError(err))
 				return
 			}
@@ -224,7 +223,7 @@ func (t *timelineTab) appendNew(evs []core.Event) bool {
 
 // addLive applies live events; Fyne's thread.
 func (t *timelineTab) addLive(evs []core.Event) {
-	if !t.shown || t.account.ID == "" {
+	if t.account.ID == "" {
 		return
 	}
 	if t.loading {
@@ -235,7 +234,7 @@ func (t *timelineTab) addLive(evs []core.Event) {
 		}
 		return
 	}
-	if t.loaded && t.appendNew(evs) {
+	if t.loaded && t.appendNew(evs) && t.shown {
 		t.rebuild()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -469,9 +470,34 @@ func TestTimelineTabLoadsOnlyWhenShownAndPerAccount(t *testing.T) {
 	if tl.rows() != 1 || listTexts(tl)[0] != "14:29:00 | Connecting ⟶ Connected | connected | " {
 		t.Errorf("another account's timeline shows %v", listTexts(tl))
 	}
+	// Leaving the tab keeps the events and follows new ones; coming back
+	// loads nothing again.
 	w.detail.tabs.SelectIndex(0)
-	if tl.shown || tl.watched.Load().(core.AccountID) != "" {
-		t.Error("the timeline still follows events after leaving its tab")
+	if tl.shown || tl.watched.Load().(core.AccountID) != "connected" {
+		t.Fatal("the timeline stops following its account when its tab is left")
+	}
+	late := core.Event{Seq: 2, Account: "connected", At: t0, From: core.Connected, To: core.Waiting, Cause: "disconnected", Attempt: 1}
+	ctl.mu.Lock()
+	ctl.events = nil // a reload would find nothing
+	ctl.mu.Unlock()
+	tl.addLive([]core.Event{late})
+	w.detail.tabs.SelectIndex(1)
+	if rows := listTexts(tl); len(rows) != 2 || rows[0] != "14:30:00 | Connected ⟶ Reconnecting | disconnected | attempt 1" {
+		t.Errorf("back on the tab the list shows %q, want the kept event and the one that came meanwhile", rows)
+	}
+}
+
+func TestTimelineTabSaysWhenItCannotLoad(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	ctl.errs["Events"] = errors.New("the store is closed")
+	w.list.list.Select(w.list.index["waiting"])
+	w.detail.tabs.SelectIndex(1)
+	tl := w.detail.timeline
+	if got := tl.count.String(); !strings.HasPrefix(got, "Could not load the timeline") {
+		t.Errorf("a failed load says %q", got)
+	}
+	if tl.watched.Load().(core.AccountID) != "" || !tl.csv.Disabled() {
+		t.Error("after a failed load the tab follows events or offers an export")
 	}
 }
 
