@@ -55,6 +55,9 @@ type tray struct {
 
 	needsAction bool // the icon shows the red dot; Fyne's thread only
 
+	// do runs f on Fyne's thread: fyne.Do; tests replace it.
+	do func(f func())
+
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 }
@@ -74,6 +77,7 @@ func startTray(a fyne.App, m *core.Manager, win fyne.Window, quit func()) *tray 
 			win.RequestFocus()
 		}),
 		quit: &fyne.MenuItem{Label: "Quit", IsQuit: true, Action: quit},
+		do:   fyne.Do,
 	}
 	statuses := map[core.AccountID]core.Status{}
 	for _, s := range m.Statuses() {
@@ -132,7 +136,7 @@ func (t *tray) follow(ctx context.Context, updates <-chan core.Status, statuses 
 			dirty = false
 			items := t.items(statuses)
 			needs := countsOf(statuses).needsAction > 0
-			fyne.Do(func() { t.apply(items, needs) })
+			t.do(func() { t.apply(items, needs) })
 		}
 	}
 }

@@ -2,9 +2,16 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"image/png"
 	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 
 	"warden/assets"
 	"warden/core"
@@ -62,4 +69,78 @@ func TestNoTrayWithoutASessionBus(t *testing.T) {
 	}
 	var none *tray // what startTray returns then
 	none.stop()    // safe on a nil tray
+}
+
+// fakeTrayApp records what the tray sets.
+type fakeTrayApp struct {
+	mu    sync.Mutex
+	icons []fyne.Resource
+}
+
+func (f *fakeTrayApp) SetSystemTrayMenu(*fyne.Menu)    {}
+func (f *fakeTrayApp) SetSystemTrayWindow(fyne.Window) {}
+func (f *fakeTrayApp) SetSystemTrayIcon(r fyne.Resource) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.icons = append(f.icons, r)
+}
+
+func TestTrayFollowsTheAccountsAtMostOnceASecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		test.NewTempApp(t)
+		fa := &fakeTrayApp{}
+		var fyneThread sync.Mutex // one Fyne thread, as fyne.Do gives
+		tr := &tray{app: fa, show: fyne.NewMenuItem("Show Warden", nil), quit: &fyne.MenuItem{Label: "Quit", IsQuit: true},
+			do: func(f func()) {
+				fyneThread.Lock()
+				defer fyneThread.Unlock()
+				f()
+			}}
+		tr.menu = fyne.NewMenu("Warden", tr.items(nil)...)
+		updates := make(chan core.Status)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tr.follow(ctx, updates, map[core.AccountID]core.Status{})
+		}()
+		labels := func() []string {
+			fyneThread.Lock()
+			defer fyneThread.Unlock()
+			var out []string
+			for _, it := range tr.menu.Items {
+				out = append(out, it.Label)
+			}
+			return out
+		}
+		st := func(id string, state core.State) core.Status {
+			return core.Status{Account: core.Account{ID: core.AccountID(id)}, State: state}
+		}
+
+		updates <- st("a", core.Connected)
+		updates <- st("b", core.Connected)
+		synctest.Wait()
+		if got := labels(); !slices.Equal(got, []string{"No connections", "", "Show Warden", "", "Quit"}) {
+			t.Errorf("the menu changed before a second passed: %q", got)
+		}
+		time.Sleep(trayEvery)
+		synctest.Wait()
+		if got := labels(); !slices.Equal(got, []string{"2 connected", "", "Show Warden", "", "Quit"}) {
+			t.Errorf("menu after a second = %q", got)
+		}
+		updates <- st("b", core.LoggedOut)
+		time.Sleep(trayEvery)
+		synctest.Wait()
+		if got := labels(); !slices.Equal(got, []string{"1 needs action", "1 connected", "1 logged out", "", "Show Warden", "", "Quit"}) {
+			t.Errorf("menu after a logout = %q", got)
+		}
+		fa.mu.Lock()
+		icons := slices.Clone(fa.icons)
+		fa.mu.Unlock()
+		if len(icons) != 1 || icons[0] != trayIcon(true) {
+			t.Errorf("icons set %d times, want once, to the one with the dot", len(icons))
+		}
+		cancel()
+		<-done
+	})
 }
