@@ -119,6 +119,12 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 		return newEventRow()
 	}, t.updateRow)
 	t.list.HideSeparators = true
+	t.list.OnSelected = func(i widget.ListItemID) {
+		t.list.Unselect(i)
+		if j := len(t.evs) - 1 - i; j >= t.winStart && j >= 0 {
+			t.showEvent(t.evs[j])
+		}
+	}
 
 	// The tip floats over the statistics, so the band needs no room of
 	// its own for it.
@@ -506,6 +512,45 @@ func (t *timelineTab) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 		return
 	}
 	o.(*eventRow).set(t.evs[j], t.now())
+}
+
+// eventFacts lists every field of an event, in an operator's words, for the
+// dialog a row opens: the list truncates long reasons.
+func eventFacts(e core.Event, now time.Time) [][2]string {
+	at := e.At.In(now.Location())
+	change := stateWord(e.From) + " ⟶ " + stateWord(e.To)
+	if history.IsNote(e) {
+		change = stateWord(e.To) + " (no change: a note)"
+	}
+	facts := [][2]string{
+		{"Time", at.Format("Mon 2 Jan 2006 15:04:05.000")},
+		{"Change", change},
+		{"Cause", e.Cause},
+	}
+	if e.Reason != "" {
+		facts = append(facts, [2]string{"Reason", e.Reason})
+	}
+	if e.Attempt > 0 {
+		facts = append(facts, [2]string{"Attempt", strconv.Itoa(e.Attempt)})
+	}
+	if e.Delay > 0 {
+		facts = append(facts, [2]string{"Next try", "in " + formatDelay(e.Delay) + ", at " + at.Add(e.Delay).Format("15:04:05")})
+	}
+	if e.Epoch > 0 {
+		facts = append(facts, [2]string{"Session", fmt.Sprintf("#%d", e.Epoch)})
+	}
+	return append(facts, [2]string{"Event", fmt.Sprintf("#%d", e.Seq)})
+}
+
+// showEvent opens a dialog with every field of e.
+func (t *timelineTab) showEvent(e core.Event) {
+	form := widget.NewForm()
+	for _, f := range eventFacts(e, t.now()) {
+		form.Append(f[0], &widget.Label{Text: f[1], Wrapping: fyne.TextWrapWord, Selectable: true})
+	}
+	d := dialog.NewCustom("Timeline event", "Close", form, t.parent())
+	d.Resize(fyne.NewSize(520, 0))
+	d.Show()
 }
 
 // export asks where to save the account's whole timeline and writes it.

@@ -642,3 +642,30 @@ func TestTimelineTabFollowsTheClock(t *testing.T) {
 		t.Errorf("45 minutes later the 1 h list holds %d events, want none", tl.rows())
 	}
 }
+
+func TestTimelineRowOpensTheWholeEvent(t *testing.T) {
+	w, _, tl := openTimeline(t, nightEvents())
+	tl.list.Select(1) // the stale event dropped, whose reason the row may cut short
+	top := w.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("selecting a row opens no dialog")
+	}
+	for _, want := range []string{
+		"Tue 3 Mar 2026 14:10:03.500",
+		"Connecting (no change: a note)",
+		core.CauseStale,
+		`late "disconnected" from session #11 ignored (current session #12)`,
+		"#16",
+	} {
+		if !hasText(top, want) {
+			t.Errorf("the event's dialog does not say %q", want)
+		}
+	}
+	if tl.list.Length() > 0 && tl.rowsMade > 0 {
+		// The row does not stay selected: the next tap on it opens it again.
+		tl.list.Select(1)
+		if w.win.Canvas().Overlays().Top() == top {
+			t.Error("tapping the same row again opens nothing")
+		}
+	}
+}
