@@ -194,6 +194,15 @@ func (d *detailView) addTab(title string, content fyne.CanvasObject, onShown fun
 	return item
 }
 
+// selectTab shows the i-th tab (0 Overview, 1 Timeline, 2 Logs) of the
+// account on screen; nothing happens without one or without that tab.
+func (d *detailView) selectTab(i int) {
+	if !d.shown || i < 0 || i >= len(d.tabs.Items) {
+		return
+	}
+	d.tabs.SelectIndex(i)
+}
+
 // tabSelected tells the tabs which of them is on screen.
 func (d *detailView) tabSelected(selected *container.TabItem) {
 	for item, f := range d.onShown {

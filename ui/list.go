@@ -68,6 +68,13 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 	l.empty.Segments[0].(*widget.TextSegment).Style.Alignment = fyne.TextAlignCenter
 	l.filter.ActionItem = widget.NewIcon(theme.SearchIcon())
 	l.filter.OnChanged = func(string) { l.rebuild() }
+	// Enter in the filter opens the first match, so the keyboard alone can
+	// find an account: Ctrl+F, a few letters, Enter.
+	l.filter.OnSubmitted = func(string) {
+		if len(l.rows) > 0 {
+			l.list.Select(0)
+		}
+	}
 	l.list = newRowList(l)
 	l.scopeText = &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText}
 	l.scope = container.NewBorder(nil, nil, nil,

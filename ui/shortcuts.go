@@ -15,6 +15,13 @@ var (
 	shortcutNew    = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutFilter = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutQuit   = &desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}
+	// shortcutTabs switch the detail's tabs: Alt+1 Overview, Alt+2 Timeline,
+	// Alt+3 Logs.
+	shortcutTabs = []*desktop.CustomShortcut{
+		{KeyName: fyne.Key1, Modifier: fyne.KeyModifierAlt},
+		{KeyName: fyne.Key2, Modifier: fyne.KeyModifierAlt},
+		{KeyName: fyne.Key3, Modifier: fyne.KeyModifierAlt},
+	}
 	// shortcutSettings opens File › Settings… (settings.go).
 	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
 )
@@ -30,12 +37,20 @@ func (w *Window) installShortcuts() {
 		file.Items = slices.Insert(file.Items, 2, settingsItem, fyne.NewMenuItemSeparator())
 		w.win.Canvas().AddShortcut(shortcutSettings, func(fyne.Shortcut) { w.showSettings() })
 	}
-	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, deleteItem)))
+	view := fyne.NewMenu("View")
+	for i, title := range []string{"Overview", "Timeline", "Logs"} {
+		view.Items = append(view.Items, &fyne.MenuItem{Label: title, Shortcut: shortcutTabs[i], Action: func() { w.detail.selectTab(i) }})
+	}
+	view.Items = append(view.Items, fyne.NewMenuItemSeparator())
+	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, deleteItem), view))
 
 	c := w.win.Canvas()
 	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { w.showAddDialog() })
 	c.AddShortcut(shortcutFilter, func(fyne.Shortcut) { w.focusFilter() })
 	c.AddShortcut(shortcutQuit, func(fyne.Shortcut) { w.quit() })
+	for i, sc := range shortcutTabs {
+		c.AddShortcut(sc, func(fyne.Shortcut) { w.detail.selectTab(i) })
+	}
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		if ev.Name == fyne.KeyDelete {
 			w.confirmDeleteSelected()

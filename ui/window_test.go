@@ -353,3 +353,25 @@ func TestWindowImages(t *testing.T) {
 		})
 	}
 }
+
+// The keyboard alone reaches an account's timeline: Ctrl+F, a few letters,
+// Enter opens the first match, Alt+2 shows its Timeline tab.
+func TestKeyboardOpensAnAccountsTimeline(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	menuItem(t, w, shortcutTabs[1]).Action() // nothing selected: nothing happens
+	if w.detail.shown {
+		t.Fatal("a tab shortcut with no account selected showed one")
+	}
+	menuItem(t, w, shortcutFilter).Action()
+	test.Type(w.list.filter, "sales desk")
+	w.list.filter.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if w.detail.status.Account.Name != "Sales desk 1" {
+		t.Fatalf("Enter in the filter opened %q, want the first match", w.detail.status.Account.Name)
+	}
+	for i, want := range []string{"Timeline", "Overview"} {
+		menuItem(t, w, shortcutTabs[1-i]).Action()
+		if got := w.detail.tabs.Selected().Text; got != want {
+			t.Errorf("Alt+%d shows the %q tab, want %q", 2-i, got, want)
+		}
+	}
+}
