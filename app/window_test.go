@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,7 +88,7 @@ func TestDemoWindow(t *testing.T) {
 	display := xvfb(t)
 
 	cmd := exec.Command(bin, "--demo")
-	cmd.Env = append(os.Environ(), "DISPLAY="+display, "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir,
+	cmd.Env = append(os.Environ(), "DISPLAY="+display, "WARDEN_DEMO_FAULT_EVERY=3s", "XDG_CONFIG_HOME="+dir, "XDG_DATA_HOME="+dir,
 		"XDG_CACHE_HOME="+dir, "DBUS_SESSION_BUS_ADDRESS=disabled:")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -98,6 +99,7 @@ func TestDemoWindow(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	connected := make(chan struct{})
+	faulted := make(chan string, 1) // the name of the first account hit by a fault
 	var logTail lockedLog
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -109,6 +111,12 @@ func TestDemoWindow(t *testing.T) {
 			if !once && strings.Contains(line, "→ Connected") {
 				once = true
 				close(connected)
+			}
+			if m := faultLine.FindStringSubmatch(line); m != nil {
+				select {
+				case faulted <- m[1] + m[2]:
+				default:
+				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, stderr)
@@ -137,6 +145,44 @@ func TestDemoWindow(t *testing.T) {
 		t.Errorf("the screenshot has %d colours: the window is blank", n)
 	}
 
+	// After a fault, open that account's Timeline and Logs as an operator
+	// would with the keyboard: Ctrl+F, its name, Enter, Alt+2, Alt+3.
+	var name string
+	select {
+	case name = <-faulted:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo injected no fault within 30 s\n%s", logTail.String())
+	}
+	time.Sleep(2 * time.Second) // let the account go through its reconnection
+	xdo := func(args ...string) {
+		t.Helper()
+		c := exec.Command("xdotool", args...)
+		c.Env = append(os.Environ(), "DISPLAY="+display)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("xdotool %v: %v: %s", args, err, out)
+		}
+	}
+	if _, err := exec.LookPath("xdotool"); err != nil {
+		t.Fatal("xdotool is not installed: run `make deps`")
+	}
+	xdo("mousemove", "640", "400")
+	xdo("key", "ctrl+f")
+	xdo("type", "--delay", "30", name)
+	xdo("key", "Return")
+	time.Sleep(500 * time.Millisecond)
+	xdo("key", "alt+2")
+	time.Sleep(2 * time.Second)
+	timeline := screenshot(t, display, filepath.Join(shots, "timeline.png"))
+	xdo("key", "alt+3")
+	time.Sleep(2 * time.Second)
+	logs := screenshot(t, display, filepath.Join(shots, "logs.png"))
+	if d := differingPixels(img, timeline); d < 5 {
+		t.Errorf("opening %q's timeline changed %.1f %% of the screen: the keys did nothing", name, d)
+	}
+	if d := differingPixels(timeline, logs); d < 5 {
+		t.Errorf("switching to the Logs tab changed %.1f %% of the screen", d)
+	}
+
 	began := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -153,6 +199,25 @@ func TestDemoWindow(t *testing.T) {
 	if !strings.Contains(logTail.String(), "warden stopped cleanly") {
 		t.Errorf("no clean-stop line in the log")
 	}
+}
+
+// faultLine matches the demo's log line for an injected fault and captures
+// the account's name, quoted or not.
+var faultLine = regexp.MustCompile(`demo: injected a fault.* name=(?:"([^"]*)"|(\S+))`)
+
+// differingPixels returns the percentage of sampled pixels that differ.
+func differingPixels(a, b image.Image) float64 {
+	bounds := a.Bounds()
+	n, diff := 0, 0
+	for y := bounds.Min.Y; y < bounds.Max.Y; y += 4 {
+		for x := bounds.Min.X; x < bounds.Max.X; x += 4 {
+			n++
+			if a.At(x, y) != b.At(x, y) {
+				diff++
+			}
+		}
+	}
+	return 100 * float64(diff) / float64(n)
 }
 
 // colours counts distinct colours, up to limit.
