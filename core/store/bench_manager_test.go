@@ -89,3 +89,33 @@ func BenchmarkTimelineThroughManager(b *testing.B) {
 	}
 	b.ReportMetric(float64(per*writers)/elapsed.Seconds(), "events/s")
 }
+
+// BenchmarkEvents100k reads a whole 100,000-event timeline of one account, as
+// the Timeline tab does when it opens (its own benchmark, in ui, starts from
+// events already in memory).
+func BenchmarkEvents100k(b *testing.B) {
+	const n = 100_000
+	db := openAt(b, filepath.Join(b.TempDir(), DBFile))
+	id := core.AccountID("busy")
+	start := time.Now().Add(-n * 37 * time.Minute)
+	evs := make([]core.Event, n)
+	for i := range evs {
+		evs[i] = largeEvent(id, i, start)
+	}
+	ctx := context.Background()
+	if err := db.PutAccount(ctx, core.Account{ID: id, Name: "Busy", CreatedAt: start}); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 10_000 {
+		if err := db.AppendEvents(ctx, evs[i:i+10_000]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := db.Events(ctx, id, n)
+		if err != nil || len(got) != n {
+			b.Fatalf("%d events, %v", len(got), err)
+		}
+	}
+}
