@@ -121,3 +121,15 @@ func (s *logSource) Subscribe() (<-chan ui.LogLine, func()) {
 		})
 	}
 }
+
+// forgetDeleted drops a deleted account's lines from the log book's memory,
+// as the store drops them from disk. It returns when the Manager closes.
+func forgetDeleted(m *core.Manager, book *logbook.Book) {
+	updates, cancel := m.Subscribe()
+	defer cancel()
+	for st := range updates {
+		if st.Removed {
+			book.Forget(st.Account.ID)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"warden/core"
+	"warden/core/coretest"
 	"warden/core/logbook"
 	"warden/core/store"
 	"warden/ui"
@@ -106,4 +108,28 @@ func TestLogSourceSubscribe(t *testing.T) {
 	cancel()
 	for range live { // closes once cancelled, whatever was waiting
 	}
+}
+
+// A deleted account's lines leave the log book's memory too.
+func TestDeletedAccountsLinesAreForgotten(t *testing.T) {
+	book := logbook.New(slog.LevelInfo, logbook.Options{})
+	m, err := core.NewManager(core.Config{Dialer: coretest.NewDialer(), Store: coretest.NewStore(), Logger: slog.New(book)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	defer m.Close(ctx)
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go forgetDeleted(m, book)
+	acct, err := m.Add(ctx, "Short-lived")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(book.Recent(acct.ID, 0)) > 0 })
+	if err := m.Delete(ctx, acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return len(book.Recent(acct.ID, 0)) == 0 })
 }

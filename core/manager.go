@@ -844,8 +844,8 @@ func (m *Manager) delete(a *account, act action) {
 	st := a.m.Status
 	a.mu.Unlock()
 	st.Removed = true
+	a.log.Info("account deleted", "unlinked", unlinkErr == nil) // before Removed: its last line
 	m.hub.publish(st)
-	a.log.Info("account deleted", "unlinked", unlinkErr == nil)
 	if unlinkErr != nil {
 		act.reply <- result{err: fmt.Errorf("%w: %s was deleted, but its device could not be unlinked (%v); remove it on the phone in WhatsApp → Settings → Linked devices",
 			ErrStillLinked, acct.Name, unlinkErr)}
