@@ -219,31 +219,39 @@ func ValidateName(name string) (string, error) {
 }
 
 // NormalizePhone checks a phone number for pairing by code and returns its
-// digits: country code and number, 8 to 15 digits (E.164), not starting with 0.
-// Spaces, dashes, dots, parentheses and a leading + are allowed.
+// digits: international format, country code first, 8 to 15 digits (E.164).
+// Spaces, dashes, dots, parentheses and one leading "+" are allowed and
+// dropped. Errors wrap ErrInvalidPhone and say what to type instead.
 func NormalizePhone(phone string) (string, error) {
-	s := strings.TrimSpace(phone)
-	s = strings.TrimPrefix(s, "+")
+	bad := func(format string, args ...any) (string, error) {
+		return "", fmt.Errorf("%w: %s", ErrInvalidPhone, fmt.Sprintf(format, args...))
+	}
+	const example = "enter the phone number with its country code, for example +1 555 123 4567"
+	s := strings.TrimPrefix(strings.TrimSpace(phone), "+")
 	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		case r == '+':
+			return bad(`"+" may only come first, before the country code`)
 		default:
-			return "", fmt.Errorf("%w: %q is not a digit; use digits with the country code, like +44 7700 900123", ErrInvalidPhone, r)
+			return bad("%q is not allowed: use digits only, with the country code first", r)
 		}
 	}
 	digits := b.String()
 	switch {
 	case digits == "":
-		return "", fmt.Errorf("%w: enter the number with its country code, like +44 7700 900123", ErrInvalidPhone)
+		return bad(example)
+	case strings.HasPrefix(digits, "00"):
+		return bad(`leave out the "00": start with the country code, for example 44 7700 900123`)
 	case digits[0] == '0':
-		return "", fmt.Errorf("%w: start with the country code, not 0 (like +44 7700 900123)", ErrInvalidPhone)
+		return bad("start with the country code, not 0: for example +44 7700 900123 instead of 07700 900123")
 	case len(digits) < 8:
-		return "", fmt.Errorf("%w: too short (%d digits); include the country code", ErrInvalidPhone, len(digits))
+		return bad("%d digits is too short: a number with its country code has 8 to 15 digits", len(digits))
 	case len(digits) > 15:
-		return "", fmt.Errorf("%w: too long (%d digits); a phone number has at most 15", ErrInvalidPhone, len(digits))
+		return bad("%d digits is too long: a number with its country code has at most 15 digits", len(digits))
 	}
 	return digits, nil
 }
