@@ -2,191 +2,66 @@ package core
 
 import "sync"
 
-// hub fans statuses out to subscribers. Publishing never blocks: each
-// subscriber keeps only the newest Status per account until its reader takes
-// it (grpc-go's pubsub and tailscale's canSkipStatus work the same way).
-type hub struct {
+// fanout hands values to subscribers without ever blocking the publisher:
+// each subscriber has its own queue, and one goroutine per subscriber moves
+// the queue to its channel. The queue decides what a slow reader loses
+// (grpc-go's pubsub and tailscale's canSkipStatus work the same way).
+type fanout[T any] struct {
+	newQueue func() queue[T]
+
 	mu sync.Mutex
 	// mu guards the following
-	subs   map[*subscriber]struct{}
+	subs   map[*subscriber[T]]struct{}
 	closed bool
 }
 
-type subscriber struct {
-	mu sync.Mutex
-	// mu guards the following
-	pending map[AccountID]Status
-	order   []AccountID
+// queue is a subscriber's backlog. It is used under the subscriber's lock.
+type queue[T any] interface {
+	push(T)
+	pop() (T, bool)
+}
 
-	signal chan struct{} // capacity 1: "pending is not empty"
+type subscriber[T any] struct {
+	mu sync.Mutex
+	// mu guards q
+	q queue[T]
+
+	signal chan struct{} // capacity 1: "q is not empty"
 	done   chan struct{} // closed by cancel
-	out    chan Status
+	out    chan T
 	once   sync.Once
 }
 
-// subscribe returns a channel of coalesced updates and its cancel function.
-// The channel is closed after cancel, or when the hub closes.
-func (h *hub) subscribe() (<-chan Status, func()) {
-	s := &subscriber{
-		pending: make(map[AccountID]Status),
-		signal:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		out:     make(chan Status),
-	}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
+// subscribe returns a channel of values and its cancel function. The channel
+// is closed after cancel, or when the fanout closes.
+func (f *fanout[T]) subscribe() (<-chan T, func()) {
+	s := &subscriber[T]{q: f.newQueue(), signal: make(chan struct{}, 1), done: make(chan struct{}), out: make(chan T)}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
 		close(s.out)
 		return s.out, func() {}
 	}
-	if h.subs == nil {
-		h.subs = make(map[*subscriber]struct{})
+	if f.subs == nil {
+		f.subs = make(map[*subscriber[T]]struct{})
 	}
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
-	go s.run()
-	cancel := func() {
-		h.mu.Lock()
-		delete(h.subs, s)
-		h.mu.Unlock()
-		s.stop()
-	}
-	return s.out, cancel
-}
-
-func (h *hub) publish(st Status) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subs {
-		s.offer(st)
-	}
-}
-
-func (h *hub) close() {
-	h.mu.Lock()
-	subs := h.subs
-	h.subs = nil
-	h.closed = true
-	h.mu.Unlock()
-	for s := range subs {
-		s.stop()
-	}
-}
-
-func (s *subscriber) stop() { s.once.Do(func() { close(s.done) }) }
-
-func (s *subscriber) offer(st Status) {
-	id := st.Account.ID
-	s.mu.Lock()
-	if _, ok := s.pending[id]; !ok {
-		s.order = append(s.order, id)
-	}
-	s.pending[id] = st
-	s.mu.Unlock()
-	select {
-	case s.signal <- struct{}{}:
-	default:
-	}
-}
-
-// take removes and returns the oldest pending account's newest Status.
-func (s *subscriber) take() (Status, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.order) == 0 {
-		return Status{}, false
-	}
-	id := s.order[0]
-	s.order[0] = ""
-	s.order = s.order[1:]
-	st := s.pending[id]
-	delete(s.pending, id)
-	if len(s.order) == 0 {
-		s.order = nil // let the backing array go
-	}
-	return st, true
-}
-
-func (s *subscriber) run() {
-	defer close(s.out)
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-s.signal:
-		}
-		for {
-			st, ok := s.take()
-			if !ok {
-				break
-			}
-			select {
-			case s.out <- st:
-			case <-s.done:
-				return
-			}
-		}
-	}
-}
-
-// eventHub fans timeline events out to subscribers. Each subscriber has a
-// bounded buffer; when a slow reader lets it fill, the oldest events are
-// dropped (the store still has them) and counted. Publishing never blocks.
-type eventHub struct {
-	mu sync.Mutex
-	// mu guards the following
-	subs   map[*eventSub]struct{}
-	closed bool
-}
-
-// eventBuffer is how many events a subscriber may lag behind.
-const eventBuffer = 4096
-
-type eventSub struct {
-	mu sync.Mutex
-	// mu guards the following
-	buf     []Event
-	dropped uint64
-
-	signal chan struct{}
-	done   chan struct{}
-	out    chan Event
-	once   sync.Once
-}
-
-func (h *eventHub) subscribe() (<-chan Event, func()) {
-	s := &eventSub{signal: make(chan struct{}, 1), done: make(chan struct{}), out: make(chan Event)}
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		close(s.out)
-		return s.out, func() {}
-	}
-	if h.subs == nil {
-		h.subs = make(map[*eventSub]struct{})
-	}
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
+	f.subs[s] = struct{}{}
+	f.mu.Unlock()
 	go s.run()
 	return s.out, func() {
-		h.mu.Lock()
-		delete(h.subs, s)
-		h.mu.Unlock()
+		f.mu.Lock()
+		delete(f.subs, s)
+		f.mu.Unlock()
 		s.stop()
 	}
 }
 
-func (h *eventHub) publish(ev Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subs {
+func (f *fanout[T]) publish(v T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
 		s.mu.Lock()
-		if len(s.buf) >= eventBuffer {
-			copy(s.buf, s.buf[1:])
-			s.buf = s.buf[:len(s.buf)-1]
-			s.dropped++
-		}
-		s.buf = append(s.buf, ev)
+		s.q.push(v)
 		s.mu.Unlock()
 		select {
 		case s.signal <- struct{}{}:
@@ -195,19 +70,19 @@ func (h *eventHub) publish(ev Event) {
 	}
 }
 
-func (h *eventHub) close() {
-	h.mu.Lock()
-	subs := h.subs
-	h.subs, h.closed = nil, true
-	h.mu.Unlock()
+func (f *fanout[T]) close() {
+	f.mu.Lock()
+	subs := f.subs
+	f.subs, f.closed = nil, true
+	f.mu.Unlock()
 	for s := range subs {
 		s.stop()
 	}
 }
 
-func (s *eventSub) stop() { s.once.Do(func() { close(s.done) }) }
+func (s *subscriber[T]) stop() { s.once.Do(func() { close(s.done) }) }
 
-func (s *eventSub) run() {
+func (s *subscriber[T]) run() {
 	defer close(s.out)
 	for {
 		select {
@@ -217,18 +92,76 @@ func (s *eventSub) run() {
 		}
 		for {
 			s.mu.Lock()
-			if len(s.buf) == 0 {
-				s.mu.Unlock()
+			v, ok := s.q.pop()
+			s.mu.Unlock()
+			if !ok {
 				break
 			}
-			ev := s.buf[0]
-			s.buf = s.buf[1:]
-			s.mu.Unlock()
 			select {
-			case s.out <- ev:
+			case s.out <- v:
 			case <-s.done:
 				return
 			}
 		}
 	}
+}
+
+// statusQueue keeps only the newest Status of each account, oldest account
+// first: a slow reader skips intermediate statuses, never the latest.
+type statusQueue struct {
+	pending map[AccountID]Status
+	order   []AccountID
+}
+
+func newStatusQueue() queue[Status] { return &statusQueue{pending: make(map[AccountID]Status)} }
+
+func (q *statusQueue) push(st Status) {
+	id := st.Account.ID
+	if _, ok := q.pending[id]; !ok {
+		q.order = append(q.order, id)
+	}
+	q.pending[id] = st
+}
+
+func (q *statusQueue) pop() (Status, bool) {
+	if len(q.order) == 0 {
+		return Status{}, false
+	}
+	id := q.order[0]
+	q.order[0] = ""
+	q.order = q.order[1:]
+	if len(q.order) == 0 {
+		q.order = nil // let the backing array go
+	}
+	st := q.pending[id]
+	delete(q.pending, id)
+	return st, true
+}
+
+// eventBuffer is how many events a subscriber may lag behind.
+const eventBuffer = 4096
+
+// eventQueue keeps the newest eventBuffer events in order; a reader that lets
+// it fill loses the oldest (the store keeps them all).
+type eventQueue struct {
+	buf []Event
+}
+
+func newEventQueue() queue[Event] { return &eventQueue{} }
+
+func (q *eventQueue) push(ev Event) {
+	if len(q.buf) >= eventBuffer {
+		copy(q.buf, q.buf[1:])
+		q.buf = q.buf[:len(q.buf)-1]
+	}
+	q.buf = append(q.buf, ev)
+}
+
+func (q *eventQueue) pop() (Event, bool) {
+	if len(q.buf) == 0 {
+		return Event{}, false
+	}
+	ev := q.buf[0]
+	q.buf = q.buf[1:]
+	return ev, true
 }

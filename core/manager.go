@@ -44,8 +44,8 @@ type Manager struct {
 	logoutTimeout time.Duration
 	policy        atomic.Pointer[Policy]
 
-	hub    hub
-	evhub  eventHub
+	hub    fanout[Status] // coalesced status updates
+	evhub  fanout[Event]  // timeline events, in order
 	events *eventLog
 	runs   sync.WaitGroup // the accounts' runners
 	ctx    context.Context
@@ -116,6 +116,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		m.logoutTimeout = 15 * time.Second
 	}
 	m.policy.Store(&p)
+	m.hub.newQueue, m.evhub.newQueue = newStatusQueue, newEventQueue
 	m.ctx, m.stop = context.WithCancel(context.Background())
 	m.events = newEventLog(cfg.Store, m.log)
 	return m, nil
