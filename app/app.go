@@ -157,7 +157,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_ = svc.close(context.Background())
 		return 1
 	}
-	go forgetDeleted(svc.manager, svc.book)
+	forgetDeleted(svc.manager, svc.book)
 	if svc.demo != nil {
 		svc.demo.start(svc.manager)
 	}

@@ -123,13 +123,17 @@ func (s *logSource) Subscribe() (<-chan ui.LogLine, func()) {
 }
 
 // forgetDeleted drops a deleted account's lines from the log book's memory,
-// as the store drops them from disk. It returns when the Manager closes.
+// as the store drops them from disk. It subscribes before it returns, so no
+// deletion after the call is missed; its goroutine ends when the Manager
+// closes.
 func forgetDeleted(m *core.Manager, book *logbook.Book) {
 	updates, cancel := m.Subscribe()
-	defer cancel()
-	for st := range updates {
-		if st.Removed {
-			book.Forget(st.Account.ID)
+	go func() {
+		defer cancel()
+		for st := range updates {
+			if st.Removed {
+				book.Forget(st.Account.ID)
+			}
 		}
-	}
+	}()
 }

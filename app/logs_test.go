@@ -122,7 +122,7 @@ func TestDeletedAccountsLinesAreForgotten(t *testing.T) {
 	if err := m.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	go forgetDeleted(m, book)
+	forgetDeleted(m, book)
 	acct, err := m.Add(ctx, "Short-lived")
 	if err != nil {
 		t.Fatal(err)
