@@ -17,9 +17,7 @@ import (
 func TestAddPairAndRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		acct, err := r.m.Add(context.Background(), "  Support desk  ")
 		if err != nil {
 			t.Fatal(err)
@@ -138,9 +136,7 @@ func TestLogout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("lima")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		// Offline: a clear error, nothing changes.
 		r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionDisconnected})
@@ -192,9 +188,7 @@ func TestDeleteConnectedLogsOutFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("mike")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		updates, cancel := r.m.Subscribe()
 		defer cancel()
@@ -223,9 +217,7 @@ func TestDeleteWaitingTellsToUnlinkOnPhone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("nov")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		s := r.d.Last(id)
 		s.Emit(core.SessionEvent{Kind: core.SessionDisconnected})
@@ -248,9 +240,7 @@ func TestDeleteFailureKeepsAccount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("oscar")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.d.Lock()
 		r.d.DeleteDeviceErr = errors.New("disk full")
@@ -272,9 +262,7 @@ func TestBadCommandsChangeNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("papa")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		ctx := context.Background()
 		if _, err := r.m.Add(ctx, "   "); !errors.Is(err, core.ErrInvalidName) {
@@ -329,9 +317,7 @@ func TestConnectWhileConnectingIsSkipped(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.wantState(id, core.Connecting)
 		for range 3 {
@@ -357,9 +343,7 @@ func TestSubscribeCoalescesAndNeverBlocks(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("romeo")
 		updates, cancel := r.m.Subscribe() // never read until the end
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		s := r.d.Last(id)
 		for range 1000 {
@@ -487,9 +471,7 @@ func TestSubscribeEventsInOrder(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("sierra")
 		evs, cancel := r.m.SubscribeEvents()
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionDisconnected})
 		var got []string

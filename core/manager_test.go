@@ -53,6 +53,15 @@ func (r *rig) paired(name string) core.AccountID {
 	return id
 }
 
+// startManager starts the Manager: it loads the stored accounts and dials
+// those that were running.
+func (r *rig) startManager() {
+	r.t.Helper()
+	if err := r.m.Start(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
 func (r *rig) status(id core.AccountID) core.Status {
 	r.t.Helper()
 	st, ok := r.m.Status(id)
@@ -91,9 +100,7 @@ func TestScheduleDialInstants(t *testing.T) {
 			}
 			return errors.New("network is unreachable")
 		}
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.wantState(id, core.Connected)
 		time.Sleep(10 * time.Second) // connected for 10 s: not stable, yet irrelevant: attempt is 0
@@ -156,9 +163,7 @@ func TestAttemptResetsOnlyAfterStableMinute(t *testing.T) {
 			s.Emit(core.SessionEvent{Kind: core.SessionConnected})
 			return nil
 		}
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		// start-up dial fails at 0, then attempts 1..4 at 3, 8, 13, 18 s.
 		time.Sleep(19 * time.Second)
 		synctest.Wait()
@@ -202,9 +207,7 @@ func TestConflictBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("gamma")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.wantState(id, core.Connected)
 
@@ -263,9 +266,7 @@ func TestConflictsFarApartEachTakeOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("delta")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		for i := range 3 {
 			synctest.Wait()
 			r.wantState(id, core.Connected)
@@ -282,9 +283,7 @@ func TestTemporaryBanOneAttemptAtExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("eps")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		until := time.Now().Add(2 * time.Hour)
 		r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionTemporaryBan, Code: 101, Until: until})
@@ -307,9 +306,7 @@ func TestZombieSessionIsReplaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("zeta")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		s := r.d.Last(id)
 		// Failing keepalives that recover in time change nothing.
@@ -347,9 +344,7 @@ func TestDisconnectDuringWaitingLeavesNoTimer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("eta")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionDisconnected})
 		r.wantState(id, core.Waiting)
@@ -382,9 +377,7 @@ func TestDeleteDuringDialLeavesNoSession(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		<-entered
 		r.wantState(id, core.Connecting)
 		done := make(chan error, 1)
@@ -412,9 +405,7 @@ func TestLateEventOfOldEpochChangesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, noJitter())
 		id := r.paired("iota")
-		if err := r.m.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		r.startManager()
 		synctest.Wait()
 		old := r.d.Last(id)
 		old.Emit(core.SessionEvent{Kind: core.SessionDisconnected})
