@@ -57,12 +57,8 @@ type Book struct {
 	s     *state
 	level slog.Leveler
 
-	account core.AccountID // from WithAttrs
-	attrs   []kv
-	prefix  string // from WithGroup: "a.b."
+	scope Scope // from WithAttrs and WithGroup
 }
-
-type kv struct{ key, value string }
 
 // state is what every handler derived from one Book shares.
 type state struct {
@@ -112,28 +108,11 @@ func (b *Book) Level() slog.Level { return b.level.Level() }
 
 // Handle keeps the record and hands it to the subscribers. It never blocks.
 func (b *Book) Handle(_ context.Context, r slog.Record) error {
-	line := Line{At: r.Time, Level: r.Level, Message: r.Message, Account: b.account}
+	line := Line{At: r.Time, Level: r.Level, Message: r.Message}
 	if line.At.IsZero() {
 		line.At = b.s.opts.Now()
 	}
-	var attrs []kv
-	r.Attrs(func(a slog.Attr) bool {
-		if b.prefix == "" && a.Key == AccountKey {
-			line.Account = core.AccountID(a.Value.Resolve().String())
-			return true
-		}
-		attrs = flatten(attrs, b.prefix, a)
-		return true
-	})
-	if n := len(b.attrs) + len(attrs); n > 0 {
-		line.Attrs = make(map[string]string, n)
-		for _, a := range b.attrs {
-			line.Attrs[a.key] = a.value
-		}
-		for _, a := range attrs {
-			line.Attrs[a.key] = a.value
-		}
-	}
+	line.Account, line.Attrs = b.scope.Read(r)
 	b.s.add(line)
 	return nil
 }
@@ -145,14 +124,7 @@ func (b *Book) WithAttrs(as []slog.Attr) slog.Handler {
 		return b
 	}
 	b2 := *b
-	b2.attrs = append([]kv(nil), b.attrs...)
-	for _, a := range as {
-		if b.prefix == "" && a.Key == AccountKey {
-			b2.account = core.AccountID(a.Value.Resolve().String())
-			continue
-		}
-		b2.attrs = flatten(b2.attrs, b.prefix, a)
-	}
+	b2.scope = b.scope.With(as)
 	return &b2
 }
 
@@ -163,26 +135,8 @@ func (b *Book) WithGroup(name string) slog.Handler {
 		return b
 	}
 	b2 := *b
-	b2.prefix = b.prefix + name + "."
+	b2.scope = b.scope.Group(name)
 	return &b2
-}
-
-// flatten appends a's key/value pairs, groups spelled "group.key".
-func flatten(out []kv, prefix string, a slog.Attr) []kv {
-	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
-		return out
-	}
-	if a.Value.Kind() != slog.KindGroup {
-		return append(out, kv{prefix + a.Key, a.Value.String()})
-	}
-	if a.Key != "" {
-		prefix += a.Key + "."
-	}
-	for _, g := range a.Value.Group() {
-		out = flatten(out, prefix, g)
-	}
-	return out
 }
 
 func (s *state) add(l Line) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"warden/core"
+	"warden/core/logbook"
 )
 
 // Log persistence through slog.
@@ -24,7 +25,7 @@ const (
 
 // AccountKey is the attribute that tags a log record with its account, as in
 // logger.With(store.AccountKey, id). Records without it go to Warden's own log.
-const AccountKey = "account"
+const AccountKey = logbook.AccountKey
 
 // LogHandler returns a slog.Handler that stores records at or above level in
 // the store's logs: a record's "account" attribute picks the account, and the
@@ -164,14 +165,10 @@ func (db *DB) LogWriteErr() error {
 
 // logHandler is the slog.Handler of LogHandler.
 type logHandler struct {
-	sink    *logSink
-	level   slog.Leveler
-	account core.AccountID
-	attrs   []kv   // from WithAttrs, flattened
-	prefix  string // from WithGroup: "a.b."
+	sink  *logSink
+	level slog.Leveler
+	scope logbook.Scope // from WithAttrs and WithGroup, read as the log book reads them
 }
-
-type kv struct{ key, value string }
 
 func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
@@ -180,39 +177,15 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 	if line.At.IsZero() {
 		line.At = h.sink.db.now()
 	}
-	account := h.account
-	var attrs []kv
-	r.Attrs(func(a slog.Attr) bool {
-		if h.prefix == "" && a.Key == AccountKey {
-			account = core.AccountID(a.Value.Resolve().String())
-			return true
-		}
-		attrs = flatten(attrs, h.prefix, a)
-		return true
-	})
-	if n := len(h.attrs) + len(attrs); n > 0 {
-		line.Attrs = make(map[string]string, n)
-		for _, a := range h.attrs {
-			line.Attrs[a.key] = a.value
-		}
-		for _, a := range attrs {
-			line.Attrs[a.key] = a.value
-		}
-	}
+	account, attrs := h.scope.Read(r)
+	line.Attrs = attrs
 	h.sink.add(account, line)
 	return nil
 }
 
 func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	h2 := *h
-	h2.attrs = append([]kv(nil), h.attrs...)
-	for _, a := range as {
-		if h.prefix == "" && a.Key == AccountKey {
-			h2.account = core.AccountID(a.Value.Resolve().String())
-			continue
-		}
-		h2.attrs = flatten(h2.attrs, h.prefix, a)
-	}
+	h2.scope = h.scope.With(as)
 	return &h2
 }
 
@@ -221,24 +194,6 @@ func (h *logHandler) WithGroup(name string) slog.Handler {
 		return h
 	}
 	h2 := *h
-	h2.prefix = h.prefix + name + "."
+	h2.scope = h.scope.Group(name)
 	return &h2
-}
-
-// flatten appends a's key/value pairs, groups spelled "group.key".
-func flatten(out []kv, prefix string, a slog.Attr) []kv {
-	a.Value = a.Value.Resolve()
-	if a.Equal(slog.Attr{}) {
-		return out
-	}
-	if a.Value.Kind() != slog.KindGroup {
-		return append(out, kv{prefix + a.Key, a.Value.String()})
-	}
-	if a.Key != "" {
-		prefix += a.Key + "."
-	}
-	for _, g := range a.Value.Group() {
-		out = flatten(out, prefix, g)
-	}
-	return out
 }
