@@ -162,38 +162,12 @@ func (w *Window) followEvents(ctx context.Context, src eventSource) {
 	defer w.wg.Done()
 	events, cancel := src.SubscribeEvents()
 	defer cancel()
-	var pending []core.Event
-	applied := make(chan struct{}, 1)
-	busy := false
-	var flush <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			pending = append(pending, ev)
-			if flush == nil && !busy {
-				flush = time.After(applyEvery)
-			}
-		case <-flush:
-			flush = nil
-			batch := pending
-			pending = nil
-			busy = true
-			w.do(func() {
-				w.applyEvents(batch)
-				applied <- struct{}{}
-			})
-		case <-applied:
-			busy = false
-			if len(pending) > 0 {
-				flush = time.After(applyEvery)
-			}
-		}
-	}
+	batchFeed(ctx, events, applyEvery, 0, func(batch []core.Event, done func()) {
+		w.do(func() {
+			w.applyEvents(batch)
+			done()
+		})
+	})
 }
 
 // applyEvents takes timeline events into the fleet banner and the flapping
@@ -307,13 +281,20 @@ func (r *flapRenderer) Destroy()                     {}
 
 // setFlapping shows or hides the detail header's flapping badge.
 func (d *detailView) setFlapping(on bool) {
-	if d.flap.Visible() == on {
-		return
+	if setShown(d.flap, on) {
+		d.sinceRow.Refresh()
+	}
+}
+
+// setShown shows or hides o and reports whether that changed anything.
+func setShown(o fyne.CanvasObject, on bool) bool {
+	if o.Visible() == on {
+		return false
 	}
 	if on {
-		d.flap.Show()
+		o.Show()
 	} else {
-		d.flap.Hide()
+		o.Hide()
 	}
-	d.sinceRow.Refresh()
+	return true
 }

@@ -378,15 +378,9 @@ func (v *rowView) setLine(text string) { setText(v.line, text) }
 
 // setFlapping shows or hides the row's flapping badge.
 func (v *rowView) setFlapping(on bool) {
-	if v.flap.Visible() == on {
-		return
+	if setShown(v.flap, on) {
+		v.box.Refresh()
 	}
-	if on {
-		v.flap.Show()
-	} else {
-		v.flap.Hide()
-	}
-	v.box.Refresh()
 }
 
 // setText changes a label only when its text changes, to spare a redraw.

@@ -332,7 +332,7 @@ func (p *logsPane) start() {
 // subscription ends or the pane closes.
 func (p *logsPane) follow(live <-chan LogLine) {
 	defer p.wg.Done()
-	batchLines(p.ctx, live, logBatchEvery, p.max, func(b []LogLine, done func()) {
+	batchFeed(p.ctx, live, logBatchEvery, p.max, func(b []LogLine, done func()) {
 		p.do(func() {
 			p.addLive(b)
 			done()
@@ -340,11 +340,13 @@ func (p *logsPane) follow(live <-chan LogLine) {
 	})
 }
 
-// batchLines reads live and hands what came to apply in batches, at most
+// batchFeed reads live and hands what came to apply in batches, at most
 // every `every`, one batch at a time: the next waits until apply calls done.
-// A batch keeps its newest most lines. It returns when ctx ends or live closes.
-func batchLines(ctx context.Context, live <-chan LogLine, every time.Duration, most int, apply func(batch []LogLine, done func())) {
-	var batch []LogLine
+// A batch keeps its newest most values (all of them when most is 0). It
+// returns when ctx ends or live closes. The logs panes and the fleet banner
+// both follow their streams with it.
+func batchFeed[T any](ctx context.Context, live <-chan T, every time.Duration, most int, apply func(batch []T, done func())) {
+	var batch []T
 	var flush <-chan time.Time
 	applied := make(chan struct{}, 1)
 	done := func() { applied <- struct{}{} }
@@ -363,7 +365,7 @@ func batchLines(ctx context.Context, live <-chan LogLine, every time.Duration, m
 				return
 			}
 			batch = append(batch, l)
-			if len(batch) > most { // far behind: keep the newest
+			if most > 0 && len(batch) > most { // far behind: keep the newest
 				batch = slices.Delete(batch, 0, len(batch)-most)
 			}
 			arm()

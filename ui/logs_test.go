@@ -423,7 +423,7 @@ func TestBatchLines(t *testing.T) {
 		var done func()
 		finished := make(chan struct{})
 		go func() {
-			batchLines(ctx, live, logBatchEvery, 3, func(b []LogLine, d func()) {
+			batchFeed(ctx, live, logBatchEvery, 3, func(b []LogLine, d func()) {
 				done = d
 				batches <- b
 			})
