@@ -122,6 +122,8 @@ type Status struct {
 	// KeepAliveFailingSince is set while the server leaves keepalives
 	// unanswered on a Connected session.
 	KeepAliveFailingSince time.Time
+	// LastCheck is the outcome of the last periodic self-check.
+	LastCheck SelfCheck
 	// Removed is set on the last Status published for a deleted account.
 	Removed bool
 }
@@ -151,6 +153,8 @@ type Event struct {
 	Attempt int           `json:"attempt,omitempty"`
 	Delay   time.Duration `json:"delay,omitempty"` // the delay chosen before the next dial
 	Epoch   uint64        `json:"epoch,omitempty"`
+	// MessageID is set on the notes of a sent message (sent, failed, delivered).
+	MessageID string `json:"message_id,omitempty"`
 }
 
 // Causes of events. A command's cause is the command's name.
@@ -189,8 +193,22 @@ type Session interface {
 	// Logout unlinks the device on the phone. It returns an error (ErrNotConnected)
 	// when offline and never hangs.
 	Logout(ctx context.Context) error
+	// SendText sends a text message to the phone number to (digits only, country
+	// code first, as NormalizePhone returns it) and returns once WhatsApp's server
+	// acknowledged it. It never queues: if the session is not logged in and its
+	// socket is not up, it fails at once with an error wrapping ErrNotConnected.
+	// Errors wrap ErrNotOnWhatsApp, ErrNoDevices, ErrRateLimited, ErrNoAck or
+	// ErrNotConnected when they are one of those. A delivery receipt from the
+	// recipient's phone comes later as a SessionDelivered event.
+	SendText(ctx context.Context, to, text string) (Sent, error)
 	// Close returns only when the socket is closed. It is safe to call twice.
 	Close()
+}
+
+// Sent is what WhatsApp's server acknowledged of a sent message.
+type Sent struct {
+	ID         string    // the message ID
+	ServerTime time.Time // the server's timestamp on the ack
 }
 
 // SessionEventKind says what happened to a session.
@@ -211,10 +229,11 @@ const (
 	SessionKeepAliveTimeout
 	SessionKeepAliveRestored
 	SessionQRTimeout
+	SessionDelivered // a recipient's phone received a message: MessageID, At
 )
 
 var sessionEventNames = [...]string{"", "connected", "qr", "pair success", "pair error", "disconnected", "replaced",
-	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout"}
+	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout", "delivered"}
 
 func (k SessionEventKind) String() string {
 	if k > 0 && int(k) < len(sessionEventNames) {
@@ -234,6 +253,8 @@ type SessionEvent struct {
 	Code      int       // LoggedOut, TemporaryBan, ConnectFailure, Disconnected (a stream error code)
 	Reason    string    // free text from the server or the adapter
 	Until     time.Time // TemporaryBan: the expiry
+	MessageID string    // Delivered: the message a receipt is for
+	At        time.Time // Delivered: when the receipt says the phone received it
 }
 
 // Store keeps accounts and their timelines. core/store implements it on bbolt.
@@ -259,6 +280,11 @@ var (
 	ErrInvalidPhone     = errors.New("invalid phone number")
 	ErrNotPairing       = errors.New("the account is not pairing")
 	ErrClosed           = errors.New("warden is shutting down")
+	// Send failures, each in an operator's words.
+	ErrNotOnWhatsApp = errors.New("the number is not on WhatsApp")
+	ErrNoDevices     = errors.New("the number has no device that can receive messages")
+	ErrRateLimited   = errors.New("WhatsApp is rate-limiting this account: wait a few minutes before sending again")
+	ErrNoAck         = errors.New("WhatsApp did not acknowledge the message in time")
 	// ErrStillLinked is returned (wrapped) by Delete when the account was deleted
 	// but its device could not be unlinked on WhatsApp: the operator must remove
 	// it on the phone (Settings → Linked devices).

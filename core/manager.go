@@ -48,6 +48,7 @@ type Manager struct {
 	evhub  fanout[Event]  // timeline events, in order
 	events *eventLog
 	runs   sync.WaitGroup // the accounts' runners
+	bg     sync.WaitGroup // the self-check loop, its checks and every send in flight
 	ctx    context.Context
 	stop   context.CancelFunc
 
@@ -80,6 +81,9 @@ type account struct {
 	sessEp  uint64 // the epoch of sess
 	cancel  context.CancelFunc
 	timers  [numTimers]*time.Timer
+	pending []pending // sent messages waiting for a delivery receipt, oldest first
+	// checking is set while a self-check of the account runs.
+	checking bool
 }
 
 // NewManager returns a Manager. Call Start to load the stored accounts.
@@ -148,6 +152,8 @@ func (m *Manager) Start(ctx context.Context) error {
 		return errors.New("core: the Manager is already started")
 	}
 	m.started = true
+	m.bg.Add(1)
+	go m.selfChecks()
 	m.mu.Unlock()
 
 	accts, err := m.store.Accounts(ctx)
@@ -505,7 +511,16 @@ func (m *Manager) close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("close sessions: %w", ctx.Err())
 	}
-	m.stop() // cancels any dial still running
+	m.stop() // cancels any dial, send or self-check still running
+	bgDone := make(chan struct{})
+	go func() { m.bg.Wait(); close(bgDone) }()
+	select {
+	case <-bgDone:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("stop the self-checks: %w", ctx.Err())
+		}
+	}
 	if werr := m.events.close(ctx); werr != nil && err == nil {
 		err = fmt.Errorf("store the timeline: %w", werr)
 	}
@@ -740,6 +755,10 @@ func (m *Manager) dial(a *account, epoch uint64) {
 
 	id := a.id
 	sess, err := m.dialer.NewSession(acct, func(ev SessionEvent) {
+		if ev.Kind == SessionDelivered {
+			m.delivered(id, ev) // a receipt changes no state
+			return
+		}
 		m.input(id, input{kind: inSession, epoch: epoch, ev: ev})
 	})
 	if err != nil {

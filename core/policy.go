@@ -42,7 +42,17 @@ type Policy struct {
 	// the whole start-up is capped at StartWindow.
 	StartSpread time.Duration `json:"start_spread"`
 	StartWindow time.Duration `json:"start_window"`
+
+	// SelfCheckEvery is how often each Connected account sends a test message
+	// to its own number, to prove it can deliver; zero turns the check off. A
+	// failed check is a timeline event and never reconnects by itself.
+	SelfCheckEvery time.Duration `json:"self_check_every,omitempty"`
 }
+
+// MinSelfCheckEvery is the shortest self-check interval: a message to the
+// account's own number shows on the phone, and WhatsApp frowns on chatty
+// clients.
+const MinSelfCheckEvery = 10 * time.Minute
 
 // DefaultPolicy returns the seed's policy: 3 s, then 5 s for attempts 2–5, 10 s
 // for 6–15 and 30 s after that, with up to 10 % jitter; one takeover after 30 s
@@ -133,6 +143,8 @@ func (p Policy) Validate() error {
 		return bad("the zombie threshold must be positive")
 	case p.StartSpread < 0 || p.StartWindow < 0:
 		return bad("the start-up spread must not be negative")
+	case p.SelfCheckEvery < 0 || (p.SelfCheckEvery > 0 && p.SelfCheckEvery < MinSelfCheckEvery):
+		return bad("the self-check runs at most once per %s (or is off)", MinSelfCheckEvery)
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ type Dialer struct {
 	DeleteDeviceErr error
 	// PairCode is the code PairPhone returns.
 	PairCode string
+	// OnSend runs inside SendText of a connected session, instead of the
+	// default (an immediate ack). It may block, to play a slow server.
+	OnSend func(ctx context.Context, s *Session, to, text string) (core.Sent, error)
 
 	sessions map[core.AccountID][]*Session
 	open     map[core.AccountID]int
@@ -47,6 +50,16 @@ type Dialer struct {
 	deleted  []core.AccountID
 	created  int
 	next     int // for fake JIDs
+	sent     []Message
+}
+
+// Message is a message a fake session sent (acknowledged or not).
+type Message struct {
+	Account core.AccountID
+	Session int // Session.N of the session it went out on
+	To      string
+	Text    string
+	ID      string // "" when OnSend failed it
 }
 
 // NewDialer returns a fake Dialer with the default behaviour.
@@ -174,6 +187,14 @@ func (d *Dialer) Last(id core.AccountID) *Session {
 	return ss[len(ss)-1]
 }
 
+// Sent returns every message a session was asked to send while connected, in
+// order. A refused send (not connected, closed) reaches no one and is not here.
+func (d *Dialer) Sent() []Message {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.sent)
+}
+
 // Session is a fake core.Session. Tests drive it with Emit.
 type Session struct {
 	d       *Dialer
@@ -299,6 +320,33 @@ func (s *Session) Logout(ctx context.Context) error {
 	s.loggedOut = true
 	s.connected = false
 	return nil
+}
+
+// SendText implements core.Session: refused unless connected, then OnSend or
+// an immediate ack with a fresh message ID.
+func (s *Session) SendText(ctx context.Context, to, text string) (core.Sent, error) {
+	s.mu.Lock()
+	live := s.connected && !s.closed
+	s.mu.Unlock()
+	if !live {
+		return core.Sent{}, ErrOffline
+	}
+	s.d.mu.Lock()
+	hook := s.d.OnSend
+	n := len(s.d.sent)
+	s.d.sent = append(s.d.sent, Message{Account: s.Account.ID, Session: s.N, To: to, Text: text})
+	s.d.mu.Unlock()
+	sent := core.Sent{ID: "FAKE" + strconv.Itoa(n+1), ServerTime: time.Now()}
+	var err error
+	if hook != nil {
+		sent, err = hook(ctx, s, to, text)
+	}
+	if err == nil {
+		s.d.mu.Lock()
+		s.d.sent[n].ID = sent.ID
+		s.d.mu.Unlock()
+	}
+	return sent, err
 }
 
 // Close implements core.Session.
