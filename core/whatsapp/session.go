@@ -396,3 +396,8 @@ func (s *Session) deleteKeys() {
 	}
 	s.log.Info("device keys deleted: logged out")
 }
+
+// SendText implements core.Session. TODO(issue 9): send with whatsmeow.
+func (s *Session) SendText(ctx context.Context, to, text string) (core.Sent, error) {
+	return core.Sent{}, fmt.Errorf("send from %s: %w", s.acct.ID, core.ErrNotConnected)
+}
