@@ -25,6 +25,9 @@ type Controller interface {
 	Delete(ctx context.Context, id core.AccountID) error
 	PairPhone(ctx context.Context, id core.AccountID, phone string) (string, error)
 	Rename(ctx context.Context, id core.AccountID, name string) error
+	// SendText sends a message and returns once WhatsApp acknowledged it. It
+	// is refused (core.ErrNotConnected) unless the account is Connected.
+	SendText(ctx context.Context, id core.AccountID, to, text string) (core.SendResult, error)
 	Statuses() []core.Status
 	// Subscribe returns coalesced updates, newest per account. A Status with
 	// Removed set means the account was deleted.

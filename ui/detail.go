@@ -69,6 +69,8 @@ func actionsFor(s core.Status) []action {
 type detailView struct {
 	onAction func(actionKind, core.Status)
 	onRename func(id core.AccountID, name string, done func(ok bool))
+	// onSend sends a test message; set by the window.
+	onSend func(id core.AccountID, to string)
 
 	status  core.Status
 	shown   bool      // an account is selected
@@ -86,6 +88,7 @@ type detailView struct {
 	actions    *fyne.Container
 	buttons    map[actionKind]*widget.Button
 	pairing    *pairingView
+	send       *sendView
 	facts      *widget.Form
 	factLabels map[string]*widget.Label
 	events     *widget.Label
@@ -154,13 +157,19 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 
 	d.factLabels = map[string]*widget.Label{}
 	d.facts = widget.NewForm()
-	for _, k := range []string{"Phone", "Attempt", "Next try", "Session", "Added", "Account ID"} {
+	for _, k := range []string{"Phone", "Attempt", "Next try", "Session", "Self-check", "Added", "Account ID"} {
 		l := &widget.Label{Selectable: true}
 		d.factLabels[k] = l
 		d.facts.Append(k, l)
 	}
 	d.events = &widget.Label{Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameCaptionText}
+	d.send = newSendView(func(id core.AccountID, to string) {
+		if d.onSend != nil {
+			d.onSend(id, to)
+		}
+	})
 	d.info = container.NewVBox(
+		d.send.content,
 		d.facts,
 		widget.NewSeparator(),
 		&widget.Label{Text: "Recent activity", TextStyle: fyne.TextStyle{Bold: true}},
@@ -179,6 +188,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.frame = container.NewBorder(d.top, nil, nil, nil, d.tabs)
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
 	d.pairing.relayout = d.content.Refresh
+	d.send.relayout = d.content.Refresh
 	d.clear()
 	return d
 }
@@ -282,6 +292,7 @@ func (d *detailView) show(s core.Status, now time.Time) {
 		d.info.Show()
 	}
 	d.setFacts(s, now)
+	d.send.show(s)
 	// Lay the pane out again only when its shape may have changed: all of
 	// it for another account or body, the header alone for another state.
 	// Texts that merely change (countdowns, attempts) need no new layout.
@@ -353,6 +364,11 @@ func (d *detailView) setFacts(s core.Status, now time.Time) {
 		session = fmt.Sprintf("#%d", s.Epoch)
 	}
 	setText(d.factLabels["Session"], session)
+	check := selfCheckLine(s.LastCheck, now)
+	if check == "" {
+		check = "—"
+	}
+	setText(d.factLabels["Self-check"], check)
 	added := "—"
 	if !s.Account.CreatedAt.IsZero() {
 		added = s.Account.CreatedAt.In(now.Location()).Format("2 Jan 2006 15:04")

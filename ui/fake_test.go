@@ -28,6 +28,7 @@ type fakeController struct {
 	events   []core.Event
 	added    int
 	canceled bool
+	sendRes  core.SendResult // SendText's answer
 }
 
 func newFakeController(statuses ...core.Status) *fakeController {
@@ -62,6 +63,18 @@ func (f *fakeController) Add(_ context.Context, name string) (core.Account, erro
 	a := core.Account{ID: core.AccountID(fmt.Sprintf("new-%d", f.added)), Name: name, CreatedAt: t0}
 	f.statuses = append(f.statuses, core.Status{Account: a, State: core.Pairing, Since: t0})
 	return a, nil
+}
+
+// SendText answers with f.sendRes, or errs["SendText"].
+func (f *fakeController) SendText(_ context.Context, id core.AccountID, to, text string) (core.SendResult, error) {
+	if err := f.record("SendText", id, to); err != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.sendRes, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sendRes, nil
 }
 
 func (f *fakeController) Connect(_ context.Context, id core.AccountID) error {

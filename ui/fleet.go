@@ -176,6 +176,7 @@ func (w *Window) applyEvents(evs []core.Event) {
 	if w.ctx.Err() != nil {
 		return
 	}
+	w.detail.send.observe(evs)
 	if ids, at := w.fleet.observe(evs, len(w.statuses)); ids != nil {
 		if w.fleet.show(ids, at.In(w.now().Location())) {
 			w.fleet.relayout()

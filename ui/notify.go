@@ -76,6 +76,33 @@ func (a *alerts) accountsNeedAction(became []core.Status, now time.Time) {
 	}
 }
 
+// selfChecksFailed notifies about accounts whose periodic self-check just
+// failed: they stay connected, so nothing else would tell the operator.
+func (a *alerts) selfChecksFailed(failed []core.Status) {
+	if !a.on.Load() || len(failed) == 0 {
+		return
+	}
+	var due []core.Status
+	for _, s := range failed {
+		if a.accounts.Allow(s.Account.ID) {
+			due = append(due, s)
+		}
+	}
+	switch len(due) {
+	case 0:
+	case 1:
+		s := due[0]
+		a.send(fyne.NewNotification("Warden: “"+s.Account.Name+"” failed its self-check",
+			capitalize(s.LastCheck.Err)+". It is still connected; send a test message to see more."))
+	default:
+		names := make([]string, len(due))
+		for i, s := range due {
+			names[i] = s.Account.Name
+		}
+		a.send(fyne.NewNotification(fmt.Sprintf("Warden: %d connections failed their self-check", len(due)), nameList(names)))
+	}
+}
+
 // fleetDropped notifies about a fleet drop of the named accounts, unless
 // another one was notified less than notifyEvery ago.
 func (a *alerts) fleetDropped(names []string) {

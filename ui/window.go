@@ -133,6 +133,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
+	w.detail.onSend = w.sendTest
 	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
 
@@ -280,11 +281,12 @@ func (w *Window) apply(batch []core.Status) {
 	selected := w.list.selected
 	var selectedStatus *core.Status
 	selectedRemoved := false
-	var needAction []core.Status
+	var needAction, checkFailed []core.Status
 	for _, s := range batch {
 		id := s.Account.ID
 		old, had := w.statuses[id]
 		if s.Removed {
+			w.detail.send.forget(id)
 			if had {
 				delete(w.statuses, id)
 				resort = true
@@ -298,6 +300,9 @@ func (w *Window) apply(batch []core.Status) {
 		changed[id] = true
 		if had && entersNeedsOperator(old, s) {
 			needAction = append(needAction, s)
+		}
+		if had && s.LastCheck != old.LastCheck && s.LastCheck.Err != "" {
+			checkFailed = append(checkFailed, s)
 		}
 		if !had || w.list.movesRow(old, s) {
 			resort = true
@@ -327,6 +332,7 @@ func (w *Window) apply(batch []core.Status) {
 	}
 	w.summary.update(w.statuses)
 	w.alerts.accountsNeedAction(needAction, now)
+	w.alerts.selfChecksFailed(checkFailed)
 }
 
 // tick refreshes what changes with the clock: visible countdown rows and the
