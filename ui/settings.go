@@ -88,6 +88,7 @@ const (
 	maxWindowMins   = 24 * 60
 	maxTakeoverSecs = 60 * 60
 	maxZombieSecs   = 60 * 60
+	maxCheckMins    = 24 * 60
 	maxEventsKept   = 10_000_000
 	maxDaysKept     = 3650
 )
@@ -101,6 +102,7 @@ type settingsForm struct {
 	takeover      string // seconds
 	takeoverOff   bool
 	zombie        string // seconds
+	selfCheck     string // minutes; 0 is off
 	maxEvents     string
 	maxDays       string
 	notifications bool
@@ -121,6 +123,7 @@ const (
 	fieldWindow    = "window"
 	fieldTakeover  = "takeover"
 	fieldZombie    = "zombie"
+	fieldSelfCheck = "self-check"
 	fieldMaxEvents = "max events"
 	fieldMaxDays   = "max days"
 )
@@ -137,6 +140,7 @@ func formOf(s Settings) settingsForm {
 		takeover:      formatNumber(p.TakeoverDelay.Seconds()),
 		takeoverOff:   p.TakeoverOff,
 		zombie:        formatNumber(p.ZombieAfter.Seconds()),
+		selfCheck:     formatNumber(p.SelfCheckEvery.Minutes()),
 		maxEvents:     strconv.Itoa(s.MaxEvents),
 		maxDays:       formatNumber(s.MaxAge.Hours() / 24),
 		notifications: s.Notifications,
@@ -212,6 +216,13 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 	check(fieldTakeover, msg)
 	p.ZombieAfter, msg = parseDuration(f.zombie, time.Second, maxZombieSecs)
 	check(fieldZombie, msg)
+	var mins float64
+	mins, msg = parseNumber(f.selfCheck, 0, maxCheckMins, true)
+	if msg == "" && mins > 0 && mins < core.MinSelfCheckEvery.Minutes() {
+		msg = fmt.Sprintf("Must be 0 (off) or at least %s minutes.", formatNumber(core.MinSelfCheckEvery.Minutes()))
+	}
+	check(fieldSelfCheck, msg)
+	p.SelfCheckEvery = time.Duration(math.Round(mins * float64(time.Minute)))
 
 	s.MaxEvents, msg = parseCount(f.maxEvents, 1, maxEventsKept)
 	check(fieldMaxEvents, msg)
@@ -360,7 +371,7 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	}}
 	for key, text := range map[string]string{
 		fieldJitter: f.jitter, fieldConflicts: f.conflicts, fieldWindow: f.window, fieldTakeover: f.takeover,
-		fieldZombie: f.zombie, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
+		fieldZombie: f.zombie, fieldSelfCheck: f.selfCheck, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
 	} {
 		d.entries[key] = d.newEntry(text)
 		d.errLabels[key] = errorLabel()
@@ -452,6 +463,7 @@ func (d *settingsDialog) form() settingsForm {
 		takeover:      d.entries[fieldTakeover].Text,
 		takeoverOff:   d.off.Checked,
 		zombie:        d.entries[fieldZombie].Text,
+		selfCheck:     d.entries[fieldSelfCheck].Text,
 		maxEvents:     d.entries[fieldMaxEvents].Text,
 		maxDays:       d.entries[fieldMaxDays].Text,
 		notifications: d.notify.Checked,
@@ -576,6 +588,10 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 		widget.NewSeparator(),
 		heading("Zombie connections"),
 		field("Reconnect when keepalives fail for", fieldZombie, "s"),
+		widget.NewSeparator(),
+		heading("Self-check"),
+		note("Each connected account sends a test message to its own number, to prove it can deliver.\nA failure is a timeline event and a notification; it never reconnects by itself."),
+		field("Check every", fieldSelfCheck, "minutes (0 = off)"),
 		widget.NewSeparator(),
 		heading("Timeline"),
 		field("Keep at most", fieldMaxEvents, "events per account"),

@@ -51,6 +51,11 @@ func TestValidateSettings(t *testing.T) {
 		{"a negative takeover delay", func(f *settingsForm) { f.takeover = "-30" }, []string{fieldTakeover}},
 		{"a zero zombie threshold", func(f *settingsForm) { f.zombie = "0" }, []string{fieldZombie}},
 		{"NaN", func(f *settingsForm) { f.zombie = "NaN" }, []string{fieldZombie}},
+		{"self-check off", func(f *settingsForm) { f.selfCheck = "0" }, nil},
+		{"self-check every 10 minutes", func(f *settingsForm) { f.selfCheck = "10" }, nil},
+		{"self-check more often than every 10 minutes", func(f *settingsForm) { f.selfCheck = "9.5" }, []string{fieldSelfCheck}},
+		{"self-check negative", func(f *settingsForm) { f.selfCheck = "-10" }, []string{fieldSelfCheck}},
+		{"self-check empty", func(f *settingsForm) { f.selfCheck = "" }, []string{fieldSelfCheck}},
 		{"zero events", func(f *settingsForm) { f.maxEvents = "0" }, []string{fieldMaxEvents}},
 		{"too many days", func(f *settingsForm) { f.maxDays = "100000" }, []string{fieldMaxDays}},
 		{"fractional days", func(f *settingsForm) { f.maxDays = "1.5" }, []string{fieldMaxDays}},
@@ -94,6 +99,7 @@ func TestValidateSettingsReadsEveryField(t *testing.T) {
 		takeover:    "45",
 		takeoverOff: true,
 		zombie:      "120",
+		selfCheck:   "15",
 		maxEvents:   "5000",
 		maxDays:     "30",
 		logLevel:    "debug",
@@ -108,6 +114,7 @@ func TestValidateSettingsReadsEveryField(t *testing.T) {
 	want.Policy.Jitter = 0.25
 	want.Policy.ConflictLimit, want.Policy.ConflictWindow, want.Policy.TakeoverDelay, want.Policy.TakeoverOff = 3, 15*time.Minute, 45*time.Second, true
 	want.Policy.ZombieAfter = 2 * time.Minute
+	want.Policy.SelfCheckEvery = 15 * time.Minute
 	want.MaxEvents, want.MaxAge = 5000, 30*24*time.Hour
 	want.Notifications, want.LogLevel, want.Theme = false, "debug", "dark"
 	if !reflect.DeepEqual(s, want) {
