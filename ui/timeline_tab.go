@@ -536,6 +536,9 @@ func eventFacts(e core.Event, now time.Time) [][2]string {
 	if e.Delay > 0 {
 		facts = append(facts, [2]string{"Next try", "in " + formatDelay(e.Delay) + ", at " + at.Add(e.Delay).Format("15:04:05")})
 	}
+	if e.MessageID != "" {
+		facts = append(facts, [2]string{"Message", e.MessageID})
+	}
 	if e.Epoch > 0 {
 		facts = append(facts, [2]string{"Session", fmt.Sprintf("#%d", e.Epoch)})
 	}
@@ -615,7 +618,7 @@ func exportFileName(a core.Account, format string, now time.Time) string {
 }
 
 // exportHeader names the columns of the CSV export.
-var exportHeader = []string{"seq", "time", "from", "to", "cause", "reason", "attempt", "delay_s", "epoch"}
+var exportHeader = []string{"seq", "time", "from", "to", "cause", "reason", "attempt", "delay_s", "epoch", "message_id"}
 
 // exportTime writes an instant in UTC with milliseconds.
 func exportTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
@@ -631,6 +634,7 @@ func exportCSV(w io.Writer, evs []core.Event) error {
 		rec := []string{
 			strconv.FormatUint(e.Seq, 10), exportTime(e.At), e.From.String(), e.To.String(), e.Cause, e.Reason,
 			strconv.Itoa(e.Attempt), strconv.FormatFloat(e.Delay.Seconds(), 'f', 3, 64), strconv.FormatUint(e.Epoch, 10),
+			e.MessageID,
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -652,6 +656,7 @@ type exportEvent struct {
 	Attempt int     `json:"attempt,omitempty"`
 	DelayS  float64 `json:"delay_s,omitempty"`
 	Epoch   uint64  `json:"epoch,omitempty"`
+	Message string  `json:"message_id,omitempty"`
 }
 
 // exportJSON writes evs, oldest first, as a JSON array with one event per
@@ -663,6 +668,7 @@ func exportJSON(w io.Writer, evs []core.Event) error {
 		b, err := json.Marshal(exportEvent{
 			Seq: e.Seq, Account: string(e.Account), Time: exportTime(e.At), From: e.From.String(), To: e.To.String(),
 			Cause: e.Cause, Reason: e.Reason, Attempt: e.Attempt, DelayS: math.Round(e.Delay.Seconds()*1000) / 1000, Epoch: e.Epoch,
+			Message: e.MessageID,
 		})
 		if err != nil {
 			return err
@@ -735,6 +741,8 @@ func (r *eventRow) set(e core.Event, now time.Time) {
 		imp = widget.WarningImportance // the single-client guard at work
 	case core.CauseShutdown, core.CauseStartup:
 		imp = widget.LowImportance
+	case core.CauseSendFailed, core.CauseSelfCheckFailed:
+		imp = widget.DangerImportance // the account is up but cannot deliver
 	}
 	setImportance(r.cause, imp)
 	var extra []string

@@ -255,11 +255,11 @@ func TestExportCSV(t *testing.T) {
 	if len(recs) != len(evs)+1 {
 		t.Fatalf("%d records, want a header and %d events", len(recs), len(evs))
 	}
-	if got := strings.Join(recs[0], ","); got != "seq,time,from,to,cause,reason,attempt,delay_s,epoch" {
+	if got := strings.Join(recs[0], ","); got != "seq,time,from,to,cause,reason,attempt,delay_s,epoch,message_id" {
 		t.Errorf("header %q", got)
 	}
 	// The zombie drop: a reason with a colon, a fractional delay.
-	want := "13,2026-03-03T14:10:00.000Z,Connected,Waiting,keepalive timeout,WhatsApp did not answer keepalives for 3m0s: reconnecting,1,3.200,1"
+	want := "13,2026-03-03T14:10:00.000Z,Connected,Waiting,keepalive timeout,WhatsApp did not answer keepalives for 3m0s: reconnecting,1,3.200,1,"
 	if got := strings.Join(recs[13], ","); got != want {
 		t.Errorf("row 13:\n  %s\nwant\n  %s", got, want)
 	}
