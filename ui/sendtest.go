@@ -42,6 +42,7 @@ type sendView struct {
 
 	to      *widget.Entry
 	button  *widget.Button
+	hint    *widget.RichText
 	result  *widget.Label
 	content *fyne.Container
 }
@@ -53,6 +54,7 @@ func newSendView(onSend func(id core.AccountID, to string)) *sendView {
 	v.button = &widget.Button{Text: "Send test message", Icon: theme.MailSendIcon(), OnTapped: v.send}
 	v.result = &widget.Label{Wrapping: fyne.TextWrapWord, Selectable: true}
 	hint := newMuted(theme.SizeNameCaptionText)
+	v.hint = hint
 	setMuted(hint, "Proves the account can deliver: WhatsApp acknowledges the message, then the phone confirms delivery. Leave the number empty to send to this account’s own number.")
 	hint.Wrapping = fyne.TextWrapWord
 	v.content = container.NewVBox(

@@ -147,3 +147,23 @@ func TestSendResultImage(t *testing.T) {
 	w.win.Resize(fyne.NewSize(1000, 660))
 	test.AssertImageMatches(t, "window_light_sent.png", w.win.Canvas().Capture())
 }
+
+func TestCtrlTFocusesTheNumberOfAConnectedAccount(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	selectRow(t, w, "waiting")
+	w.focusSend()
+	if w.win.Canvas().Focused() == w.detail.send.to {
+		t.Fatal("Ctrl+T focused the number of an account that is not connected")
+	}
+	selectRow(t, w, "connected")
+	w.detail.selectTab(1)
+	w.focusSend()
+	if w.win.Canvas().Focused() != w.detail.send.to || w.detail.tabs.SelectedIndex() != 0 {
+		t.Fatal("Ctrl+T did not bring the Overview and focus the number")
+	}
+	test.Type(w.detail.send.to, "447700900123")
+	w.detail.send.to.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if calls := ctl.Calls(); !slices.Contains(calls, "SendText connected 447700900123") {
+		t.Fatalf("calls = %v after typing a number and Enter", calls)
+	}
+}

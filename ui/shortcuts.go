@@ -5,6 +5,8 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
+
+	"warden/core"
 )
 
 // The window's keyboard shortcuts. Ctrl+N, Ctrl+F and Ctrl+Q live in the main
@@ -22,6 +24,10 @@ var (
 		{KeyName: fyne.Key2, Modifier: fyne.KeyModifierAlt},
 		{KeyName: fyne.Key3, Modifier: fyne.KeyModifierAlt},
 	}
+	// shortcutSend puts the cursor in the selected account's Test message
+	// number, on the Overview; Enter then sends (to its own number when
+	// left empty).
+	shortcutSend = &desktop.CustomShortcut{KeyName: fyne.KeyT, Modifier: fyne.KeyModifierShortcutDefault}
 	// shortcutSettings opens File › Settings… (settings.go).
 	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
 )
@@ -31,6 +37,7 @@ func (w *Window) installShortcuts() {
 	quitItem := &fyne.MenuItem{Label: "Quit", Shortcut: shortcutQuit, IsQuit: true, Action: w.quit}
 	findItem := &fyne.MenuItem{Label: "Find", Shortcut: shortcutFilter, Action: w.focusFilter}
 	deleteItem := &fyne.MenuItem{Label: "Delete connection…  (Delete)", Action: w.confirmDeleteSelected}
+	sendItem := &fyne.MenuItem{Label: "Send test message", Shortcut: shortcutSend, Action: w.focusSend}
 	file := fyne.NewMenu("File", newItem, fyne.NewMenuItemSeparator(), quitItem)
 	if w.opts.Settings != nil {
 		settingsItem := &fyne.MenuItem{Label: "Settings…", Shortcut: shortcutSettings, Action: func() { w.showSettings() }}
@@ -42,12 +49,13 @@ func (w *Window) installShortcuts() {
 		view.Items = append(view.Items, &fyne.MenuItem{Label: title, Shortcut: shortcutTabs[i], Action: func() { w.detail.selectTab(i) }})
 	}
 	view.Items = append(view.Items, fyne.NewMenuItemSeparator())
-	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, deleteItem), view))
+	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, sendItem, deleteItem), view))
 
 	c := w.win.Canvas()
 	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { w.showAddDialog() })
 	c.AddShortcut(shortcutFilter, func(fyne.Shortcut) { w.focusFilter() })
 	c.AddShortcut(shortcutQuit, func(fyne.Shortcut) { w.quit() })
+	c.AddShortcut(shortcutSend, func(fyne.Shortcut) { w.focusSend() })
 	for i, sc := range shortcutTabs {
 		c.AddShortcut(sc, func(fyne.Shortcut) { w.detail.selectTab(i) })
 	}
@@ -60,6 +68,16 @@ func (w *Window) installShortcuts() {
 
 func (w *Window) focusFilter() {
 	w.win.Canvas().Focus(w.list.filter)
+}
+
+// focusSend shows the selected account's Overview and focuses its Test
+// message number; nothing happens unless it is Connected.
+func (w *Window) focusSend() {
+	if !w.detail.shown || w.detail.status.State != core.Connected {
+		return
+	}
+	w.detail.selectTab(0)
+	w.win.Canvas().Focus(w.detail.send.to)
 }
 
 func (w *Window) quit() {

@@ -34,6 +34,9 @@ type Options struct {
 	// Settings loads and saves the settings of File › Settings… (Ctrl+,);
 	// without it there is no such item.
 	Settings SettingsStore
+	// SendHint, when set, replaces the Test message section's explanation
+	// (the demo names its recipients there).
+	SendHint string
 }
 
 // How often the window redraws at most for status updates, and how often
@@ -134,6 +137,9 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 	w.detail.onSend = w.sendTest
+	if opts.SendHint != "" {
+		setMuted(w.detail.send.hint, opts.SendHint)
+	}
 	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
 
