@@ -69,22 +69,27 @@ type Config struct {
 	// PairTimeout bounds how long a simulated phone waits for the companion's
 	// answers while pairing. Zero means 10 s.
 	PairTimeout time.Duration
+	// DeliveryDelay is how long after the server acked a message the
+	// recipient's phone confirms delivery. Zero means 50 ms; a negative value
+	// means phones never confirm.
+	DeliveryDelay time.Duration
 }
 
 // Server is a running fake WhatsApp server on 127.0.0.1.
 type Server struct {
-	log         *slog.Logger
-	seed        int64
-	closeDelay  time.Duration
-	pairTimeout time.Duration
-	ln          net.Listener
-	httpSrv     *http.Server
-	httpClient  *http.Client
-	static      *keys.KeyPair // the Noise static key, certified by the leaf
-	chain       []byte        // the marshalled certificate chain
-	statePath   string
-	now         func() time.Time
-	saveMu      sync.Mutex // serialises saveState
+	log           *slog.Logger
+	seed          int64
+	closeDelay    time.Duration
+	pairTimeout   time.Duration
+	deliveryDelay time.Duration
+	ln            net.Listener
+	httpSrv       *http.Server
+	httpClient    *http.Client
+	static        *keys.KeyPair // the Noise static key, certified by the leaf
+	chain         []byte        // the marshalled certificate chain
+	statePath     string
+	now           func() time.Time
+	saveMu        sync.Mutex // serialises saveState
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
@@ -107,6 +112,10 @@ type Server struct {
 	failNext  map[string]Fault     // device JID → failure for its next login
 	liveNext  map[string][]Fault   // device JID → faults for right after its next login
 	refuse    int                  // websocket upgrades still to refuse
+	failSend  map[string]SendFault // device JID → fault for its next message
+	acked     map[string]time.Time // "sender id" → when the message was acked
+	received  []Message            // what simulated devices decrypted, oldest first
+	sendStats SendStats
 }
 
 // phone is a simulated primary device: the account that companions link to.
@@ -116,6 +125,7 @@ type phone struct {
 	key        *keys.KeyPair // the account signature key (the primary's identity)
 	rawID      uint32
 	nextDevice uint16
+	peers      []*peer // the simulated devices: [0] is the phone itself
 }
 
 // device is a paired companion, as the server knows it.
@@ -139,21 +149,24 @@ type stats struct {
 func New(cfg Config) (*Server, error) {
 	InstallRootKey()
 	s := &Server{
-		log:         cfg.Logger,
-		seed:        cfg.Seed,
-		closeDelay:  cfg.StreamErrorCloseDelay,
-		pairTimeout: cfg.PairTimeout,
-		statePath:   cfg.StatePath,
-		now:         cfg.Now,
-		rng:         rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),
-		socks:       make(map[*sock]struct{}),
-		refs:        make(map[string]qrRef),
-		linkCodes:   make(map[string]*linkCode),
-		phones:      make(map[string]*phone),
-		devices:     make(map[string]*device),
-		stats:       make(map[string]*stats),
-		failNext:    make(map[string]Fault),
-		liveNext:    make(map[string][]Fault),
+		log:           cfg.Logger,
+		seed:          cfg.Seed,
+		closeDelay:    cfg.StreamErrorCloseDelay,
+		pairTimeout:   cfg.PairTimeout,
+		deliveryDelay: cfg.DeliveryDelay,
+		statePath:     cfg.StatePath,
+		now:           cfg.Now,
+		rng:           rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),
+		socks:         make(map[*sock]struct{}),
+		refs:          make(map[string]qrRef),
+		linkCodes:     make(map[string]*linkCode),
+		phones:        make(map[string]*phone),
+		devices:       make(map[string]*device),
+		stats:         make(map[string]*stats),
+		failNext:      make(map[string]Fault),
+		liveNext:      make(map[string][]Fault),
+		failSend:      make(map[string]SendFault),
+		acked:         make(map[string]time.Time),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -166,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.pairTimeout <= 0 {
 		s.pairTimeout = defaultPairTimeout
+	}
+	if s.deliveryDelay == 0 {
+		s.deliveryDelay = defaultDeliveryDelay
 	}
 	s.static = keyPairFromSeed(fmt.Appendf(nil, "fakewa static %d", cfg.Seed))
 	intermediate := keyPairFromSeed(fmt.Appendf(nil, "fakewa intermediate %d", cfg.Seed))
@@ -341,6 +357,7 @@ func (s *Server) phoneLocked(user string) *phone {
 		key:   keyPairFromSeed(fmt.Appendf(nil, "fakewa account %d %s", s.seed, user)),
 		rawID: s.rng.Uint32(),
 	}
+	p.setDevices(1)
 	s.phones[user] = p
 	return p
 }

@@ -121,6 +121,10 @@ func newRef() string {
 
 // handleNode answers one node from a client.
 func (s *Server) handleNode(c *sock, node *waBinary.Node) {
+	if node.Tag == "message" {
+		s.handleMessage(c, node)
+		return
+	}
 	if node.Tag != "iq" {
 		return // acks, receipts, presences: nothing to answer
 	}
@@ -149,6 +153,10 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 		s.prekeys(c, uploaded)
 		s.saveState()
 		_ = c.sendNode(resultNode(id))
+	case xmlns == "usync" && child.Tag == "usync":
+		_ = c.sendNode(s.usync(id, child))
+	case xmlns == "encrypt" && typ == "get" && child.Tag == "key":
+		_ = c.sendNode(s.prekeyBundles(id, child))
 	case xmlns == "md" && child.Tag == "remove-companion-device":
 		s.unlink(c)
 		s.saveState()

@@ -28,6 +28,17 @@ type phoneState struct {
 	Key        []byte `json:"key"` // the account's private key
 	RawID      uint32 `json:"raw_id"`
 	NextDevice uint16 `json:"next_device"`
+	// Peers are the phone's simulated devices; absent (an older file) means
+	// the phone alone.
+	Peers *[]peerState `json:"peers,omitempty"`
+}
+
+// peerState is what a simulated device keeps: its keys derive from the
+// phone's, so only its Signal sessions and prekey counter.
+type peerState struct {
+	Sessions map[string][]byte `json:"sessions,omitempty"`
+	Next     uint32            `json:"next_prekey"`
+	Used     []uint32          `json:"used_prekeys,omitempty"`
 }
 
 type deviceState struct {
@@ -55,7 +66,23 @@ func (s *Server) loadState() error {
 		if len(p.Key) != 32 {
 			return fmt.Errorf("parse state %s: phone %q: key of %d bytes", s.statePath, p.User, len(p.Key))
 		}
-		s.phones[p.User] = &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice}
+		ph := &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice}
+		if p.Peers == nil {
+			ph.setDevices(1)
+		} else {
+			ph.setDevices(len(*p.Peers))
+			for i, ps := range *p.Peers {
+				pr := ph.peers[i]
+				pr.next = max(ps.Next, 1)
+				for addr, raw := range ps.Sessions {
+					pr.sessions[addr] = raw
+				}
+				for _, id := range ps.Used {
+					pr.used[id] = true
+				}
+			}
+		}
+		s.phones[p.User] = ph
 	}
 	for _, d := range st.Devices {
 		jid, err := types.ParseJID(d.JID)
@@ -87,7 +114,11 @@ func (s *Server) saveState() {
 	var st stateFile
 	s.mu.Lock()
 	for _, p := range s.phones {
-		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice})
+		peers := make([]peerState, len(p.peers))
+		for i, pr := range p.peers {
+			peers[i] = pr.state()
+		}
+		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice, Peers: &peers})
 	}
 	for _, d := range s.devices {
 		st.Devices = append(st.Devices, deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys})

@@ -1,0 +1,425 @@
+package fakewa
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+)
+
+// Sending. A companion sends a one-to-one message the way it does to the real
+// server: it asks usync for the devices of the recipient and of its own
+// account, fetches a prekey bundle for every device it has no Signal session
+// with, encrypts the message for each, and sends one <message> with an <enc>
+// per device. The server decrypts each <enc> with the simulated device's keys
+// (see peer), acks the message, and after Config.DeliveryDelay the
+// recipient's phone sends the delivery receipt.
+//
+// Device lists hold the simulated devices only: an account's phone (device 0)
+// and a contact's devices. Companions are left out, so companions of one
+// account do not get copies of each other's messages.
+
+// Defaults of the sending simulation.
+const (
+	defaultDeliveryDelay = 50 * time.Millisecond
+	maxReceived          = 10_000 // Received keeps the newest this many
+)
+
+// SendFault is a wrong answer of the server to a companion's next message.
+type SendFault int
+
+// The send faults.
+const (
+	// SendRateLimited answers with <ack error="429">: nothing is delivered.
+	SendRateLimited SendFault = iota + 1
+	// SendNoAck swallows the message: no ack, nothing delivered.
+	SendNoAck
+	// SendDrop closes the socket the moment the message arrives, before any
+	// ack: nothing is delivered.
+	SendDrop
+	// SendNoReceipt delivers and acks the message, but the recipient's phone
+	// never confirms it.
+	SendNoReceipt
+)
+
+var sendFaultNames = map[SendFault]string{
+	SendRateLimited: "rate limited (429)",
+	SendNoAck:       "no ack",
+	SendDrop:        "drop before the ack",
+	SendNoReceipt:   "no delivery receipt",
+}
+
+func (f SendFault) String() string {
+	if name, ok := sendFaultNames[f]; ok {
+		return name
+	}
+	return "SendFault(" + strconv.Itoa(int(f)) + ")"
+}
+
+// Message is one message as a simulated device decrypted it.
+type Message struct {
+	ID     string    // the message ID the companion chose
+	From   string    // the sending device's JID
+	To     string    // the chat: the recipient's JID (for a copy on the sender's own phone, still the recipient)
+	Device string    // the device that decrypted it
+	Text   string    // the text of the message
+	Copy   bool      // the sender's own phone got it as a copy (DeviceSentMessage)
+	At     time.Time // when the server got it
+}
+
+// SendStats are the server's counters of messages.
+type SendStats struct {
+	Messages        int // <message> stanzas accepted and acked, duplicates not counted
+	Duplicates      int // a message ID the device had sent already: acked again, not delivered again
+	Decrypted       int // <enc> nodes a simulated device decrypted
+	DecryptFailures int // <enc> nodes a simulated device could not decrypt
+	Undeliverable   int // <enc> nodes for a device the server does not know
+}
+
+// AddContact makes phone (digits, any punctuation ignored) a WhatsApp user
+// with the given number of devices: its phone (device 0) and devices-1
+// companions of its own, each with Signal keys, that decrypt what they get and
+// confirm delivery. With 0 devices the number is on WhatsApp but nothing can
+// receive: sending to it fails. Calling it again changes the number of devices.
+func (s *Server) AddContact(phone string, devices int) error {
+	user := digitsOnly(phone)
+	if len(user) < 7 || len(user) > 15 {
+		return fmt.Errorf("fakewa: add contact %q: want a phone number of 7 to 15 digits", phone)
+	}
+	if devices < 0 || devices > 16 {
+		return fmt.Errorf("fakewa: add contact %q: %d devices, want 0 to 16", phone, devices)
+	}
+	s.mu.Lock()
+	p := s.phoneLocked(user)
+	p.setDevices(devices)
+	s.mu.Unlock()
+	s.saveState()
+	return nil
+}
+
+// FailNextSend makes the next message the device (a JID as ScanQR returns it)
+// sends get f instead of the normal answer. It fails for a device the server
+// does not know.
+func (s *Server) FailNextSend(jid string, f SendFault) error {
+	if _, ok := sendFaultNames[f]; !ok {
+		return fmt.Errorf("fakewa: fail next send: unknown fault %v", f)
+	}
+	key := normJID(jid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.devices[key] == nil {
+		return fmt.Errorf("fakewa: fail next send of %s: %w", jid, ErrUnknownDevice)
+	}
+	s.failSend[key] = f
+	return nil
+}
+
+// Received returns the messages the devices of phone decrypted, oldest first:
+// one entry per device and message.
+func (s *Server) Received(phone string) []Message {
+	user := digitsOnly(phone)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for _, m := range s.received {
+		dev, err := types.ParseJID(m.Device)
+		if err == nil && dev.User == user {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// SendStats returns the message counters.
+func (s *Server) SendStats() SendStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sendStats
+}
+
+func digitsOnly(phone string) string {
+	var b strings.Builder
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// setDevices gives the phone n simulated devices, keeping those it has.
+func (p *phone) setDevices(n int) {
+	for len(p.peers) < n {
+		p.peers = append(p.peers, newPeer(p, uint16(len(p.peers))))
+	}
+	p.peers = p.peers[:n]
+}
+
+// peerLocked returns the simulated device with this JID, or nil. s.mu must be
+// held.
+func (s *Server) peerLocked(jid types.JID) *peer {
+	p := s.phones[jid.User]
+	if p == nil || jid.Server != types.DefaultUserServer || int(jid.Device) >= len(p.peers) {
+		return nil
+	}
+	return p.peers[jid.Device]
+}
+
+// usync answers a usync query: the devices, the contact (is the number on
+// WhatsApp) and the LID of each user asked about.
+func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
+	query := q.GetChildByTag("query")
+	var users []waBinary.Node
+	seen := make(map[types.JID]bool)
+	s.mu.Lock()
+	list := q.GetChildByTag("list")
+	for _, u := range list.GetChildren() {
+		jid, _ := u.Attrs["jid"].(types.JID)
+		var contact string
+		if c, ok := u.GetOptionalChildByTag("contact"); ok {
+			switch v := c.Content.(type) {
+			case []byte:
+				contact = string(v)
+			case string:
+				contact = v
+			}
+			jid = types.JID{User: digitsOnly(strings.TrimSuffix(contact, "@"+types.LegacyUserServer)), Server: types.DefaultUserServer}
+		}
+		jid = jid.ToNonAD()
+		if jid.User == "" || seen[jid] {
+			continue
+		}
+		seen[jid] = true
+		p := s.phones[jid.User]
+		var content []waBinary.Node
+		for _, want := range query.GetChildren() {
+			switch want.Tag {
+			case "devices":
+				list := make([]waBinary.Node, 0, 2)
+				if p != nil {
+					for _, pr := range p.peers {
+						list = append(list, waBinary.Node{Tag: "device", Attrs: waBinary.Attrs{"id": strconv.Itoa(int(pr.jid.Device))}})
+					}
+				}
+				content = append(content, waBinary.Node{Tag: "devices", Content: []waBinary.Node{
+					{Tag: "device-list", Content: list},
+				}})
+			case "contact":
+				typ := "out"
+				if p != nil {
+					typ = "in"
+				}
+				content = append(content, waBinary.Node{Tag: "contact", Attrs: waBinary.Attrs{"type": typ}, Content: []byte(contact)})
+			case "lid":
+				if p != nil {
+					content = append(content, waBinary.Node{Tag: "lid", Attrs: waBinary.Attrs{"val": types.JID{User: p.lid, Server: types.HiddenUserServer}}})
+				}
+			}
+		}
+		users = append(users, waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: content})
+	}
+	s.mu.Unlock()
+	attrs := waBinary.Attrs{}
+	for _, k := range []string{"sid", "mode", "context", "index", "last"} {
+		if v, ok := q.Attrs[k]; ok {
+			attrs[k] = v
+		}
+	}
+	return resultNode(id, waBinary.Node{Tag: "usync", Attrs: attrs, Content: []waBinary.Node{
+		{Tag: "result"},
+		{Tag: "list", Content: users},
+	}})
+}
+
+// prekeyBundles answers <iq xmlns="encrypt" type="get"><key>: a bundle for each
+// simulated device asked for, an error for any other.
+func (s *Server) prekeyBundles(id string, key waBinary.Node) waBinary.Node {
+	var users []waBinary.Node
+	for _, u := range key.GetChildren() {
+		jid, _ := u.Attrs["jid"].(types.JID)
+		s.mu.Lock()
+		pr := s.peerLocked(jid)
+		s.mu.Unlock()
+		if pr == nil {
+			users = append(users, waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: []waBinary.Node{
+				{Tag: "error", Attrs: waBinary.Attrs{"code": "404", "text": "item-not-found"}},
+			}})
+			continue
+		}
+		users = append(users, pr.bundleNode(jid))
+	}
+	s.saveState()
+	return resultNode(id, waBinary.Node{Tag: "list", Content: users})
+}
+
+// handleMessage takes a <message> from a logged-in companion: it decrypts
+// every <enc> meant for a simulated device, acks, and schedules the delivery
+// receipt, unless a send fault says otherwise.
+func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
+	id, _ := node.Attrs["id"].(string)
+	to, _ := node.Attrs["to"].(types.JID)
+	now := time.Now()
+
+	s.mu.Lock()
+	if !c.loggedIn || id == "" {
+		s.mu.Unlock()
+		return
+	}
+	sender := c.jid
+	fault := s.failSend[sender]
+	delete(s.failSend, sender)
+	key := sender + " " + id
+	if t, dup := s.acked[key]; dup && fault == 0 {
+		s.sendStats.Duplicates++
+		s.mu.Unlock()
+		c.log.Debug("fakewa: duplicate message, acked again", "from", sender, "id", id)
+		_ = c.sendNode(ackNode(id, to, t, 0))
+		return
+	}
+	type target struct {
+		peer *peer
+		enc  waBinary.Node
+	}
+	var targets []target
+	participants := node.GetChildByTag("participants")
+	for _, dest := range participants.GetChildren() {
+		jid, _ := dest.Attrs["jid"].(types.JID)
+		pr := s.peerLocked(jid)
+		if pr == nil {
+			s.sendStats.Undeliverable++
+			continue
+		}
+		targets = append(targets, target{pr, dest.GetChildByTag("enc")})
+	}
+	s.mu.Unlock()
+
+	senderJID, _ := types.ParseJID(sender)
+	switch fault {
+	case SendRateLimited:
+		c.log.Debug("fakewa: message refused on command: rate limited", "from", sender, "id", id)
+		_ = c.sendNode(ackNode(id, to, now, 429))
+		return
+	case SendNoAck:
+		c.log.Debug("fakewa: message swallowed on command", "from", sender, "id", id)
+		return
+	case SendDrop:
+		c.log.Debug("fakewa: socket dropped on command as a message arrived", "from", sender, "id", id)
+		c.closeNow()
+		return
+	}
+
+	var got []Message
+	var failures int
+	for _, t := range targets {
+		plain, err := t.peer.decrypt(senderJID, t.enc)
+		if err != nil {
+			failures++
+			c.log.Warn("fakewa: a simulated device could not decrypt a message", "device", t.peer.jid.String(), "from", sender, "id", id, "err", err)
+			continue
+		}
+		m := Message{ID: id, From: sender, To: to.String(), Device: t.peer.jid.String(), At: now}
+		if err := readText(plain, &m); err != nil {
+			failures++
+			c.log.Warn("fakewa: a simulated device got a message it could not parse", "device", m.Device, "id", id, "err", err)
+			continue
+		}
+		got = append(got, m)
+	}
+
+	s.mu.Lock()
+	s.acked[key] = now
+	s.sendStats.Messages++
+	s.sendStats.Decrypted += len(got)
+	s.sendStats.DecryptFailures += failures
+	s.received = append(s.received, got...)
+	if len(s.received) > maxReceived {
+		s.received = append(s.received[:0], s.received[len(s.received)-maxReceived/2:]...)
+	}
+	s.mu.Unlock()
+	s.saveState()
+
+	_ = c.sendNode(ackNode(id, to, now, 0))
+	// The recipient's phone confirms once one of its devices has the message;
+	// to one's own number, that is the sender's own phone.
+	delivered := false
+	for _, m := range got {
+		if dev, _ := types.ParseJID(m.Device); dev.User == to.User {
+			delivered = true
+		}
+	}
+	if delivered && fault != SendNoReceipt && s.deliveryDelay >= 0 {
+		s.receiptAfter(sender, to.ToNonAD(), id, s.deliveryDelay)
+	}
+}
+
+// readText fills in m's text from a decrypted message.
+func readText(plain []byte, m *Message) error {
+	msg := &waE2E.Message{}
+	if err := proto.Unmarshal(plain, msg); err != nil {
+		return err
+	}
+	if dsm := msg.GetDeviceSentMessage(); dsm != nil {
+		m.Copy = true
+		m.To = dsm.GetDestinationJID()
+		msg = dsm.GetMessage()
+	}
+	switch {
+	case msg.Conversation != nil:
+		m.Text = msg.GetConversation()
+	case msg.ExtendedTextMessage != nil:
+		m.Text = msg.GetExtendedTextMessage().GetText()
+	default:
+		return errors.New("not a text message")
+	}
+	return nil
+}
+
+// receiptAfter sends the recipient's delivery receipt to the sender's
+// logged-in sockets after d: the sockets it has then, as the real server
+// routes a receipt to the device, not to the socket that sent.
+func (s *Server) receiptAfter(sender string, from types.JID, id string, d time.Duration) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		var socks []*sock
+		for c := range s.socks {
+			if c.loggedIn && c.jid == sender {
+				socks = append(socks, c)
+			}
+		}
+		s.mu.Unlock()
+		receipt := waBinary.Node{Tag: "receipt", Attrs: waBinary.Attrs{
+			"from": from,
+			"id":   id,
+			"t":    strconv.FormatInt(time.Now().Unix(), 10),
+		}}
+		for _, c := range socks {
+			_ = c.sendNode(receipt)
+		}
+	}()
+}
+
+func ackNode(id string, to types.JID, t time.Time, code int) waBinary.Node {
+	attrs := waBinary.Attrs{"class": "message", "id": id, "t": strconv.FormatInt(t.Unix(), 10)}
+	if !to.IsEmpty() {
+		attrs["from"] = to
+	}
+	if code != 0 {
+		attrs["error"] = strconv.Itoa(code)
+	}
+	return waBinary.Node{Tag: "ack", Attrs: attrs}
+}

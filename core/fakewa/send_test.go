@@ -1,0 +1,313 @@
+package fakewa_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
+
+	"warden/core/fakewa"
+)
+
+const contact = "15550100200"
+
+func text(s string) *waE2E.Message { return &waE2E.Message{Conversation: proto.String(s)} }
+
+func userJID(phone string) types.JID { return types.NewJID(phone, types.DefaultUserServer) }
+
+// ownUser returns the phone number of a device JID.
+func ownUser(t *testing.T, jid string) string {
+	t.Helper()
+	parsed, err := types.ParseJID(jid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.User
+}
+
+// waitReceipt waits for the delivery receipt of the message id.
+func waitReceipt(t *testing.T, c *client, id string) *events.Receipt {
+	t.Helper()
+	for {
+		r := waitEvent[*events.Receipt](t, c)
+		if len(r.MessageIDs) > 0 && r.MessageIDs[0] == id {
+			return r
+		}
+	}
+}
+
+func TestSendIsDecryptedByEveryDeviceAndConfirmed(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 40})
+	if err := s.AddContact("+1 555 0100 200", 2); err != nil {
+		t.Fatal(err)
+	}
+	c, _, jid := pairByQR(t, s, 1)
+	ctx := context.Background()
+
+	// Two messages: the first builds Signal sessions from prekey bundles
+	// (pkmsg), the second uses them (msg).
+	var ids []string
+	for _, body := range []string{"hello", "again"} {
+		before := time.Now().Truncate(time.Second)
+		resp, err := c.SendMessage(ctx, userJID(contact), text(body))
+		if err != nil {
+			t.Fatalf("SendMessage(%q): %v", body, err)
+		}
+		if resp.Timestamp.Before(before) || resp.Timestamp.After(time.Now()) {
+			t.Errorf("ack time %v is not the server's time of now", resp.Timestamp)
+		}
+		r := waitReceipt(t, c, resp.ID)
+		if r.Type != types.ReceiptTypeDelivered || r.Chat.User != contact {
+			t.Errorf("receipt = type %q chat %s, want a delivery receipt from %s", r.Type, r.Chat, contact)
+		}
+		ids = append(ids, resp.ID)
+	}
+
+	got := s.Received(contact)
+	if len(got) != 4 {
+		t.Fatalf("contact's devices decrypted %d messages, want 2 devices × 2: %+v", len(got), got)
+	}
+	perDevice := map[string][]string{}
+	for _, m := range got {
+		if m.From != jid || m.Copy {
+			t.Errorf("message %+v: want from %s, not a copy", m, jid)
+		}
+		perDevice[m.Device] = append(perDevice[m.Device], m.Text)
+	}
+	for _, dev := range []string{contact + "@s.whatsapp.net", contact + ":1@s.whatsapp.net"} {
+		if strings.Join(perDevice[dev], ",") != "hello,again" {
+			t.Errorf("device %s decrypted %q, want hello,again", dev, perDevice[dev])
+		}
+	}
+
+	// The sender's own phone got a copy of each, addressed to the contact.
+	own := s.Received(ownUser(t, jid))
+	if len(own) != 2 || !own[0].Copy || own[0].Text != "hello" || !strings.HasPrefix(own[0].To, contact) || own[0].ID != ids[0] {
+		t.Errorf("own phone got %+v, want copies of both messages to %s", own, contact)
+	}
+	if st := s.SendStats(); st.Messages != 2 || st.Decrypted != 6 || st.DecryptFailures != 0 || st.Duplicates != 0 {
+		t.Errorf("stats = %+v, want 2 messages, 6 decrypted, no failures", st)
+	}
+}
+
+func TestSendToOwnNumberReachesThePhone(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 41})
+	c, _, jid := pairByQR(t, s, 1)
+	me := ownUser(t, jid)
+	resp, err := c.SendMessage(context.Background(), userJID(me), text("self-check"))
+	if err != nil {
+		t.Fatalf("SendMessage to own number: %v", err)
+	}
+	got := s.Received(me)
+	if len(got) != 1 || got[0].Text != "self-check" || got[0].Device != me+"@s.whatsapp.net" {
+		t.Fatalf("own phone got %+v, want the message on device 0", got)
+	}
+	waitReceipt(t, c, resp.ID)
+}
+
+func TestResentMessageIsAckedButNotDeliveredTwice(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 42})
+	if err := s.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := pairByQR(t, s, 1)
+	ctx := context.Background()
+	first, err := c.SendMessage(ctx, userJID(contact), text("once"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.SendMessage(ctx, userJID(contact), text("once"), whatsmeow.SendRequestExtra{ID: first.ID})
+	if err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	if !second.Timestamp.Equal(first.Timestamp) {
+		t.Errorf("resend acked at %v, first at %v: want the first ack's time", second.Timestamp, first.Timestamp)
+	}
+	if got := s.Received(contact); len(got) != 1 {
+		t.Errorf("contact got %d messages, want 1", len(got))
+	}
+	if st := s.SendStats(); st.Messages != 1 || st.Duplicates != 1 {
+		t.Errorf("stats = %+v, want 1 message and 1 duplicate", st)
+	}
+}
+
+func TestSendFaults(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 43})
+	if err := s.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _, jid := pairByQR(t, s, 1)
+	ctx := context.Background()
+	send := func(f fakewa.SendFault) (whatsmeow.SendResponse, error) {
+		t.Helper()
+		if err := s.FailNextSend(jid, f); err != nil {
+			t.Fatal(err)
+		}
+		return c.SendMessage(ctx, userJID(contact), text(f.String()), whatsmeow.SendRequestExtra{Timeout: 500 * time.Millisecond})
+	}
+
+	if _, err := send(fakewa.SendRateLimited); !errors.Is(err, whatsmeow.ErrServerReturnedError) || !strings.HasSuffix(err.Error(), " 429") {
+		t.Errorf("rate limited: err = %v, want server error 429", err)
+	}
+	if _, err := send(fakewa.SendNoAck); !errors.Is(err, whatsmeow.ErrMessageTimedOut) {
+		t.Errorf("no ack: err = %v, want ErrMessageTimedOut", err)
+	}
+	if got := s.Received(contact); len(got) != 0 {
+		t.Errorf("refused messages were delivered: %+v", got)
+	}
+
+	// The next message goes through normally.
+	resp, err := c.SendMessage(ctx, userJID(contact), text("fine"))
+	if err != nil {
+		t.Fatalf("send after the faults: %v", err)
+	}
+	waitReceipt(t, c, resp.ID)
+
+	// Acked and delivered, but the phone never confirms.
+	resp, err = send(fakewa.SendNoReceipt)
+	if err != nil {
+		t.Fatalf("no receipt: %v", err)
+	}
+	timeout := time.After(500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case evt := <-c.events:
+			if r, ok := evt.(*events.Receipt); ok && r.MessageIDs[0] == resp.ID {
+				t.Fatalf("got a receipt for a message whose phone never confirms: %+v", r)
+			}
+		case <-timeout:
+			done = true
+		}
+	}
+	if got := s.Received(contact); len(got) != 2 || got[1].Text != "no delivery receipt" {
+		t.Errorf("contact got %+v, want the normal message and the unconfirmed one", got)
+	}
+
+	// A drop as the message arrives: the send fails and nothing arrives.
+	if _, err := send(fakewa.SendDrop); err == nil {
+		t.Error("send on a dropped socket succeeded")
+	}
+	waitEvent[*events.Disconnected](t, c)
+	if got := s.Received(contact); len(got) != 2 {
+		t.Errorf("a dropped message was delivered: %+v", got)
+	}
+
+	if err := s.FailNextSend("19990000000:1@s.whatsapp.net", fakewa.SendNoAck); !errors.Is(err, fakewa.ErrUnknownDevice) {
+		t.Errorf("FailNextSend of an unknown device: %v, want ErrUnknownDevice", err)
+	}
+	if err := s.FailNextSend(jid, fakewa.SendFault(99)); err == nil {
+		t.Error("FailNextSend accepted an unknown fault")
+	}
+}
+
+func TestUsyncTellsUnknownNumbersAndDevicelessOnes(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 44})
+	if err := s.AddContact(contact, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddContact("15550100300", 0); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := pairByQR(t, s, 1)
+	ctx := context.Background()
+
+	on, err := c.IsOnWhatsApp(ctx, []string{"+" + contact, "+15550100404", "+15550100300"})
+	if err != nil {
+		t.Fatalf("IsOnWhatsApp: %v", err)
+	}
+	want := map[string]bool{contact: true, "15550100404": false, "15550100300": true}
+	if len(on) != 3 {
+		t.Fatalf("IsOnWhatsApp answered %d users, want 3: %+v", len(on), on)
+	}
+	for _, r := range on {
+		if r.IsIn != want[r.JID.User] || r.Query != "+"+r.JID.User {
+			t.Errorf("IsOnWhatsApp: %+v, want in=%v", r, want[r.JID.User])
+		}
+	}
+
+	devices, err := c.GetUserDevices(ctx, []types.JID{userJID(contact), userJID("15550100300"), userJID("15550100404")})
+	if err != nil {
+		t.Fatalf("GetUserDevices: %v", err)
+	}
+	if len(devices) != 3 || devices[0].User != contact || devices[2].Device != 2 {
+		t.Errorf("devices = %v, want the contact's 3 and none of the others", devices)
+	}
+
+	info, err := c.GetUserInfo(ctx, []types.JID{userJID(contact)})
+	if err != nil {
+		t.Fatalf("GetUserInfo: %v", err)
+	}
+	if lid := info[userJID(contact)].LID; lid.Server != types.HiddenUserServer || lid.User == "" {
+		t.Errorf("contact's LID = %v, want a LID", lid)
+	}
+
+	for _, bad := range []struct {
+		phone   string
+		devices int
+	}{{"12", 1}, {contact, -1}, {contact, 17}} {
+		if err := s.AddContact(bad.phone, bad.devices); err == nil {
+			t.Errorf("AddContact(%q, %d) accepted", bad.phone, bad.devices)
+		}
+	}
+}
+
+func TestNoDeliveryReceiptsWhenDelayIsNegative(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 45, DeliveryDelay: -1})
+	if err := s.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := pairByQR(t, s, 1)
+	if _, err := c.SendMessage(context.Background(), userJID(contact), text("unconfirmed")); err != nil {
+		t.Fatal(err)
+	}
+	noEvent[*events.Receipt](t, c, 300*time.Millisecond)
+	if got := s.Received(contact); len(got) != 1 {
+		t.Errorf("contact got %d messages, want 1", len(got))
+	}
+}
+
+func TestSignalSessionsSurviveARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fakewa.json")
+	first := newServer(t, fakewa.Config{Seed: 46, StatePath: path})
+	if err := first.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, container, jid := pairByQR(t, first, 1)
+	ctx := context.Background()
+	if _, err := c.SendMessage(ctx, userJID(contact), text("before")); err != nil {
+		t.Fatal(err)
+	}
+	c.Disconnect()
+	first.Close()
+
+	second := newServer(t, fakewa.Config{Seed: 46, StatePath: path})
+	dev, err := container.GetFirstDevice(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newClient(t, second, dev)
+	if err := c2.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent[*events.Connected](t, c2)
+	// The client keeps its Signal sessions and sends a plain msg: the
+	// restarted server must still decrypt it.
+	if _, err := c2.SendMessage(ctx, userJID(contact), text("after")); err != nil {
+		t.Fatal(err)
+	}
+	got := second.Received(contact)
+	if len(got) != 1 || got[0].Text != "after" || got[0].From != jid {
+		t.Errorf("after the restart the contact got %+v, want \"after\" from %s", got, jid)
+	}
+	if st := second.SendStats(); st.DecryptFailures != 0 {
+		t.Errorf("decrypt failures after the restart: %+v", st)
+	}
+}
