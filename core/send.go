@@ -102,7 +102,7 @@ func (m *Manager) send(ctx context.Context, id AccountID, to, text string, selfC
 	case a.m.State != Connected || !a.m.open || a.sess == nil || a.sessEp != a.m.Epoch:
 		state := a.m.State
 		a.mu.Unlock()
-		return SendResult{}, fmt.Errorf("%w: a message can be sent only while the account is Connected (it is %s)", ErrNotConnected, state)
+		return SendResult{}, notActiveError{state}
 	}
 	sess, epoch := a.sess, a.sessEp
 	// Close waits for the send (it cancels it first). Added under a.mu, after
@@ -130,6 +130,16 @@ func (m *Manager) send(ctx context.Context, id AccountID, to, text string, selfC
 	}
 	return res, nil
 }
+
+// notActiveError refuses a send because the account is not Connected: nothing
+// went out.
+type notActiveError struct{ state State }
+
+func (e notActiveError) Error() string {
+	return fmt.Sprintf("%v: a message can be sent only while the account is Connected (it is %s)", ErrNotConnected, e.state)
+}
+
+func (e notActiveError) Unwrap() error { return ErrNotConnected }
 
 func validateText(text string) error {
 	switch {
@@ -224,7 +234,10 @@ func (m *Manager) delivered(id AccountID, ev SessionEvent) {
 
 // SendErrorText says why a send failed, in an operator's words.
 func SendErrorText(err error) string {
+	var inactive notActiveError
 	switch {
+	case errors.As(err, &inactive):
+		return fmt.Sprintf("the account is %s, not Connected, so nothing was sent", inactive.state)
 	case errors.Is(err, ErrNotOnWhatsApp):
 		return "this number is not on WhatsApp"
 	case errors.Is(err, ErrNoDevices):

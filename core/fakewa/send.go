@@ -315,7 +315,8 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 	}
 
 	var got []Message
-	var failures int
+	var decrypted, failures int
+	have := make(map[types.JID]bool) // a device listed twice decrypts both, keeps one
 	for _, t := range targets {
 		plain, err := t.peer.decrypt(senderJID, t.enc)
 		if err != nil {
@@ -323,19 +324,23 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 			c.log.Warn("fakewa: a simulated device could not decrypt a message", "device", t.peer.jid.String(), "from", sender, "id", id, "err", err)
 			continue
 		}
+		decrypted++
 		m := Message{ID: id, From: sender, To: to.String(), Device: t.peer.jid.String(), At: now}
 		if err := readText(plain, &m); err != nil {
 			failures++
 			c.log.Warn("fakewa: a simulated device got a message it could not parse", "device", m.Device, "id", id, "err", err)
 			continue
 		}
-		got = append(got, m)
+		if !have[t.peer.jid] {
+			have[t.peer.jid] = true
+			got = append(got, m)
+		}
 	}
 
 	s.mu.Lock()
 	s.acked[key] = now
 	s.sendStats.Messages++
-	s.sendStats.Decrypted += len(got)
+	s.sendStats.Decrypted += decrypted
 	s.sendStats.DecryptFailures += failures
 	s.received = append(s.received, got...)
 	if len(s.received) > maxReceived {

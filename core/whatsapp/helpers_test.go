@@ -74,6 +74,7 @@ func TestMain(m *testing.M) {
 	whatsmeow.KeepAliveResponseDeadline = 100 * time.Millisecond
 	whatsmeow.KeepAliveIntervalMin, whatsmeow.KeepAliveIntervalMax = 50*time.Millisecond, 80*time.Millisecond
 	whatsapp.WatchInterval = 100 * time.Millisecond
+	whatsapp.AckTimeout = time.Second
 	os.Exit(m.Run())
 }
 

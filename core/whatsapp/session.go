@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
 
 	"warden/core"
 )
@@ -23,6 +26,8 @@ var (
 	LogoutTimeout = 10 * time.Second
 	// CloseTimeout bounds how long Close waits for the socket to close.
 	CloseTimeout = 5 * time.Second
+	// AckTimeout bounds how long SendText waits for the server's ack.
+	AckTimeout = 20 * time.Second
 )
 
 // pairClientDisplay is how a phone-code pairing names the client; WhatsApp
@@ -273,6 +278,14 @@ func (s *Session) handle(evt any) {
 		// them here first means core hears of it once they are gone.
 		s.deleteKeys()
 	}
+	if r, ok := evt.(*events.Receipt); ok {
+		if r.Type == types.ReceiptTypeDelivered && !r.IsGroup {
+			for _, id := range r.MessageIDs {
+				s.deliver(core.SessionEvent{Kind: core.SessionDelivered, MessageID: id, At: r.Timestamp})
+			}
+		}
+		return
+	}
 	if _, ok := evt.(events.PermanentDisconnect); ok {
 		// whatsmeow leaves the socket open after these, and if the server
 		// closes it first, the disconnect path can race into a reconnect.
@@ -397,7 +410,94 @@ func (s *Session) deleteKeys() {
 	s.log.Info("device keys deleted: logged out")
 }
 
-// SendText implements core.Session. TODO(issue 9): send with whatsmeow.
+// SendText implements core.Session. It sends with whatsmeow's SendMessage:
+// usync device lists, prekey bundles and Signal encryption for every device
+// of the recipient and of the account's own phone. Before that it asks for the
+// recipient's devices (whatsmeow caches them, so this costs a round trip only
+// the first time) to tell an unknown number from one without devices, which
+// the server would otherwise take silently. It returns as soon as the session
+// closes, whatever whatsmeow is still waiting for.
 func (s *Session) SendText(ctx context.Context, to, text string) (core.Sent, error) {
-	return core.Sent{}, fmt.Errorf("send from %s: %w", s.acct.ID, core.ErrNotConnected)
+	s.mu.Lock()
+	live := s.loggedIn && !s.closed
+	s.mu.Unlock()
+	if !live || !s.cli.IsConnected() {
+		return core.Sent{}, fmt.Errorf("send from %s: %w", s.acct.ID, core.ErrNotConnected)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(s.ctx, func() { cancel(errSessionClosed) })()
+
+	jid := types.NewJID(to, types.DefaultUserServer)
+	if err := s.checkRecipient(ctx, jid); err != nil {
+		return core.Sent{}, fmt.Errorf("send from %s: %w", s.acct.ID, s.sendError(ctx, err))
+	}
+
+	type result struct {
+		resp whatsmeow.SendResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	msg := &waE2E.Message{Conversation: proto.String(text)}
+	go func() {
+		// whatsmeow waits up to 5 s for a reconnect, deaf to ctx, when the
+		// socket drops before the ack: this goroutine may outlive the call.
+		resp, err := s.cli.SendMessage(ctx, jid, msg, whatsmeow.SendRequestExtra{Timeout: AckTimeout})
+		done <- result{resp, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r.err = context.Cause(ctx)
+	}
+	if r.err != nil {
+		return core.Sent{}, fmt.Errorf("send from %s: %w", s.acct.ID, s.sendError(ctx, r.err))
+	}
+	s.log.Debug("message acked", "id", r.resp.ID)
+	return core.Sent{ID: r.resp.ID, ServerTime: r.resp.Timestamp}, nil
+}
+
+// checkRecipient fails unless the number has a device, other than this one,
+// that can receive the message.
+func (s *Session) checkRecipient(ctx context.Context, jid types.JID) error {
+	devices, err := s.cli.GetUserDevices(ctx, []types.JID{jid})
+	if err != nil {
+		return err
+	}
+	own := s.cli.Store.GetJID()
+	for _, d := range devices {
+		if d.User == jid.User && d != own {
+			return nil
+		}
+	}
+	on, err := s.cli.IsOnWhatsApp(ctx, []string{"+" + jid.User})
+	if err != nil {
+		return err
+	}
+	if len(on) == 0 || !on[0].IsIn {
+		return core.ErrNotOnWhatsApp
+	}
+	return core.ErrNoDevices
+}
+
+// sendError maps what whatsmeow returned to core's errors.
+func (s *Session) sendError(ctx context.Context, err error) error {
+	var disc *whatsmeow.DisconnectedError
+	switch {
+	case errors.Is(err, core.ErrNotOnWhatsApp), errors.Is(err, core.ErrNoDevices):
+		return err
+	case errors.Is(err, errSessionClosed), errors.Is(context.Cause(ctx), errSessionClosed):
+		return fmt.Errorf("%w: the connection closed before WhatsApp acknowledged the message", core.ErrNotConnected)
+	case ctx.Err() != nil:
+		return err
+	case errors.Is(err, whatsmeow.ErrServerReturnedError) && strings.HasSuffix(err.Error(), " 429"):
+		return fmt.Errorf("%w: %w", core.ErrRateLimited, err)
+	case errors.Is(err, whatsmeow.ErrMessageTimedOut):
+		return fmt.Errorf("%w (%v): %w", core.ErrNoAck, AckTimeout, err)
+	case errors.As(err, &disc), errors.Is(err, whatsmeow.ErrNotConnected), errors.Is(err, whatsmeow.ErrNotLoggedIn),
+		errors.Is(err, whatsmeow.ErrIQDisconnected):
+		return fmt.Errorf("%w: the connection dropped before WhatsApp acknowledged the message: %w", core.ErrNotConnected, err)
+	}
+	return err
 }
