@@ -117,9 +117,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if svc.demo != nil {
 		prefs.policy = svc.demo.policy
 	}
-	title := "Warden"
+	title, sendHint := "Warden", ""
 	if f.demo {
-		title = "Warden — Demo"
+		title, sendHint = "Warden — Demo", demoSendHint
 	}
 	win := ui.New(a, svc.manager, ui.Options{
 		Title: title,
@@ -136,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		OnQuit:          a.Quit,
 		NoNotifications: !settings.Notifications,
 		Settings:        prefs,
+		SendHint:        sendHint,
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.manager, win.Window(), a.Quit)

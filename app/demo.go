@@ -16,6 +16,18 @@ import (
 // demoNames are the accounts `warden --demo` creates.
 var demoNames = []string{"Sales", "Support", "Billing", "Logistics", "Marketing", "Front desk"}
 
+// The demo's recipients for test messages: a contact whose phone and linked
+// laptop both receive, and a number that is not on WhatsApp, so that both a
+// delivery and a failure can be seen.
+const (
+	demoContact = "15550100200"
+	demoNobody  = "15550100404"
+)
+
+// demoSendHint is the Test message section's explanation in the demo.
+const demoSendHint = "Demo: send to +1 555 0100 200, a contact with a phone and a linked laptop, or to +1 555 0100 404, " +
+	"which is not on WhatsApp. Leave it empty to send to this account’s own number."
+
 // demo runs Warden against an in-process fake WhatsApp server (core/fakewa):
 // simulated phones scan the QR codes a few seconds after they appear, and a
 // fault comes now and then (a drop, a server restart, a conflict, a temporary
@@ -36,6 +48,10 @@ type demo struct {
 func newDemo(log *slog.Logger) (*demo, error) {
 	srv, err := fakewa.New(fakewa.Config{Logger: log.With("component", "fakewa"), Seed: time.Now().UnixNano()})
 	if err != nil {
+		return nil, fmt.Errorf("start the demo server: %w", err)
+	}
+	if err := srv.AddContact(demoContact, 2); err != nil {
+		srv.Close()
 		return nil, fmt.Errorf("start the demo server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -70,9 +86,12 @@ func (d *demo) start(m *core.Manager) {
 	})
 	d.wg.Go(func() { d.faults(m) })
 	for _, name := range demoNames {
-		if _, err := m.Add(d.ctx, name); err != nil {
+		acct, err := m.Add(d.ctx, name)
+		if err != nil {
 			d.log.Error("demo: adding an account failed", "name", name, "err", err)
+			continue
 		}
+		d.log.Info("demo: account added", "account", string(acct.ID), "name", name)
 	}
 }
 

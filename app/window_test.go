@@ -99,6 +99,8 @@ func TestDemoWindow(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	connected := make(chan struct{})
+	accounts := newDemoAccounts()
+	sends := make(chan sendNote, 16)
 	faulted := make(chan string, 1) // the name of the first account hit by a fault
 	var logTail lockedLog
 	go func() {
@@ -108,6 +110,13 @@ func TestDemoWindow(t *testing.T) {
 		for sc.Scan() {
 			line := sc.Text()
 			logTail.add(line)
+			accounts.observe(line)
+			if m := sendLine.FindStringSubmatch(line); m != nil {
+				select {
+				case sends <- sendNote{account: m[1], cause: m[2], line: line}:
+				default:
+				}
+			}
 			if !once && strings.Contains(line, "→ Connected") {
 				once = true
 				close(connected)
@@ -183,6 +192,60 @@ func TestDemoWindow(t *testing.T) {
 		t.Errorf("switching to the Logs tab changed %.1f %% of the screen", d)
 	}
 
+	// Send a test message as an operator would: pick a connected account
+	// (Ctrl+F, its name, Enter), Ctrl+T, a number or none, Enter; then the
+	// result shows inline. A fault may drop the account first: try another.
+	send := func(shot, number, wantCause string) {
+		t.Helper()
+		for try := 0; try < 4; try++ {
+			id, name := accounts.anyConnected()
+			if id == "" {
+				time.Sleep(2 * time.Second)
+				continue
+			}
+			for len(sends) > 0 {
+				<-sends
+			}
+			xdo("key", "ctrl+f")
+			xdo("key", "ctrl+a")
+			xdo("type", "--delay", "30", name)
+			xdo("key", "Return")
+			time.Sleep(500 * time.Millisecond)
+			xdo("key", "ctrl+t")
+			time.Sleep(300 * time.Millisecond)
+			if number != "" {
+				xdo("type", "--delay", "30", number)
+			}
+			xdo("key", "Return")
+			deadline := time.After(10 * time.Second)
+		wait:
+			for {
+				select {
+				case n := <-sends:
+					if n.account != id {
+						continue
+					}
+					if n.cause != wantCause {
+						t.Logf("try %d: %s: %s", try+1, name, n.line)
+						break wait
+					}
+					time.Sleep(1500 * time.Millisecond) // the delivery receipt, and a redraw
+					img := screenshot(t, display, filepath.Join(shots, shot))
+					if d := differingPixels(logs, img); d < 1 {
+						t.Errorf("the send from %q changed %.1f %% of the screen", name, d)
+					}
+					return
+				case <-deadline:
+					t.Logf("try %d: no send from %q within 10 s", try+1, name)
+					break wait
+				}
+			}
+		}
+		t.Fatalf("no %q from a connected account in 4 tries\n%s", wantCause, logTail.String())
+	}
+	send("sent.png", "", "message sent")
+	send("send_error.png", "+1 555 0100 404", "send failed")
+
 	began := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -209,6 +272,52 @@ func TestDemoWindow(t *testing.T) {
 // faultLine matches the demo's log line for an injected fault and captures
 // the account's name, quoted or not.
 var faultLine = regexp.MustCompile(`demo: injected a fault.* name=(?:"([^"]*)"|(\S+))`)
+
+// sendLine matches the log line of a send's timeline note: the account and
+// the cause.
+var sendLine = regexp.MustCompile(`account=(\S+).* cause="(message sent|send failed)"`)
+
+type sendNote struct{ account, cause, line string }
+
+// demoAccounts follows the demo's log: each account's name, and which are
+// Connected.
+type demoAccounts struct {
+	mu        sync.Mutex
+	names     map[string]string
+	connected map[string]bool
+}
+
+var (
+	addedLine = regexp.MustCompile(`demo: account added.* account=(\S+) name=(?:"([^"]*)"|(\S+))`)
+	stateLine = regexp.MustCompile(`msg="state \S+ → (\S+)".* account=(\S+)`)
+)
+
+func newDemoAccounts() *demoAccounts {
+	return &demoAccounts{names: map[string]string{}, connected: map[string]bool{}}
+}
+
+func (a *demoAccounts) observe(line string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m := addedLine.FindStringSubmatch(line); m != nil {
+		a.names[m[1]] = m[2] + m[3]
+	}
+	if m := stateLine.FindStringSubmatch(line); m != nil {
+		a.connected[m[2]] = m[1] == "Connected"
+	}
+}
+
+// anyConnected returns a connected account's ID and name, or "".
+func (a *demoAccounts) anyConnected() (id, name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, on := range a.connected {
+		if on && a.names[id] != "" {
+			return id, a.names[id]
+		}
+	}
+	return "", ""
+}
 
 // differingPixels returns the percentage of sampled pixels that differ.
 func differingPixels(a, b image.Image) float64 {
