@@ -10,6 +10,13 @@
 // stream errors (440 replaced, 515, 401 device_removed, 503), login failures
 // (401, 402, 405, 500), dropped and stalled sockets, refused upgrades.
 //
+// It also takes one-to-one text messages the way the real server does (see
+// send.go): usync device lists, prekey bundles of simulated devices with real
+// Signal keys, which decrypt each copy with libsignal; the server ack; the
+// recipient phone's delivery receipt; and the wrong answers (an unknown
+// number, a number without devices, 429, no ack). Received tells what arrived
+// on which device.
+//
 // Like the real server, a second login of the same device replaces the first.
 // The server counts, per device, how many logged-in sockets were open at once
 // (MaxConcurrentLogins): the number Warden must keep at 1.
