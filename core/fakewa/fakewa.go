@@ -123,6 +123,11 @@ type Server struct {
 	acked     map[string]time.Time // "sender id" → when the message was acked
 	received  []Message            // what simulated devices decrypted, oldest first
 	sendStats SendStats
+
+	versionPage    VersionPage
+	currentRev     uint32 // 0: whatsmeow's built-in
+	minRev         uint32 // logins older than this get 405; 0: any
+	versionFetches int
 }
 
 // phone is a simulated primary device: the account that companions link to.
@@ -149,6 +154,7 @@ type stats struct {
 	maxOpen  int // the most that were ever open at once
 	logins   int
 	unlinked bool
+	version  string // announced at the last login
 }
 
 // New starts a server listening on 127.0.0.1 on a free port. It installs the

@@ -62,6 +62,7 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 	c.jid = key
 	c.loggedIn = true
 	st := s.statsLocked(key)
+	_, st.version = s.outdatedLocked(p)
 	st.open++
 	st.logins++
 	st.maxOpen = max(st.maxOpen, st.open)

@@ -45,6 +45,10 @@ type sock struct {
 
 // serveHTTP upgrades a request to a websocket and serves it until it closes.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if isVersionRequest(r) {
+		s.serveVersion(w, r)
+		return
+	}
 	if s.takeRefusal() {
 		s.log.Debug("fakewa: upgrade refused on command")
 		http.Error(w, "fakewa: service unavailable (refused on command)", http.StatusServiceUnavailable)
@@ -166,7 +170,11 @@ func (c *sock) serve() {
 	c.write = hs.write
 	c.wmu.Unlock()
 
-	if hs.payload.Username != nil {
+	if old, announced := c.srv.outdated(hs.payload); old {
+		c.log.Debug("fakewa: client version refused as outdated", "version", announced)
+		_ = c.sendNode(failureNode(Fault{Kind: FaultFail405}))
+		c.srv.closeSoon(c)
+	} else if hs.payload.Username != nil {
 		c.srv.login(c, hs.payload)
 	} else {
 		c.srv.register(c)
