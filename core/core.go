@@ -155,6 +155,10 @@ type Event struct {
 	Epoch   uint64        `json:"epoch,omitempty"`
 	// MessageID is set on the notes of a sent message (sent, failed, delivered).
 	MessageID string `json:"message_id,omitempty"`
+	// Latency is set on the note of an acknowledged message (CauseSent): the
+	// time from handing it to the session to WhatsApp's ack, as
+	// SendResult.Latency. For metrics; the Reason says it in words.
+	Latency time.Duration `json:"latency,omitempty"`
 }
 
 // Causes of events. A command's cause is the command's name.

@@ -173,6 +173,7 @@ func (m *Manager) noteSend(a *account, res SendResult, err error, selfCheck bool
 		ev.Cause, ev.Reason = CauseSendFailed, what+" not sent: "+SendErrorText(err)
 	case !selfCheck:
 		ev.Cause, ev.Reason = CauseSent, fmt.Sprintf("%s acknowledged by WhatsApp in %s", what, roundLatency(res.Latency))
+		ev.Latency = res.Latency
 	}
 	if selfCheck {
 		check := SelfCheck{At: res.AckedAt}
