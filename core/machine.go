@@ -521,7 +521,11 @@ func (t *transition) session() {
 		t.closeSession()
 		t.m.Attempt = 0
 		t.setAutoStart(false)
-		t.enter(Outdated, cause, "WhatsApp rejected this client version (405): update Warden")
+		reason := "WhatsApp rejected this client version (405): update Warden"
+		if ev.Reason != "" {
+			reason = ev.Reason + ": update Warden"
+		}
+		t.enter(Outdated, cause, reason)
 
 	case SessionKeepAliveTimeout:
 		if t.m.State == Connected && t.m.KeepAliveFailingSince.IsZero() {

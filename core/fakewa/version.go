@@ -16,6 +16,9 @@ import (
 // fake server serves that page to any plain GET (its HTTPClient sends every
 // host here), and can require a minimum version at login.
 
+// builtInRevision is whatsmeow's own, read before anyone could change it.
+var builtInRevision = store.GetWAVersion()[2]
+
 // VersionPage is how the server answers a GET of WhatsApp Web's page.
 type VersionPage int
 
@@ -78,7 +81,7 @@ func (s *Server) serveVersion(w http.ResponseWriter, r *http.Request) {
 	page, rev := s.versionPage, s.currentRev
 	s.mu.Unlock()
 	if rev == 0 {
-		rev = store.GetWAVersion()[2]
+		rev = builtInRevision
 	}
 	switch page {
 	case VersionPageDown:

@@ -44,6 +44,12 @@ type Config struct {
 	// DeviceName is what the phone shows under Linked devices. Empty means
 	// "Warden".
 	DeviceName string
+	// Versions keeps the last WhatsApp Web version fetched, for the next
+	// start. Nil keeps nothing.
+	Versions VersionStore
+	// NoVersionFetch stops NewDialer from fetching the current WhatsApp Web
+	// version in the background (a refusal as outdated still fetches).
+	NoVersionFetch bool
 }
 
 // Dialer creates whatsmeow sessions. It implements core.Dialer.
@@ -65,6 +71,19 @@ type Dialer struct {
 	mu sync.Mutex // guards the following
 	// live holds the sessions the watchdog checks: connected, not closed.
 	live map[*Session]struct{}
+	// outdatedRetried holds the accounts reconnected once after a refusal as
+	// outdated, until they log in.
+	outdatedRetried map[core.AccountID]bool
+
+	// The WhatsApp Web version (version.go).
+	versions  VersionStore
+	versionMu sync.RWMutex // read-held while a session logs in, write-held while the version changes
+	bgCtx     context.Context
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup // version fetches
+	vmu       sync.Mutex     // guards ver and fetching
+	ver       WebVersion
+	fetching  *fetchCall
 }
 
 var _ core.Dialer = (*Dialer)(nil)
@@ -126,6 +145,16 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		stopWatch: stop,
 		watchDone: make(chan struct{}),
 		live:      make(map[*Session]struct{}),
+		versions:  cfg.Versions,
+
+		outdatedRetried: make(map[core.AccountID]bool),
+	}
+	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
+	d.loadVersion(ctx)
+	if !cfg.NoVersionFetch {
+		// Start-up never waits for this: sessions announce what the Dialer
+		// has until the fetch brings something newer.
+		go func() { _ = d.refreshVersion(d.bgCtx) }()
 	}
 	go d.watchdog(watchCtx)
 	return d, nil
@@ -137,6 +166,10 @@ func (d *Dialer) Close() error {
 	d.closeOnce.Do(func() {
 		d.stopWatch()
 		<-d.watchDone
+		d.vmu.Lock() // no fetch starts after this
+		d.bgCancel()
+		d.vmu.Unlock()
+		d.bg.Wait()
 		if err := d.container.Close(); err != nil {
 			d.closeErr = fmt.Errorf("close device store: %w", err)
 		}

@@ -79,6 +79,12 @@ type Session struct {
 	// strikes counts the watchdog's checks in a row that found a logged-in
 	// session without a socket.
 	strikes int
+	// announced is the WhatsApp Web version this session logged in with.
+	announced string
+	// outdatedPending is set from WhatsApp's refusal as outdated until the
+	// session reported what it decided (see outdated): the socket's other
+	// endings are not news meanwhile.
+	outdatedPending bool
 }
 
 var _ core.Session = (*Session)(nil)
@@ -153,7 +159,14 @@ func (s *Session) Connect(ctx context.Context) error {
 	// Cancelling ctx mid-dial cancels the session's context, which aborts
 	// the websocket dial and the handshake.
 	stop := context.AfterFunc(ctx, s.cancel)
+	// whatsmeow reads the announced version while it logs in: hold it still.
+	s.d.versionMu.RLock()
+	announced := s.d.WebVersion().Version
 	err := s.cli.ConnectContext(s.ctx)
+	s.d.versionMu.RUnlock()
+	s.mu.Lock()
+	s.announced = announced
+	s.mu.Unlock()
 	if !stop() {
 		s.cli.Disconnect()
 		return fmt.Errorf("connect %s: %w", s.acct.ID, context.Cause(ctx))
@@ -271,6 +284,13 @@ func (s *Session) handle(evt any) {
 		s.jid = e.ID
 		s.mu.Unlock()
 		s.log.Debug("paired", "jid", e.ID.String())
+	case *events.ClientOutdated:
+		s.mu.Lock()
+		s.outdatedPending = true
+		s.mu.Unlock()
+		go s.cli.Disconnect()
+		go s.outdated()
+		return
 	case *events.LoggedOut:
 		// whatsmeow deletes the keys too, but under the session's context,
 		// which Close cancels: core closes the session as soon as it hears
@@ -340,9 +360,44 @@ func (s *Session) watchQR(ch <-chan whatsmeow.QRChannelItem) {
 	}
 }
 
+// outdated handles WhatsApp's refusal of the announced version: it fetches
+// the current version and, if that is another one and the account has not
+// been retried since it last logged in, reports a refused login, which core
+// retries on its schedule. Otherwise it reports Outdated, which parks the account.
+func (s *Session) outdated() {
+	s.mu.Lock()
+	announced := s.announced
+	s.mu.Unlock()
+	s.log.Warn("WhatsApp refused the version Warden announced as out of date; fetching the current one", "version", announced)
+	err := s.d.refreshVersion(s.ctx)
+	current := s.d.WebVersion().Version
+	s.d.mu.Lock()
+	retry := err == nil && current != announced && !s.d.outdatedRetried[s.acct.ID]
+	if retry {
+		s.d.outdatedRetried[s.acct.ID] = true
+	}
+	s.d.mu.Unlock()
+	// A refused login that core retries on its schedule.
+	ev := core.SessionEvent{Kind: core.SessionConnectFailure, Code: int(events.ConnectFailureClientOutdated),
+		Reason: fmt.Sprintf("version %s is out of date; Warden fetched %s and reconnects with it", announced, current)}
+	if !retry {
+		why := "and WhatsApp's page names no newer one"
+		if err != nil {
+			why = "and the current version could not be fetched: " + err.Error()
+		}
+		ev = core.SessionEvent{Kind: core.SessionOutdated, Code: int(events.ConnectFailureClientOutdated),
+			Reason: fmt.Sprintf("WhatsApp says this client's version (%s) is out of date, %s", announced, why)}
+	}
+	s.deliverAs(ev, true)
+}
+
 // deliver passes ev to core unless the session is closed, and keeps the
 // session's own view of the socket.
-func (s *Session) deliver(ev core.SessionEvent) {
+func (s *Session) deliver(ev core.SessionEvent) { s.deliverAs(ev, false) }
+
+// deliverAs is deliver; verdict marks the outcome of a refusal as outdated,
+// before which the socket's endings are held back.
+func (s *Session) deliverAs(ev core.SessionEvent, verdict bool) {
 	s.emitMu.RLock()
 	defer s.emitMu.RUnlock()
 	s.mu.Lock()
@@ -350,9 +405,19 @@ func (s *Session) deliver(ev core.SessionEvent) {
 		s.mu.Unlock()
 		return
 	}
+	if verdict {
+		s.outdatedPending = false
+	} else if s.outdatedPending && ends(ev.Kind) {
+		s.mu.Unlock()
+		s.log.Debug("held back an ending while the version is checked", "event", ev.Kind)
+		return
+	}
 	switch {
 	case ev.Kind == core.SessionConnected:
 		s.loggedIn, s.ended, s.strikes = true, false, 0
+		s.d.mu.Lock()
+		delete(s.d.outdatedRetried, s.acct.ID)
+		s.d.mu.Unlock()
 	case ends(ev.Kind):
 		if s.ended && (ev.Kind == core.SessionDisconnected || ev.Kind == core.SessionQRTimeout) {
 			s.mu.Unlock()
