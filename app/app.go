@@ -94,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if f.version {
 		fmt.Fprintln(stdout, "warden", Version)
+		fmt.Fprintln(stdout, "whatsmeow", moduleVersion("go.mau.fi/whatsmeow"))
+		fmt.Fprintln(stdout, "fyne", moduleVersion("fyne.io/fyne/v2"))
 		return 0
 	}
 	if msg := displayProblem(); msg != "" {
@@ -137,6 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		NoNotifications: !settings.Notifications,
 		Settings:        prefs,
 		SendHint:        sendHint,
+		About:           svc.about,
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.manager, win.Window(), a.Quit)
@@ -262,7 +265,7 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 		policy = svc.demo.policy(policy)
 	}
 	svc.dialer, err = whatsapp.NewDialer(whatsapp.Config{
-		DevicesPath: devicesPath, Logger: log, Level: level, HTTPClient: httpClient,
+		DevicesPath: devicesPath, Logger: log, Level: level, HTTPClient: httpClient, Versions: svc.db,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the device keys (%s): %w", devicesPath, err)

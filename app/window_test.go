@@ -85,6 +85,11 @@ func TestDemoWindow(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	// The built binary knows the modules it was built with (About shows them).
+	if out, err := exec.Command(bin, "--version").Output(); err != nil ||
+		!regexp.MustCompile(`(?m)^whatsmeow v\S+\nfyne v2\.\S+$`).Match(out) {
+		t.Errorf("warden --version = %q, %v; want whatsmeow's and Fyne's versions", out, err)
+	}
 	display := xvfb(t)
 
 	cmd := exec.Command(bin, "--demo")

@@ -49,7 +49,11 @@ func (w *Window) installShortcuts() {
 		view.Items = append(view.Items, &fyne.MenuItem{Label: title, Shortcut: shortcutTabs[i], Action: func() { w.detail.selectTab(i) }})
 	}
 	view.Items = append(view.Items, fyne.NewMenuItemSeparator())
-	w.win.SetMainMenu(fyne.NewMainMenu(file, fyne.NewMenu("Edit", findItem, sendItem, deleteItem), view))
+	menus := []*fyne.Menu{file, fyne.NewMenu("Edit", findItem, sendItem, deleteItem), view}
+	if w.opts.About != nil {
+		menus = append(menus, fyne.NewMenu("Help", &fyne.MenuItem{Label: "About Warden", Action: func() { w.showAbout() }}))
+	}
+	w.win.SetMainMenu(fyne.NewMainMenu(menus...))
 
 	c := w.win.Canvas()
 	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { w.showAddDialog() })

@@ -37,6 +37,8 @@ type Options struct {
 	// SendHint, when set, replaces the Test message section's explanation
 	// (the demo names its recipients there).
 	SendHint string
+	// About fills in Help › About Warden; without it there is no Help menu.
+	About func() About
 }
 
 // How often the window redraws at most for status updates, and how often
