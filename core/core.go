@@ -35,6 +35,9 @@ type Account struct {
 	// cleared by Disconnect and by the states that need the operator, and it
 	// decides which accounts Start brings back after a restart.
 	AutoStart bool `json:"auto_start"`
+	// Proxy is the account's own proxy URL (see NormalizeProxy), ProxyDirect
+	// for none even when a default proxy is set, or "" for the default.
+	Proxy string `json:"proxy,omitempty"`
 }
 
 // Phone returns the user part of the account's JID ("15551234567" of

@@ -269,11 +269,18 @@ func newAccountID() AccountID {
 	return AccountID("a" + hex.EncodeToString(b[:]))
 }
 
-// Add creates an account and starts pairing it.
-func (m *Manager) Add(ctx context.Context, name string) (Account, error) {
+// Add creates an account and starts pairing it. The options (WithProxy) are
+// applied before the first dial.
+func (m *Manager) Add(ctx context.Context, name string, opts ...AccountOption) (Account, error) {
 	name, err := ValidateName(name)
 	if err != nil {
 		return Account{}, err
+	}
+	acct := Account{ID: newAccountID(), Name: name, CreatedAt: m.now().UTC().Truncate(time.Millisecond), AutoStart: true}
+	for _, opt := range opts {
+		if err := opt(&acct); err != nil {
+			return Account{}, err
+		}
 	}
 	m.mu.RLock()
 	closed := m.closed
@@ -281,7 +288,6 @@ func (m *Manager) Add(ctx context.Context, name string) (Account, error) {
 	if closed {
 		return Account{}, ErrClosed
 	}
-	acct := Account{ID: newAccountID(), Name: name, CreatedAt: m.now().UTC().Truncate(time.Millisecond), AutoStart: true}
 	if err := m.store.PutAccount(ctx, acct); err != nil {
 		return Account{}, fmt.Errorf("save the new account: %w", err)
 	}
