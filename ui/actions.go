@@ -145,7 +145,11 @@ func (w *Window) showAddDialog() {
 		}
 		return nil
 	}
-	items := []*widget.FormItem{{Text: "Name", Widget: entry, HintText: "How this connection is called in the list"}}
+	proxy := newProxyEntry("")
+	items := []*widget.FormItem{
+		{Text: "Name", Widget: entry, HintText: "How this connection is called in the list"},
+		{Text: "Proxy", Widget: proxy, HintText: proxyHint},
+	}
 	var d *dialog.FormDialog
 	d = dialog.NewForm("Add connection", "Add and pair", "Cancel", items, func(ok bool) {
 		if !ok {
@@ -156,9 +160,18 @@ func (w *Window) showAddDialog() {
 			w.showMessage("Could not add the connection", plainError(err))
 			return
 		}
+		px, err := core.NormalizeProxy(proxy.Text)
+		if err != nil {
+			w.showMessage("Could not add the connection", proxyProblem(err).Error())
+			return
+		}
+		var opts []core.AccountOption
+		if px != "" {
+			opts = append(opts, core.WithProxy(px))
+		}
 		var acct core.Account
 		w.call("Could not add the connection", func(ctx context.Context) error {
-			a, err := w.ctl.Add(ctx, name)
+			a, err := w.ctl.Add(ctx, name, opts...)
 			acct = a
 			return err
 		}, func() {
@@ -178,7 +191,8 @@ func (w *Window) showAddDialog() {
 		})
 	}, w.win)
 	entry.OnSubmitted = func(string) { d.Submit() } // Enter adds, as in any form
-	d.Resize(fyne.NewSize(420, d.MinSize().Height))
+	proxy.OnSubmitted = func(string) { d.Submit() }
+	d.Resize(fyne.NewSize(560, d.MinSize().Height))
 	d.Show()
 	w.win.Canvas().Focus(entry)
 }

@@ -13,8 +13,9 @@ import (
 // Controller is what the window needs from the engine. core.Manager implements
 // it; tests use a fake.
 type Controller interface {
-	// Add creates an account and starts pairing it.
-	Add(ctx context.Context, name string) (core.Account, error)
+	// Add creates an account and starts pairing it; the options (a proxy)
+	// apply from its first dial.
+	Add(ctx context.Context, name string, opts ...core.AccountOption) (core.Account, error)
 	// Connect starts the account, or retries now, takes over, pairs again or
 	// asks for a new QR code, depending on its state.
 	Connect(ctx context.Context, id core.AccountID) error
@@ -25,6 +26,8 @@ type Controller interface {
 	Delete(ctx context.Context, id core.AccountID) error
 	PairPhone(ctx context.Context, id core.AccountID, phone string) (string, error)
 	Rename(ctx context.Context, id core.AccountID, name string) error
+	// SetProxy changes the account's proxy for its next connection.
+	SetProxy(ctx context.Context, id core.AccountID, proxy string) error
 	// SendText sends a message and returns once WhatsApp acknowledged it. It
 	// is refused (core.ErrNotConnected) unless the account is Connected.
 	SendText(ctx context.Context, id core.AccountID, to, text string) (core.SendResult, error)

@@ -91,15 +91,18 @@ type detailView struct {
 	send       *sendView
 	facts      *widget.Form
 	factLabels map[string]*widget.Label
-	events     *widget.Label
-	info       *fyne.Container
-	body       *fyne.Container
-	header     *fyne.Container
-	sinceRow   *fyne.Container
-	top        *fyne.Container
-	frame      *fyne.Container
-	empty      *fyne.Container
-	content    *fyne.Container
+	// onProxy opens the proxy dialog for the shown account.
+	onProxy     func(core.Status)
+	proxyButton *widget.Button
+	events      *widget.Label
+	info        *fyne.Container
+	body        *fyne.Container
+	header      *fyne.Container
+	sinceRow    *fyne.Container
+	top         *fyne.Container
+	frame       *fyne.Container
+	empty       *fyne.Container
+	content     *fyne.Container
 
 	// tabs hold the body under the header: Overview, then the tabs added
 	// with addTab (Timeline, Logs).
@@ -157,9 +160,19 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 
 	d.factLabels = map[string]*widget.Label{}
 	d.facts = widget.NewForm()
-	for _, k := range []string{"Phone", "Attempt", "Next try", "Session", "Self-check", "Added", "Account ID"} {
+	for _, k := range []string{"Phone", "Proxy", "Attempt", "Next try", "Session", "Self-check", "Added", "Account ID"} {
 		l := &widget.Label{Selectable: true}
 		d.factLabels[k] = l
+		if k == "Proxy" {
+			change := &widget.Button{Text: "Change…", Importance: widget.LowImportance, OnTapped: func() {
+				if d.onProxy != nil {
+					d.onProxy(d.status)
+				}
+			}}
+			d.proxyButton = change
+			d.facts.Append(k, container.NewHBox(l, change))
+			continue
+		}
 		d.facts.Append(k, l)
 	}
 	d.events = &widget.Label{Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameCaptionText}
@@ -354,6 +367,7 @@ func (d *detailView) setFacts(s core.Status, now time.Time) {
 		phone = "+" + p
 	}
 	setText(d.factLabels["Phone"], phone)
+	setText(d.factLabels["Proxy"], proxyText(s.Account.Proxy))
 	attempt := "—"
 	if s.Attempt > 0 {
 		attempt = strconv.Itoa(s.Attempt)

@@ -53,14 +53,24 @@ func (f *fakeController) Calls() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeController) Add(_ context.Context, name string) (core.Account, error) {
-	if err := f.record("Add", name); err != nil {
+func (f *fakeController) Add(_ context.Context, name string, opts ...core.AccountOption) (core.Account, error) {
+	var a core.Account
+	for _, opt := range opts {
+		if err := opt(&a); err != nil {
+			return core.Account{}, err
+		}
+	}
+	args := []any{name}
+	if a.Proxy != "" {
+		args = append(args, a.Proxy)
+	}
+	if err := f.record("Add", args...); err != nil {
 		return core.Account{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.added++
-	a := core.Account{ID: core.AccountID(fmt.Sprintf("new-%d", f.added)), Name: name, CreatedAt: t0}
+	a.ID, a.Name, a.CreatedAt = core.AccountID(fmt.Sprintf("new-%d", f.added)), name, t0
 	f.statuses = append(f.statuses, core.Status{Account: a, State: core.Pairing, Since: t0})
 	return a, nil
 }
@@ -102,6 +112,24 @@ func (f *fakeController) PairPhone(_ context.Context, id core.AccountID, phone s
 
 func (f *fakeController) Rename(_ context.Context, id core.AccountID, name string) error {
 	return f.record("Rename", id, name)
+}
+
+func (f *fakeController) SetProxy(_ context.Context, id core.AccountID, proxy string) error {
+	if err := f.record("SetProxy", id, proxy); err != nil {
+		return err
+	}
+	p, err := core.NormalizeProxy(proxy)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.statuses {
+		if f.statuses[i].Account.ID == id {
+			f.statuses[i].Account.Proxy = p
+		}
+	}
+	return nil
 }
 
 func (f *fakeController) Statuses() []core.Status {

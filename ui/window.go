@@ -139,6 +139,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 	w.detail.onSend = w.sendTest
+	w.detail.onProxy = func(s core.Status) { w.showProxyDialog(s) }
 	if opts.SendHint != "" {
 		setMuted(w.detail.send.hint, opts.SendHint)
 	}

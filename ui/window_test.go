@@ -154,8 +154,8 @@ func TestCtrlNAddsAConnectionAndShowsItsPairing(t *testing.T) {
 	}
 	var entry *widget.Entry
 	for _, o := range visible(d) {
-		if e, ok := o.(*widget.Entry); ok {
-			entry = e
+		if e, ok := o.(*widget.Entry); ok && entry == nil {
+			entry = e // the name; the proxy is below
 		}
 	}
 	test.Type(entry, "Night shift")
@@ -177,8 +177,8 @@ func TestEnterInTheAddDialogAdds(t *testing.T) {
 	menuItem(t, w, shortcutNew).Action()
 	var entry *widget.Entry
 	for _, o := range visible(topDialog(t, w)) {
-		if e, ok := o.(*widget.Entry); ok {
-			entry = e
+		if e, ok := o.(*widget.Entry); ok && entry == nil {
+			entry = e // the name; the proxy is below
 		}
 	}
 	test.Type(entry, "Night shift")
