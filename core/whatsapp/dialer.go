@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/whatsmeow/store"
@@ -47,6 +48,9 @@ type Config struct {
 	// Versions keeps the last WhatsApp Web version fetched, for the next
 	// start. Nil keeps nothing.
 	Versions VersionStore
+	// DefaultProxy is the proxy of accounts without one of their own ("":
+	// none); SetDefaultProxy changes it later.
+	DefaultProxy string
 	// NoVersionFetch stops NewDialer from fetching the current WhatsApp Web
 	// version in the background (a refusal as outdated still fetches).
 	NoVersionFetch bool
@@ -84,6 +88,8 @@ type Dialer struct {
 	vmu       sync.Mutex     // guards ver and fetching
 	ver       WebVersion
 	fetching  *fetchCall
+
+	defaultProxy atomic.Pointer[string] // normalized; "" or nil: none
 }
 
 var _ core.Dialer = (*Dialer)(nil)
@@ -149,6 +155,11 @@ func NewDialer(cfg Config) (*Dialer, error) {
 
 		outdatedRetried: make(map[core.AccountID]bool),
 	}
+	if err := d.SetDefaultProxy(cfg.DefaultProxy); err != nil {
+		_ = container.Close()
+		stop()
+		return nil, fmt.Errorf("default proxy: %w", err)
+	}
 	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
 	d.loadVersion(ctx)
 	if !cfg.NoVersionFetch {
@@ -179,8 +190,18 @@ func (d *Dialer) Close() error {
 
 // NewSession returns an unconnected session for acct. If acct has no JID, or
 // its device keys are gone (deleted after a logout), the session pairs a new
-// device when it connects.
+// device when it connects. It goes out through acct's proxy (see proxyFor).
 func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+	ws, media, p := d.ws, d.http, d.proxyFor(acct)
+	if p != "" {
+		var err error
+		if ws, err = proxied(d.ws, p); err != nil {
+			return nil, fmt.Errorf("new session for %s: %w", acct.ID, err)
+		}
+		if media, err = proxied(d.http, p); err != nil {
+			return nil, fmt.Errorf("new session for %s: %w", acct.ID, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	device, err := d.device(ctx, acct)
@@ -190,7 +211,9 @@ func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (co
 	if device == nil {
 		device = d.container.NewDevice()
 	}
-	return newSession(d, acct, device, emit), nil
+	s := newSession(d, acct, device, emit, ws, media)
+	s.proxy = p
+	return s, nil
 }
 
 // DeleteDevice removes the account's device keys. It does nothing when the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -79,6 +80,8 @@ type Session struct {
 	// strikes counts the watchdog's checks in a row that found a logged-in
 	// session without a socket.
 	strikes int
+	// proxy is the proxy the session goes through, "" for none. Set once.
+	proxy string
 	// announced is the WhatsApp Web version this session logged in with.
 	announced string
 	// outdatedPending is set from WhatsApp's refusal as outdated until the
@@ -89,14 +92,16 @@ type Session struct {
 
 var _ core.Session = (*Session)(nil)
 
-func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(core.SessionEvent)) *Session {
+// newSession makes the session; ws carries its websocket and pre-login
+// requests, media (nil: whatsmeow's own) its media.
+func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(core.SessionEvent), ws, media *http.Client) *Session {
 	log := d.log.With("account", acct.ID)
 	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
 	cli.EnableAutoReconnect = false
-	cli.SetPreLoginHTTPClient(d.ws)
-	cli.SetWebsocketHTTPClient(d.ws)
-	if d.http != nil {
-		cli.SetMediaHTTPClient(d.http)
+	cli.SetPreLoginHTTPClient(ws)
+	cli.SetWebsocketHTTPClient(ws)
+	if media != nil {
+		cli.SetMediaHTTPClient(media)
 	}
 	zl := newZerolog(log)
 	ctx, cancel := context.WithCancel(zl.WithContext(context.Background()))
@@ -172,6 +177,10 @@ func (s *Session) Connect(ctx context.Context) error {
 		return fmt.Errorf("connect %s: %w", s.acct.ID, context.Cause(ctx))
 	}
 	if err != nil {
+		if perr := classifyProxyError(err, s.proxy); perr != nil {
+			s.log.Warn("the proxy failed", "err", perr, "detail", err)
+			return perr
+		}
 		return fmt.Errorf("connect %s: %w", s.acct.ID, err)
 	}
 	s.log.Debug("socket up", "pairing", pairing)
