@@ -52,7 +52,7 @@ func scanEvent(v []byte, r *eventRecord) bool {
 		}
 		p = next + 1
 		switch string(key) {
-		case "at", "from", "to", "cause", "reason":
+		case "at", "from", "to", "cause", "reason", "message_id":
 			s, next, ok := scanString(v, p)
 			if !ok {
 				return false
@@ -79,17 +79,22 @@ func scanEvent(v []byte, r *eventRecord) bool {
 				}
 			case "reason":
 				r.Reason = string(s)
+			case "message_id":
+				r.MessageID = string(s)
 			}
-		case "attempt", "delay":
+		case "attempt", "delay", "latency":
 			n, next, ok := scanInt(v, p)
 			if !ok || (key[0] == 'a' && (n < math.MinInt || n > math.MaxInt)) {
 				return false
 			}
 			p = next
-			if key[0] == 'a' {
+			switch key[0] {
+			case 'a':
 				r.Attempt = int(n)
-			} else {
+			case 'd':
 				r.Delay = time.Duration(n)
+			default:
+				r.Latency = time.Duration(n)
 			}
 		case "epoch":
 			n, next, ok := scanUint(v, p)

@@ -26,11 +26,14 @@ type eventRecord struct {
 	Attempt int           `json:"attempt,omitempty"`
 	Delay   time.Duration `json:"delay,omitempty"`
 	Epoch   uint64        `json:"epoch,omitempty"`
+	// A send's note: the message and its send → ack latency.
+	MessageID string        `json:"message_id,omitempty"`
+	Latency   time.Duration `json:"latency,omitempty"`
 }
 
 func (r eventRecord) event(id core.AccountID, seq uint64) core.Event {
 	return core.Event{Seq: seq, Account: id, At: r.At, From: r.From, To: r.To, Cause: r.Cause,
-		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch}
+		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch, MessageID: r.MessageID, Latency: r.Latency}
 }
 
 // AppendEvents stores events and returns once they are committed and synced;
@@ -73,7 +76,7 @@ func encodeEvents(evs []core.Event) ([][]byte, error) {
 			return nil, fmt.Errorf("event %d has no account", i)
 		}
 		v, err := json.Marshal(eventRecord{At: ev.At.UTC(), From: ev.From, To: ev.To, Cause: ev.Cause,
-			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch})
+			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch, MessageID: ev.MessageID, Latency: ev.Latency})
 		if err != nil {
 			return nil, fmt.Errorf("encode event %d: %w", i, err)
 		}

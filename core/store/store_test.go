@@ -411,3 +411,22 @@ func TestCloseDuringAppends(t *testing.T) {
 		}
 	}
 }
+
+// A send's note keeps its message ID and latency through the store.
+func TestSendNoteKeepsMessageIDAndLatency(t *testing.T) {
+	db := openTest(t)
+	putAccounts(t, db, "a1")
+	ctx := context.Background()
+	ev := core.Event{Account: "a1", At: time.Now(), From: core.Connected, To: core.Connected, Cause: core.CauseSent,
+		Reason: "sent", MessageID: "3EB0F0F640770BB2FE429E", Latency: 12 * time.Millisecond}
+	if err := db.AppendEvents(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Events(ctx, "a1", 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Events = %v, %v", got, err)
+	}
+	if got[0].MessageID != ev.MessageID || got[0].Latency != ev.Latency {
+		t.Errorf("stored note has message %q latency %v, want %q %v", got[0].MessageID, got[0].Latency, ev.MessageID, ev.Latency)
+	}
+}
