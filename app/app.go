@@ -266,6 +266,7 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	}
 	svc.dialer, err = whatsapp.NewDialer(whatsapp.Config{
 		DevicesPath: devicesPath, Logger: log, Level: level, HTTPClient: httpClient, Versions: svc.db,
+		DefaultProxy: svc.settings.DefaultProxy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the device keys (%s): %w", devicesPath, err)

@@ -47,6 +47,10 @@ func (s *settingsStore) Save(u ui.Settings) error {
 		s.svc.log.Error("the saved policy was refused by the engine", "err", err)
 		return err
 	}
+	if err := s.svc.dialer.SetDefaultProxy(next.DefaultProxy); err != nil {
+		s.svc.log.Error("the saved default proxy was refused by the dialer", "err", err)
+		return err
+	}
 	s.level.Set(next.SlogLevel())
 	applyTheme(s.app, next.Theme)
 	s.svc.log.Info("settings saved and applied")
@@ -62,6 +66,7 @@ func uiSettings(s store.Settings) ui.Settings {
 		Theme:         s.Theme,
 		MaxEvents:     s.EventRetention.MaxEvents,
 		MaxAge:        s.EventRetention.MaxAge,
+		DefaultProxy:  s.DefaultProxy,
 	}
 }
 
@@ -74,6 +79,7 @@ func storeSettings(base store.Settings, u ui.Settings) store.Settings {
 	s.LogLevel = u.LogLevel
 	s.Theme = u.Theme
 	s.EventRetention = store.Retention{MaxEvents: u.MaxEvents, MaxAge: u.MaxAge}
+	s.DefaultProxy = u.DefaultProxy
 	return s
 }
 

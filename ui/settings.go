@@ -31,6 +31,9 @@ type Settings struct {
 	// The timeline's retention: events kept per account, and for how long.
 	MaxEvents int
 	MaxAge    time.Duration
+	// DefaultProxy is the proxy of accounts without one of their own; ""
+	// for none.
+	DefaultProxy string
 }
 
 // SettingsStore loads and saves the settings. Save applies them at once
@@ -108,6 +111,7 @@ type settingsForm struct {
 	notifications bool
 	logLevel      string
 	theme         string
+	defaultProxy  string // shown with its password hidden
 }
 
 type scheduleText struct{ upTo, delay string }
@@ -126,6 +130,7 @@ const (
 	fieldSelfCheck = "self-check"
 	fieldMaxEvents = "max events"
 	fieldMaxDays   = "max days"
+	fieldProxy     = "default proxy"
 )
 
 func rowField(i int, f string) string { return fmt.Sprintf("row %d %s", i, f) }
@@ -146,6 +151,9 @@ func formOf(s Settings) settingsForm {
 		notifications: s.Notifications,
 		logLevel:      s.LogLevel,
 		theme:         s.Theme,
+	}
+	if s.DefaultProxy != "" {
+		f.defaultProxy = core.RedactProxy(s.DefaultProxy)
 	}
 	for _, b := range p.Schedule {
 		f.schedule = append(f.schedule, scheduleText{strconv.Itoa(b.UpTo), formatNumber(b.Delay.Seconds())})
@@ -230,6 +238,16 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 	days, msg = parseCount(f.maxDays, 1, maxDaysKept)
 	check(fieldMaxDays, msg)
 	s.MaxAge = time.Duration(days) * 24 * time.Hour
+
+	proxy, err := core.NormalizeProxy(keepPassword(f.defaultProxy, base.DefaultProxy))
+	switch {
+	case err != nil:
+		errs[fieldProxy] = proxyProblem(err).Error()
+	case proxy == core.ProxyDirect:
+		errs[fieldProxy] = "Leave it empty for no default proxy."
+	default:
+		s.DefaultProxy = proxy
+	}
 
 	s.Notifications = f.notifications
 	s.LogLevel = f.logLevel
@@ -372,6 +390,7 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	for key, text := range map[string]string{
 		fieldJitter: f.jitter, fieldConflicts: f.conflicts, fieldWindow: f.window, fieldTakeover: f.takeover,
 		fieldZombie: f.zombie, fieldSelfCheck: f.selfCheck, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
+		fieldProxy: f.defaultProxy,
 	} {
 		d.entries[key] = d.newEntry(text)
 		d.errLabels[key] = errorLabel()
@@ -469,6 +488,7 @@ func (d *settingsDialog) form() settingsForm {
 		notifications: d.notify.Checked,
 		logLevel:      valueOf(logLevelChoices, d.logLevel.Selected),
 		theme:         valueOf(themeChoices, d.theme.Selected),
+		defaultProxy:  d.entries[fieldProxy].Text,
 	}
 	for _, r := range d.rows {
 		f.schedule = append(f.schedule, scheduleText{r.upTo.Text, r.delay.Text})
@@ -592,6 +612,13 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 		heading("Self-check"),
 		note("Each connected account sends a test message to its own number, to prove it can deliver.\nA failure is a timeline event and a notification; it never reconnects by itself."),
 		field("Check every", fieldSelfCheck, "minutes (0 = off)"),
+		widget.NewSeparator(),
+		heading("Network"),
+		note("Accounts without a proxy of their own go out through this one (empty: none).\nsocks5://, socks5h://, http:// or https://, with user:password@ if it needs one."),
+		container.NewVBox(
+			container.NewHBox(sized(widget.NewLabel("Default proxy"), labelWidth), sized(d.entries[fieldProxy], 360)),
+			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[fieldProxy]),
+		),
 		widget.NewSeparator(),
 		heading("Timeline"),
 		field("Keep at most", fieldMaxEvents, "events per account"),

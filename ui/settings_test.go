@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,4 +324,37 @@ func TestSettingsImage(t *testing.T) {
 	retype(d.entries[fieldJitter], "-5")
 	retype(d.rows[2].upTo, "5")
 	test.AssertRendersToImage(t, "settings_dialog.png", w.win.Canvas())
+}
+
+func TestSettingsDefaultProxy(t *testing.T) {
+	base := defaultSettings()
+	base.DefaultProxy = "socks5://ops:hunter2@10.0.0.1:1080"
+	f := formOf(base)
+	if f.defaultProxy != "socks5://ops:•••@10.0.0.1:1080" {
+		t.Fatalf("the form shows %q, want the password hidden", f.defaultProxy)
+	}
+	// Untouched, the saved password stays.
+	if s, errs := validateSettings(base, f); len(errs) != 0 || s.DefaultProxy != base.DefaultProxy {
+		t.Errorf("untouched: %q, %v; want the saved proxy", s.DefaultProxy, errs)
+	}
+	for typed, want := range map[string]string{
+		"":                        "",
+		"HTTP://proxy.lan:3128":   "http://proxy.lan:3128",
+		"socks5://ops:new@h:1080": "socks5://ops:new@h:1080",
+	} {
+		f.defaultProxy = typed
+		if s, errs := validateSettings(base, f); len(errs) != 0 || s.DefaultProxy != want {
+			t.Errorf("typed %q: %q, %v; want %q", typed, s.DefaultProxy, errs, want)
+		}
+	}
+	for typed, want := range map[string]string{
+		"proxy.lan:3128":    "Start with the kind of proxy",
+		"direct":            "Leave it empty for no default proxy.",
+		"socks5://u@h:1080": "no password",
+	} {
+		f.defaultProxy = typed
+		if _, errs := validateSettings(base, f); !strings.Contains(errs[fieldProxy], want) {
+			t.Errorf("typed %q: error %q, want %q", typed, errs[fieldProxy], want)
+		}
+	}
 }

@@ -24,6 +24,9 @@ type Settings struct {
 	WindowWidth    float32
 	WindowHeight   float32
 	EventRetention Retention
+	// DefaultProxy is the proxy of accounts without one of their own (see
+	// core.NormalizeProxy); "" for none.
+	DefaultProxy string
 }
 
 // ErrInvalidSettings is wrapped by SaveSettings' errors, which name the field.
@@ -92,6 +95,9 @@ func (s Settings) Validate() error {
 	if r := s.EventRetention; r.MaxAge < MinMaxAge || r.MaxAge > MaxMaxAge {
 		return bad("EventRetention.MaxAge", "%s is not between %s and %s", r.MaxAge, MinMaxAge, MaxMaxAge)
 	}
+	if p, err := core.NormalizeProxy(s.DefaultProxy); err != nil || p != s.DefaultProxy || p == core.ProxyDirect {
+		return bad("DefaultProxy", "%q is not a proxy URL in canonical form", core.RedactProxy(s.DefaultProxy))
+	}
 	return nil
 }
 
@@ -140,6 +146,7 @@ func (s *Settings) fields() []settingField {
 		field("window_width", &s.WindowWidth),
 		field("window_height", &s.WindowHeight),
 		field("event_retention", &s.EventRetention),
+		field("default_proxy", &s.DefaultProxy),
 	}
 }
 
