@@ -424,9 +424,6 @@ func (s *Session) deliverAs(ev core.SessionEvent, verdict bool) {
 	switch {
 	case ev.Kind == core.SessionConnected:
 		s.loggedIn, s.ended, s.strikes = true, false, 0
-		s.d.mu.Lock()
-		delete(s.d.outdatedRetried, s.acct.ID)
-		s.d.mu.Unlock()
 	case ends(ev.Kind):
 		if s.ended && (ev.Kind == core.SessionDisconnected || ev.Kind == core.SessionQRTimeout) {
 			s.mu.Unlock()
@@ -436,6 +433,11 @@ func (s *Session) deliverAs(ev core.SessionEvent, verdict bool) {
 		s.loggedIn, s.ended = false, true
 	}
 	s.mu.Unlock()
+	if ev.Kind == core.SessionConnected && s.d != nil { // logged in: a refusal as outdated may be retried again
+		s.d.mu.Lock()
+		delete(s.d.outdatedRetried, s.acct.ID)
+		s.d.mu.Unlock()
+	}
 	if ev.Code != 0 {
 		s.log.Info("session event", "event", ev.Kind, "code", ev.Code)
 	} else {
