@@ -25,6 +25,7 @@ import (
 	"warden/assets"
 	"warden/core"
 	"warden/core/logbook"
+	"warden/core/metrics"
 	"warden/core/store"
 	"warden/core/whatsapp"
 	"warden/ui"
@@ -51,6 +52,10 @@ type flags struct {
 	demo     bool
 	logLevel string
 	version  bool
+	// metrics serves Prometheus metrics and /healthz there for this run,
+	// whatever the settings say; metricsRemote allows a non-loopback one.
+	metrics       string
+	metricsRemote bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -61,6 +66,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.demo, "demo", false, "run against an offline demo server with simulated phones, in a temporary data directory")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the saved setting, else info)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics and /healthz on this host:port, e.g. 127.0.0.1:9464 (default: the saved setting, else off)")
+	fs.BoolVar(&f.metricsRemote, "metrics-allow-remote", false, "allow a --metrics address that other machines can reach")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -70,6 +77,11 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	if f.logLevel != "" {
 		if _, err := parseLevel(f.logLevel); err != nil {
 			return f, err
+		}
+	}
+	if f.metrics != "" {
+		if _, err := metrics.CheckAddr(f.metrics, f.metricsRemote); err != nil {
+			return f, fmt.Errorf("--metrics: %w", err)
 		}
 	}
 	return f, nil
@@ -158,6 +170,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
+	// Before Start, so that the counters see every event from the first.
+	if err := svc.startMetrics(f); err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		_ = svc.close(context.Background())
+		return 1
+	}
 	if err := svc.manager.Start(context.Background()); err != nil {
 		fmt.Fprintln(stderr, "warden:", err)
 		_ = svc.close(context.Background())
@@ -204,6 +222,7 @@ type services struct {
 	dialer   *whatsapp.Dialer
 	manager  *core.Manager
 	demo     *demo
+	metrics  *metricsEndpoint
 	cleanup  func() // removes the demo's temporary data directory
 	book     *logbook.Book
 }
@@ -278,6 +297,25 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	return svc, nil
 }
 
+// startMetrics serves the metrics the flag or the settings ask for. A flag's
+// address that cannot be served stops Warden; a saved one is logged, and the
+// window still opens.
+func (s *services) startMetrics(f flags) error {
+	s.metrics = &metricsEndpoint{svc: s, fromFlag: f.metrics != ""}
+	if f.metrics != "" {
+		if err := s.metrics.start(f.metrics, f.metricsRemote); err != nil {
+			return fmt.Errorf("--metrics %s: %w", f.metrics, err)
+		}
+		return nil
+	}
+	if addr := s.settings.MetricsAddr; addr != "" {
+		if err := s.metrics.start(addr, s.settings.MetricsAllowRemote); err != nil {
+			s.log.Error("the metrics endpoint of the settings could not start; change it in Settings", "addr", addr, "err", err)
+		}
+	}
+	return nil
+}
+
 // explainOpen turns the store's errors into what the operator should do.
 func explainOpen(err error, dir string) error {
 	switch {
@@ -317,6 +355,9 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 		if d := time.Since(began); d > time.Second {
 			s.log.Warn("a shutdown step was slow", "step", name, "took", d.Round(time.Millisecond).String())
 		}
+	}
+	if s.metrics != nil {
+		run("closing the metrics endpoint", func() error { s.metrics.stop(); return nil })
 	}
 	if s.demo != nil {
 		run("stopping the demo's phones and faults", func() error { s.demo.stop(); return nil })

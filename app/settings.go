@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"image/color"
 	"log/slog"
 
@@ -33,6 +34,15 @@ func (s *settingsStore) Load() (ui.Settings, error) {
 
 func (s *settingsStore) Save(u ui.Settings) error {
 	next := storeSettings(s.svc.settings, u)
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	// The endpoint first: a port in use is refused before anything is saved.
+	if s.svc.metrics != nil && !s.svc.metrics.fromFlag {
+		if err := s.svc.metrics.start(next.MetricsAddr, next.MetricsAllowRemote); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	if err := s.svc.db.SaveSettings(context.Background(), next); err != nil {
 		return err
 	}
@@ -60,13 +70,15 @@ func (s *settingsStore) Save(u ui.Settings) error {
 // uiSettings is what the Settings dialog shows of s.
 func uiSettings(s store.Settings) ui.Settings {
 	return ui.Settings{
-		Policy:        s.Policy,
-		Notifications: s.Notifications,
-		LogLevel:      s.LogLevel,
-		Theme:         s.Theme,
-		MaxEvents:     s.EventRetention.MaxEvents,
-		MaxAge:        s.EventRetention.MaxAge,
-		DefaultProxy:  s.DefaultProxy,
+		Policy:             s.Policy,
+		Notifications:      s.Notifications,
+		LogLevel:           s.LogLevel,
+		Theme:              s.Theme,
+		MaxEvents:          s.EventRetention.MaxEvents,
+		MaxAge:             s.EventRetention.MaxAge,
+		DefaultProxy:       s.DefaultProxy,
+		MetricsAddr:        s.MetricsAddr,
+		MetricsAllowRemote: s.MetricsAllowRemote,
 	}
 }
 
@@ -80,6 +92,7 @@ func storeSettings(base store.Settings, u ui.Settings) store.Settings {
 	s.Theme = u.Theme
 	s.EventRetention = store.Retention{MaxEvents: u.MaxEvents, MaxAge: u.MaxAge}
 	s.DefaultProxy = u.DefaultProxy
+	s.MetricsAddr, s.MetricsAllowRemote = u.MetricsAddr, u.MetricsAllowRemote
 	return s
 }
 

@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
+	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences that the Settings dialog edits.
@@ -34,6 +35,10 @@ type Settings struct {
 	// DefaultProxy is the proxy of accounts without one of their own; ""
 	// for none.
 	DefaultProxy string
+	// MetricsAddr is where Prometheus metrics and /healthz are served, ""
+	// for off; MetricsAllowRemote lets other machines reach it.
+	MetricsAddr        string
+	MetricsAllowRemote bool
 }
 
 // SettingsStore loads and saves the settings. Save applies them at once
@@ -112,6 +117,8 @@ type settingsForm struct {
 	logLevel      string
 	theme         string
 	defaultProxy  string // shown with its password hidden
+	metricsAddr   string
+	metricsRemote bool
 }
 
 type scheduleText struct{ upTo, delay string }
@@ -131,6 +138,7 @@ const (
 	fieldMaxEvents = "max events"
 	fieldMaxDays   = "max days"
 	fieldProxy     = "default proxy"
+	fieldMetrics   = "metrics"
 )
 
 func rowField(i int, f string) string { return fmt.Sprintf("row %d %s", i, f) }
@@ -155,6 +163,7 @@ func formOf(s Settings) settingsForm {
 	if s.DefaultProxy != "" {
 		f.defaultProxy = core.RedactProxy(s.DefaultProxy)
 	}
+	f.metricsAddr, f.metricsRemote = s.MetricsAddr, s.MetricsAllowRemote
 	for _, b := range p.Schedule {
 		f.schedule = append(f.schedule, scheduleText{strconv.Itoa(b.UpTo), formatNumber(b.Delay.Seconds())})
 	}
@@ -249,6 +258,13 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 		s.DefaultProxy = proxy
 	}
 
+	s.MetricsAddr, s.MetricsAllowRemote = strings.TrimSpace(f.metricsAddr), f.metricsRemote
+	if s.MetricsAddr != "" {
+		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), metrics.ErrInvalidAddr.Error()+": "), metrics.ErrNotLoopback.Error()+": ")) + "."
+		}
+	}
+
 	s.Notifications = f.notifications
 	s.LogLevel = f.logLevel
 	if !slices.ContainsFunc(logLevelChoices, func(c choice) bool { return c.value == s.LogLevel }) {
@@ -324,13 +340,15 @@ type settingsDialog struct {
 	entries   map[string]*widget.Entry
 	errLabels map[string]*widget.Label
 	off       *widget.Check
-	notify    *widget.Check
-	logLevel  *widget.Select
-	theme     *widget.RadioGroup
-	saveErr   *widget.Label
-	save      *widget.Button
-	scroll    *container.Scroll
-	dlg       *dialog.CustomDialog
+	// metricsRemote allows a metrics address other machines can reach.
+	metricsRemote *widget.Check
+	notify        *widget.Check
+	logLevel      *widget.Select
+	theme         *widget.RadioGroup
+	saveErr       *widget.Label
+	save          *widget.Button
+	scroll        *container.Scroll
+	dlg           *dialog.CustomDialog
 
 	errs map[string]string // the current errors, by field
 }
@@ -390,11 +408,13 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	for key, text := range map[string]string{
 		fieldJitter: f.jitter, fieldConflicts: f.conflicts, fieldWindow: f.window, fieldTakeover: f.takeover,
 		fieldZombie: f.zombie, fieldSelfCheck: f.selfCheck, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
-		fieldProxy: f.defaultProxy,
+		fieldProxy: f.defaultProxy, fieldMetrics: f.metricsAddr,
 	} {
 		d.entries[key] = d.newEntry(text)
 		d.errLabels[key] = errorLabel()
 	}
+	d.metricsRemote = widget.NewCheck("Let other machines reach it", func(bool) { d.validate() })
+	d.metricsRemote.Checked = f.metricsRemote
 	d.off = widget.NewCheck("Off: never take over by itself; every conflict waits for you", func(on bool) {
 		d.setBreakerOff(on)
 		d.validate()
@@ -489,6 +509,8 @@ func (d *settingsDialog) form() settingsForm {
 		logLevel:      valueOf(logLevelChoices, d.logLevel.Selected),
 		theme:         valueOf(themeChoices, d.theme.Selected),
 		defaultProxy:  d.entries[fieldProxy].Text,
+		metricsAddr:   d.entries[fieldMetrics].Text,
+		metricsRemote: d.metricsRemote.Checked,
 	}
 	for _, r := range d.rows {
 		f.schedule = append(f.schedule, scheduleText{r.upTo.Text, r.delay.Text})
@@ -618,6 +640,12 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 		container.NewVBox(
 			container.NewHBox(sized(widget.NewLabel("Default proxy"), labelWidth), sized(d.entries[fieldProxy], 360)),
 			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[fieldProxy]),
+		),
+		note("Prometheus metrics at /metrics and a health check at /healthz for monitoring tools (empty: off),\nfor example 127.0.0.1:9464. Whoever can reach it sees every account's name and state."),
+		container.NewVBox(
+			container.NewHBox(sized(widget.NewLabel("Metrics address"), labelWidth), sized(d.entries[fieldMetrics], 200)),
+			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[fieldMetrics]),
+			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.metricsRemote),
 		),
 		widget.NewSeparator(),
 		heading("Timeline"),

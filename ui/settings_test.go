@@ -358,3 +358,26 @@ func TestSettingsDefaultProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestSettingsMetricsAddress(t *testing.T) {
+	base := defaultSettings()
+	f := formOf(base)
+	for typed, want := range map[string]string{"": "", " 127.0.0.1:9464 ": "127.0.0.1:9464", "localhost:9100": "localhost:9100"} {
+		f.metricsAddr = typed
+		if s, errs := validateSettings(base, f); len(errs) != 0 || s.MetricsAddr != want {
+			t.Errorf("typed %q: %q, %v; want %q", typed, s.MetricsAddr, errs, want)
+		}
+	}
+	f.metricsAddr = "0.0.0.0:9464"
+	if _, errs := validateSettings(base, f); errs[fieldMetrics] == "" {
+		t.Error("a non-loopback address is accepted without allowing other machines")
+	}
+	f.metricsRemote = true
+	if s, errs := validateSettings(base, f); len(errs) != 0 || !s.MetricsAllowRemote {
+		t.Errorf("allowed: %+v, %v", s, errs)
+	}
+	f.metricsAddr = "127.0.0.1:99999"
+	if _, errs := validateSettings(base, f); errs[fieldMetrics] == "" {
+		t.Error("port 99999 is accepted")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"warden/core"
+	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences. Each field is stored under a key
@@ -27,6 +28,11 @@ type Settings struct {
 	// DefaultProxy is the proxy of accounts without one of their own (see
 	// core.NormalizeProxy); "" for none.
 	DefaultProxy string
+	// MetricsAddr is where Prometheus metrics and /healthz are served
+	// ("" for off); MetricsAllowRemote allows an address other machines can
+	// reach.
+	MetricsAddr        string
+	MetricsAllowRemote bool
 }
 
 // ErrInvalidSettings is wrapped by SaveSettings' errors, which name the field.
@@ -95,6 +101,11 @@ func (s Settings) Validate() error {
 	if r := s.EventRetention; r.MaxAge < MinMaxAge || r.MaxAge > MaxMaxAge {
 		return bad("EventRetention.MaxAge", "%s is not between %s and %s", r.MaxAge, MinMaxAge, MaxMaxAge)
 	}
+	if s.MetricsAddr != "" {
+		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+			return fmt.Errorf("%w: MetricsAddr: %w", ErrInvalidSettings, err)
+		}
+	}
 	if p, err := core.NormalizeProxy(s.DefaultProxy); err != nil || p != s.DefaultProxy || p == core.ProxyDirect {
 		return bad("DefaultProxy", "%q is not a proxy URL in canonical form", core.RedactProxy(s.DefaultProxy))
 	}
@@ -147,6 +158,8 @@ func (s *Settings) fields() []settingField {
 		field("window_height", &s.WindowHeight),
 		field("event_retention", &s.EventRetention),
 		field("default_proxy", &s.DefaultProxy),
+		field("metrics_addr", &s.MetricsAddr),
+		field("metrics_allow_remote", &s.MetricsAllowRemote),
 	}
 }
 
