@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -30,5 +31,34 @@ func TestWebVersionSurvivesReopenAndSettings(t *testing.T) {
 	v, got, err := db.WebVersion(ctx)
 	if v != "2.3000.1031999999" || !got.Equal(at) || err != nil {
 		t.Errorf("after reopening: WebVersion = %q, %v, %v; want 2.3000.1031999999 fetched at %v", v, got, err, at)
+	}
+}
+
+func TestSettingsProxyAndMetricsAreChecked(t *testing.T) {
+	db := openTest(t)
+	ctx := context.Background()
+	s := DefaultSettings()
+	s.DefaultProxy, s.MetricsAddr = "socks5://u:p@127.0.0.1:1080", "127.0.0.1:9464"
+	if err := db.SaveSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.Settings(ctx)
+	if got.DefaultProxy != s.DefaultProxy || got.MetricsAddr != s.MetricsAddr || got.MetricsAllowRemote {
+		t.Errorf("read back %q %q %v", got.DefaultProxy, got.MetricsAddr, got.MetricsAllowRemote)
+	}
+	for _, bad := range []Settings{
+		func() Settings { b := s; b.DefaultProxy = "127.0.0.1:1080"; return b }(),
+		func() Settings { b := s; b.DefaultProxy = "direct"; return b }(),
+		func() Settings { b := s; b.MetricsAddr = "0.0.0.0:9464"; return b }(),
+		func() Settings { b := s; b.MetricsAddr = "127.0.0.1:0"; return b }(),
+	} {
+		if err := db.SaveSettings(ctx, bad); !errors.Is(err, ErrInvalidSettings) {
+			t.Errorf("SaveSettings(proxy %q, metrics %q) = %v, want ErrInvalidSettings", bad.DefaultProxy, bad.MetricsAddr, err)
+		}
+	}
+	remote := s
+	remote.MetricsAddr, remote.MetricsAllowRemote = "0.0.0.0:9464", true
+	if err := db.SaveSettings(ctx, remote); err != nil {
+		t.Errorf("a remote address with remote access allowed: %v", err)
 	}
 }
