@@ -282,6 +282,50 @@ func (m *Manager) Add(ctx context.Context, name string, opts ...AccountOption) (
 			return Account{}, err
 		}
 	}
+	return m.register(ctx, acct, "account added")
+}
+
+// ErrDuplicateAccount is wrapped by AddExisting for an account whose
+// WhatsApp device is already here.
+var ErrDuplicateAccount = errors.New("this WhatsApp account is already in Warden")
+
+// AddExisting adds an account made elsewhere (an import), with its name,
+// JID, proxy and creation time; its device keys must be in the dialer's store
+// already. It keeps the account's ID unless one here has it. It is refused,
+// wrapping ErrDuplicateAccount, when an account here has the same JID. The
+// account starts when its AutoStart is set.
+func (m *Manager) AddExisting(ctx context.Context, acct Account) (Account, error) {
+	name, err := ValidateName(acct.Name)
+	if err != nil {
+		return Account{}, err
+	}
+	if acct.Proxy, err = NormalizeProxy(acct.Proxy); err != nil {
+		return Account{}, err
+	}
+	acct.Name = name
+	if acct.CreatedAt.IsZero() {
+		acct.CreatedAt = m.now().UTC().Truncate(time.Millisecond)
+	}
+	m.mu.RLock()
+	taken := m.accounts[acct.ID] != nil || acct.ID == ""
+	for _, a := range m.accounts {
+		a.mu.Lock()
+		same := acct.JID != "" && a.m.Account.JID == acct.JID && !a.m.deleted
+		a.mu.Unlock()
+		if same {
+			m.mu.RUnlock()
+			return Account{}, fmt.Errorf("%w: %s (%s)", ErrDuplicateAccount, acct.Name, MaskPhone(acct.Phone()))
+		}
+	}
+	m.mu.RUnlock()
+	if taken {
+		acct.ID = newAccountID()
+	}
+	return m.register(ctx, acct, "account imported")
+}
+
+// register stores a new account, adds it and, if it should run, starts it.
+func (m *Manager) register(ctx context.Context, acct Account, what string) (Account, error) {
 	m.mu.RLock()
 	closed := m.closed
 	m.mu.RUnlock()
@@ -297,10 +341,17 @@ func (m *Manager) Add(ctx context.Context, name string, opts ...AccountOption) (
 		m.mu.Unlock()
 		return Account{}, ErrClosed
 	}
+	if m.accounts[acct.ID] != nil { // taken meanwhile
+		m.mu.Unlock()
+		return Account{}, fmt.Errorf("%w: account ID %s", ErrBusy, acct.ID)
+	}
 	m.accounts[acct.ID] = a
 	m.mu.Unlock()
 	m.hub.publish(a.m.Status)
-	a.log.Info("account added")
+	a.log.Info(what)
+	if !acct.AutoStart {
+		return acct, nil
+	}
 	if err := m.inputTo(a, input{kind: inConnect}); err != nil {
 		return acct, err
 	}

@@ -9,6 +9,7 @@ package whatsapp
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,7 @@ type Config struct {
 // Dialer creates whatsmeow sessions. It implements core.Dialer.
 type Dialer struct {
 	container *sqlstore.Container
+	db        *sql.DB // the container's, for export and import
 	log       *slog.Logger
 	level     slog.Leveler
 	http      *http.Client // cfg.HTTPClient: nil means whatsmeow's own
@@ -137,13 +139,19 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	// statement at a time, which takes seconds when every commit syncs.
 	dsn := "file:" + cfg.DevicesPath +
 		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	container, err := sqlstore.New(ctx, "sqlite", dsn, newWALogger(cfg.Logger, "Database", cfg.Level))
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
+	}
+	container := sqlstore.NewWithDB(db, "sqlite", newWALogger(cfg.Logger, "Database", cfg.Level))
+	if err := container.Upgrade(ctx); err != nil {
+		_ = db.Close()
 		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
 	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	d := &Dialer{
 		container: container,
+		db:        db,
 		log:       cfg.Logger,
 		level:     cfg.Level,
 		http:      cfg.HTTPClient,
