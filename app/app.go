@@ -152,6 +152,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Settings:        prefs,
 		SendHint:        sendHint,
 		About:           svc.about,
+		Backup:          windowBackup{svc},
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.manager, win.Window(), a.Quit)

@@ -225,3 +225,31 @@ func writeSecretFile(path string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// backupTimeout bounds an export or an import from the window.
+const backupTimeout = 2 * time.Minute
+
+// windowBackup is the window's File › Export accounts… and Import accounts….
+type windowBackup struct{ svc *services }
+
+func (b windowBackup) Export(path string, disconnect bool) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), backupTimeout)
+	defer cancel()
+	n, err := exportAccounts(ctx, b.svc.manager, b.svc.dialer, path, disconnect)
+	if err == nil {
+		b.svc.log.Info("accounts exported", "accounts", n, "file", path, "disconnected", disconnect)
+	}
+	return n, err
+}
+
+func (b windowBackup) Import(path string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), backupTimeout)
+	defer cancel()
+	n, err := importAccounts(ctx, b.svc.manager, b.svc.dialer, path)
+	if err != nil {
+		b.svc.log.Warn("importing accounts failed", "file", path, "imported", n, "err", err)
+		return n, err
+	}
+	b.svc.log.Info("accounts imported", "accounts", n, "file", path)
+	return n, nil
+}

@@ -44,6 +44,12 @@ func (w *Window) installShortcuts() {
 		file.Items = slices.Insert(file.Items, 2, settingsItem, fyne.NewMenuItemSeparator())
 		w.win.Canvas().AddShortcut(shortcutSettings, func(fyne.Shortcut) { w.showSettings() })
 	}
+	if w.opts.Backup != nil {
+		file.Items = slices.Insert(file.Items, len(file.Items)-1,
+			&fyne.MenuItem{Label: "Export accounts…", Action: func() { w.confirmExport() }},
+			&fyne.MenuItem{Label: "Import accounts…", Action: w.chooseImport},
+			fyne.NewMenuItemSeparator())
+	}
 	view := fyne.NewMenu("View")
 	for i, title := range []string{"Overview", "Timeline", "Logs"} {
 		view.Items = append(view.Items, &fyne.MenuItem{Label: title, Shortcut: shortcutTabs[i], Action: func() { w.detail.selectTab(i) }})

@@ -39,6 +39,9 @@ type Options struct {
 	SendHint string
 	// About fills in Help › About Warden; without it there is no Help menu.
 	About func() About
+	// Backup exports and imports accounts (File › Export accounts… and
+	// Import accounts…); without it there are no such items.
+	Backup Backup
 }
 
 // How often the window redraws at most for status updates, and how often
