@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"warden/core/whatsapp"
@@ -17,9 +18,18 @@ func (s *services) about() ui.About {
 		Whatsmeow:  moduleVersion("go.mau.fi/whatsmeow"),
 		Fyne:       moduleVersion("fyne.io/fyne/v2"),
 		WebVersion: v.Version,
-		WebSource:  webSource(v, time.Now()),
+		WebSource:  s.webSource(v),
 		DataDir:    s.dataDir,
 	}
+}
+
+// webSource is webSource, naming the demo's server for what it is.
+func (s *services) webSource(v whatsapp.WebVersion) string {
+	src := webSource(v, time.Now())
+	if s.demo != nil {
+		src = strings.Replace(src, "from WhatsApp", "from the demo server", 1)
+	}
+	return src
 }
 
 // webSource says where the announced WhatsApp Web version came from.

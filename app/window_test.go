@@ -251,6 +251,19 @@ func TestDemoWindow(t *testing.T) {
 	send("sent.png", "", "message sent")
 	send("send_error.png", "+1 555 0100 404", "send failed")
 
+	// Help › About Warden, with the mouse: the menu bar is drawn by Fyne.
+	before := screenshot(t, display, filepath.Join(shots, "before_about.png"))
+	xdo("mousemove", "172", "14")
+	xdo("click", "1")
+	time.Sleep(700 * time.Millisecond)
+	xdo("mousemove", "210", "48")
+	xdo("click", "1")
+	time.Sleep(1500 * time.Millisecond)
+	about := screenshot(t, display, filepath.Join(shots, "about.png"))
+	if d := differingPixels(before, about); d < 1 {
+		t.Errorf("Help › About changed %.1f %% of the screen: no dialog", d)
+	}
+
 	began := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
