@@ -1,0 +1,280 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"warden/core/cluster"
+	"warden/core/cluster/etcdtest"
+)
+
+// ttl is the lease TTL of the tests: etcd's shortest with its default
+// election timing is 2 s.
+const ttl = 2 * time.Second
+
+func client(t *testing.T, endpoints ...string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}
+
+func join(t *testing.T, cli *clientv3.Client, name string) *cluster.Node {
+	t.Helper()
+	n, err := cluster.Join(context.Background(), cluster.Config{Client: cli, Name: name, TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	})
+	return n
+}
+
+// acquireWithin tries until the account is this node's, and returns when.
+func acquireWithin(t *testing.T, n *cluster.Node, account string, d time.Duration) (int64, time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		token, err := n.Acquire(context.Background(), account)
+		if err == nil {
+			return token, time.Now()
+		}
+		if !errors.Is(err, cluster.ErrOwned) && !errors.Is(err, cluster.ErrOrphanWait) {
+			t.Fatalf("%s: Acquire(%s): %v", n.Name(), account, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not get %s within %v: %v", n.Name(), account, d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAcquireIsExclusive(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	a := join(t, client(t, etcd.Endpoints...), "a")
+	b := join(t, client(t, etcd.Endpoints...), "b")
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for _, n := range []*cluster.Node{a, b, a, b, a, b} {
+		wg.Go(func() {
+			if _, err := n.Acquire(context.Background(), "acct-1"); err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, cluster.ErrOwned) {
+				t.Errorf("Acquire: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d acquisitions of one account succeeded, want 1", wins.Load())
+	}
+	owner, token, err := a.Owner(context.Background(), "acct-1")
+	if err != nil || owner == "" || token == 0 {
+		t.Fatalf("Owner = %q, %d, %v", owner, token, err)
+	}
+	winner := map[string]*cluster.Node{"a": a, "b": b}[owner]
+	if ok, _ := winner.Current(context.Background(), "acct-1", token); !ok {
+		t.Error("the winner's token is not current")
+	}
+	nodes, err := a.Nodes(context.Background())
+	if err != nil || len(nodes) != 2 {
+		t.Errorf("Nodes = %v, %v; want a and b", nodes, err)
+	}
+}
+
+func TestCleanReleaseHandsOverAtOnce(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	a := join(t, client(t, etcd.Endpoints...), "a")
+	b := join(t, client(t, etcd.Endpoints...), "b")
+	ctx := context.Background()
+	first, err := a.Acquire(ctx, "acct-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, "acct-1"); !errors.Is(err, cluster.ErrOwned) {
+		t.Fatalf("b acquired an owned account: %v", err)
+	}
+	if err := a.Release(ctx, "acct-1", first+1); !errors.Is(err, cluster.ErrNotOwner) {
+		t.Errorf("Release with a wrong token = %v", err)
+	}
+	if err := a.Release(ctx, "acct-1", first); err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.Acquire(ctx, "acct-1")
+	if err != nil {
+		t.Fatalf("after a clean release: %v", err)
+	}
+	if second <= first {
+		t.Errorf("tokens %d then %d: the fencing token must grow", first, second)
+	}
+	if ok, _ := a.Current(ctx, "acct-1", first); ok {
+		t.Error("the old token is still current")
+	}
+	// Close releases cleanly too.
+	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.Close(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Acquire(ctx, "acct-1"); err != nil {
+		t.Errorf("after the owner closed: %v", err)
+	}
+}
+
+// A killed owner's accounts are taken over only after its lease expired and
+// a full TTL more.
+func TestCrashedOwnerIsWaitedOut(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	a := join(t, client(t, etcd.Endpoints...), "a")
+	b := join(t, client(t, etcd.Endpoints...), "b")
+	if _, err := a.Acquire(context.Background(), "acct-1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := a.Deadline()
+	a.Crash()
+	crashed := time.Now()
+	_, got := acquireWithin(t, b, "acct-1", 4*ttl)
+	took := got.Sub(crashed)
+	t.Logf("taken over %v after the crash", took.Round(time.Millisecond))
+	if !got.After(deadline.Add(ttl)) {
+		t.Errorf("taken over at %v, before the crashed node's fence %v plus a TTL", got, deadline)
+	}
+}
+
+// blackhole is a TCP proxy to etcd that can stop forwarding, as a network
+// that cuts a node off.
+type blackhole struct {
+	ln     net.Listener
+	target string
+	cut    atomic.Bool
+
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// heal reconnects the network: the connections it mangled are closed, and
+// new ones flow.
+func (b *blackhole) heal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		_ = c.Close()
+	}
+	b.conns = nil
+	b.cut.Store(false)
+}
+
+func newBlackhole(t *testing.T, target string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{ln: ln, target: target}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go b.serve(c)
+		}
+	}()
+	return b
+}
+
+func (b *blackhole) serve(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", b.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	b.mu.Lock()
+	b.conns = append(b.conns, c, up)
+	b.mu.Unlock()
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close() // one side gone: both go
+		defer src.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			if b.cut.Load() {
+				continue // swallowed: the network is cut
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+	go pipe(up, c)
+	pipe(c, up)
+}
+
+// A node cut off from etcd fences itself before its account can be taken.
+func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	hole := newBlackhole(t, etcd.Endpoints[0][len("http://"):])
+	a := join(t, client(t, "http://"+hole.ln.Addr().String()), "a")
+	b := join(t, client(t, etcd.Endpoints...), "b")
+	if _, err := a.Acquire(context.Background(), "acct-1"); err != nil {
+		t.Fatal(err)
+	}
+	hole.cut.Store(true)
+	cutAt := time.Now()
+	fenced := make(chan time.Time, 1)
+	go func() {
+		<-a.Lost()
+		fenced <- time.Now()
+	}()
+	_, takenAt := acquireWithin(t, b, "acct-1", 5*ttl)
+	var fencedAt time.Time
+	select {
+	case fencedAt = <-fenced:
+	case <-time.After(time.Second):
+		t.Fatal("the cut-off node never fenced itself")
+	}
+	t.Cleanup(hole.heal) // let its Close reach etcd
+	t.Logf("cut at 0, fenced after %v, taken over after %v",
+		fencedAt.Sub(cutAt).Round(time.Millisecond), takenAt.Sub(cutAt).Round(time.Millisecond))
+	if !fencedAt.Before(takenAt) {
+		t.Errorf("the account was taken over %v before the cut-off node fenced itself", fencedAt.Sub(takenAt))
+	}
+	if a.Valid() {
+		t.Error("the fenced node still says it may dial")
+	}
+	if _, err := a.Acquire(context.Background(), "acct-2"); !errors.Is(err, cluster.ErrFenced) {
+		t.Errorf("a fenced node acquired: %v", err)
+	}
+	if len(a.Owned()) != 0 {
+		t.Errorf("a fenced node still owns %v", a.Owned())
+	}
+}
+
+func TestFairShare(t *testing.T) {
+	for _, c := range []struct{ accounts, nodes, want int }{
+		{60, 3, 21}, {61, 3, 22}, {0, 3, 1}, {5, 0, 6}, {1, 1, 2},
+	} {
+		if got := cluster.FairShare(c.accounts, c.nodes); got != c.want {
+			t.Errorf("FairShare(%d, %d) = %d, want %d", c.accounts, c.nodes, got, c.want)
+		}
+	}
+}
