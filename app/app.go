@@ -56,6 +56,9 @@ type flags struct {
 	// whatever the settings say; metricsRemote allows a non-loopback one.
 	metrics       string
 	metricsRemote bool
+	// headless runs without a window: logs go to stderr, SIGINT or SIGTERM
+	// stops it cleanly.
+	headless bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -68,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics and /healthz on this host:port, e.g. 127.0.0.1:9464 (default: the saved setting, else off)")
 	fs.BoolVar(&f.metricsRemote, "metrics-allow-remote", false, "allow a --metrics address that other machines can reach")
+	fs.BoolVar(&f.headless, "headless", false, "run without a window (a server node): logs to stderr, SIGTERM stops it")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -109,6 +113,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "whatsmeow", moduleVersion("go.mau.fi/whatsmeow"))
 		fmt.Fprintln(stdout, "fyne", moduleVersion("fyne.io/fyne/v2"))
 		return 0
+	}
+	if f.headless {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		return runHeadless(f, stderr, sigs)
 	}
 	if msg := displayProblem(); msg != "" {
 		fmt.Fprintln(stderr, "warden:", msg)
@@ -192,6 +202,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 	tr.stop()
 	win.Close() // stops the window's update loop and saves its last size
 
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := svc.close(ctx); err != nil {
+		fmt.Fprintln(stderr, "warden: shutting down:", err)
+		return 1
+	}
+	log.Info("warden stopped cleanly")
+	return 0
+}
+
+// runHeadless runs Warden without a window until a signal arrives on stop.
+// Pairing needs a window (a QR code to scan), so a headless node runs the
+// accounts that are already paired; new ones are added from a window.
+func runHeadless(f flags, stderr io.Writer, stop <-chan os.Signal) int {
+	level := new(slog.LevelVar)
+	svc, err := start(f, level, slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		return 1
+	}
+	log := svc.log
+	if err := svc.startMetrics(f); err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		_ = svc.close(context.Background())
+		return 1
+	}
+	if err := svc.manager.Start(context.Background()); err != nil {
+		fmt.Fprintln(stderr, "warden:", err)
+		_ = svc.close(context.Background())
+		return 1
+	}
+	forgetDeleted(svc.manager, svc.book)
+	if svc.demo != nil {
+		svc.demo.start(svc.manager)
+	}
+	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo, "headless", true)
+	sig := <-stop
+	log.Info("quitting on signal", "signal", sig.String())
 	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := svc.close(ctx); err != nil {
