@@ -257,7 +257,7 @@ func displayProblem() string {
 	}
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return "no display: Warden is a desktop app and needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not set). " +
-			"On a server, run it under Xvfb, e.g. `xvfb-run warden --demo`."
+			"On a server, run it with --headless, or the window under Xvfb, e.g. `xvfb-run warden --demo`."
 	}
 	return ""
 }
