@@ -278,3 +278,61 @@ func TestFairShare(t *testing.T) {
 		}
 	}
 }
+
+// Losing etcd's leader (of three members) gives no account two owners; the
+// nodes keep or regain their leases once a new leader is elected.
+func TestLeaderLoss(t *testing.T) {
+	etcd := etcdtest.Start(t, 3)
+	a := join(t, client(t, etcd.Endpoints...), "a")
+	b := join(t, client(t, etcd.Endpoints...), "b")
+	ctx := context.Background()
+	accounts := []string{"acct-1", "acct-2", "acct-3", "acct-4"}
+	for i, acct := range accounts {
+		n := []*cluster.Node{a, b}[i%2]
+		if _, err := n.Acquire(ctx, acct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := etcd.Leader(t)
+	stopped := time.Now()
+	etcd.Stop(leader)
+
+	// Meanwhile both nodes keep trying to take every account: none may end
+	// up with two owners.
+	// (At least a lease's TTL and a half, so that an expiry would show.)
+	deadline := time.Now().Add(4 * ttl)
+	var recovered time.Duration
+	for time.Now().Before(deadline) && (recovered == 0 || time.Since(stopped) < 3*ttl/2+recovered) {
+		for _, acct := range accounts {
+			for _, n := range []*cluster.Node{a, b} {
+				_, _ = n.Acquire(ctx, acct)
+			}
+			ao, bo := a.Owned()[acct] != 0, b.Owned()[acct] != 0
+			if ao && bo {
+				t.Fatalf("%s has two owners after the leader stopped", acct)
+			}
+		}
+		if recovered == 0 && a.Valid() && b.Valid() {
+			if _, err := a.Nodes(ctx); err == nil {
+				recovered = time.Since(stopped)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("etcd answered again %v after its leader stopped; a valid %v, b valid %v", recovered.Round(time.Millisecond), a.Valid(), b.Valid())
+	if recovered == 0 {
+		t.Error("etcd never answered again after losing its leader")
+	}
+	for _, acct := range accounts {
+		owner, _, err := a.Owner(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner != "" {
+			n := map[string]*cluster.Node{"a": a, "b": b}[owner]
+			if n.Owned()[acct] == 0 {
+				t.Errorf("etcd says %s owns %s, but it does not think so", owner, acct)
+			}
+		}
+	}
+}

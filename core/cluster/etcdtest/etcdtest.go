@@ -99,3 +99,33 @@ func freeURL(t testing.TB) url.URL {
 	_ = ln.Close()
 	return url.URL{Scheme: "http", Host: addr}
 }
+
+// Leader returns the index of the member that leads now.
+func (c *Cluster) Leader(t testing.TB) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		for i, m := range c.Members {
+			if m != nil && m.Server.Leader() == m.Server.MemberID() {
+				c.mu.Unlock()
+				return i
+			}
+		}
+		c.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no etcd member leads")
+	return -1
+}
+
+// Stop stops member i, as a crash of its machine would.
+func (c *Cluster) Stop(i int) {
+	c.mu.Lock()
+	m := c.Members[i]
+	c.Members[i] = nil
+	c.mu.Unlock()
+	if m != nil {
+		m.Close()
+	}
+}
