@@ -162,6 +162,9 @@ type Event struct {
 	// time from handing it to the session to WhatsApp's ack, as
 	// SendResult.Latency. For metrics; the Reason says it in words.
 	Latency time.Duration `json:"latency,omitempty"`
+	// Token is the fencing token of the fleet node's ownership of the
+	// account (see Gate) when the event happened; 0 outside a fleet.
+	Token int64 `json:"token,omitempty"`
 }
 
 // Causes of events. A command's cause is the command's name.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -57,12 +58,13 @@ const (
 	inTick                            // a timer fired
 	inStartup                         // Manager.Start: first dial after delay
 	inShutdown                        // Manager.Close
+	inYield                           // the node no longer runs the account (see Gate)
 )
 
 var inputNames = map[inputKind]string{
 	inConnect: "connect", inDisconnect: "disconnect", inLogout: "logout", inLogoutDone: "logout done",
 	inDelete: "delete", inPairPhone: "pair phone", inSession: "session", inDialFailed: "dial failed",
-	inTick: "tick", inStartup: "startup", inShutdown: "shutdown",
+	inTick: "tick", inStartup: "startup", inShutdown: "shutdown", inYield: "yield",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -73,6 +75,8 @@ type input struct {
 	epoch uint64       // inSession, inDialFailed, inLogoutDone: the session's epoch
 	ev    SessionEvent // inSession
 	err   error        // inDialFailed, inLogoutDone
+	// reason is inYield's, in an operator's words.
+	reason string
 	// permanent marks a dial failure that retrying cannot fix (no session
 	// could even be created).
 	permanent bool
@@ -202,6 +206,8 @@ func step(m machine, in input, now time.Time, p Policy) (machine, []action, erro
 		t.startup()
 	case inShutdown:
 		t.shutdown()
+	case inYield:
+		t.yield(t.in.reason)
 	default:
 		err = fmt.Errorf("core: unknown input %d", in.kind)
 	}
@@ -575,6 +581,8 @@ func (t *transition) dialFailed() {
 		msg = t.in.err.Error()
 	}
 	switch {
+	case errors.Is(t.in.err, ErrNotOwned):
+		t.yield("run by another Warden node")
 	case t.in.permanent:
 		t.closeSession()
 		t.disarmAll()
@@ -629,6 +637,25 @@ func (t *transition) startup() {
 	t.arm(timerDial, t.m.NextAttempt)
 	t.enter(Waiting, CauseStartup, "starting")
 	t.lastDelay(t.in.delay)
+}
+
+// yield closes the session and the timers of an account this node does not
+// run (any more): Idle, AutoStart kept.
+func (t *transition) yield(reason string) {
+	if reason == "" {
+		reason = "run by another Warden node"
+	}
+	if t.m.State == Idle && !t.m.open && t.m.deadline[timerDial].IsZero() {
+		if t.m.Reason != reason {
+			t.note(CauseElsewhere, reason)
+			t.m.Reason = reason
+		}
+		return
+	}
+	t.closeSession()
+	t.disarmAll()
+	t.m.NextAttempt, t.m.Attempt = time.Time{}, 0
+	t.enter(Idle, CauseElsewhere, reason)
 }
 
 // shutdown closes the session and the timers. A running account becomes Idle;

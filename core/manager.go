@@ -31,6 +31,9 @@ type Config struct {
 	Rand func() float64
 	// LogoutTimeout bounds a logout; zero: 15 s.
 	LogoutTimeout time.Duration
+	// Gate, in a fleet, decides which accounts this Manager may dial (see
+	// gate.go). Nil: every account.
+	Gate Gate
 }
 
 // Manager runs every account: one state machine and at most one session each.
@@ -42,6 +45,7 @@ type Manager struct {
 	now           func() time.Time
 	rand          func() float64
 	logoutTimeout time.Duration
+	gate          Gate // nil: dial every account
 	policy        atomic.Pointer[Policy]
 
 	hub    fanout[Status] // coalesced status updates
@@ -84,6 +88,9 @@ type account struct {
 	pending []pending // sent messages waiting for a delivery receipt, oldest first
 	// checking is set while a self-check of the account runs.
 	checking bool
+	// token is the fencing token of this node's ownership of the account
+	// (with a Gate), recorded on its events.
+	token int64
 }
 
 // NewManager returns a Manager. Call Start to load the stored accounts.
@@ -105,6 +112,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		now:           cfg.Now,
 		rand:          cfg.Rand,
 		logoutTimeout: cfg.LogoutTimeout,
+		gate:          cfg.Gate,
 		accounts:      make(map[AccountID]*account),
 	}
 	if m.log == nil {
@@ -691,6 +699,9 @@ func (m *Manager) apply(a *account, acts []action) {
 			a.seq++
 			ev := act.event
 			ev.Seq = a.seq
+			if ev.Token == 0 {
+				ev.Token = a.token
+			}
 			m.logEvent(a, ev)
 			m.events.add(ev)
 			m.evhub.publish(ev)
@@ -805,12 +816,21 @@ func (m *Manager) dial(a *account, epoch uint64) {
 		old.Close()
 		a.mu.Lock()
 	}
+	id := a.id
+	if m.gate != nil {
+		token, ok := m.gate.Allowed(id)
+		if !ok {
+			a.mu.Unlock()
+			m.input(id, input{kind: inDialFailed, epoch: epoch, err: ErrNotOwned, permanent: true})
+			return
+		}
+		a.token = token
+	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	a.cancel, a.sessEp = cancel, epoch
 	acct := a.m.Account
 	a.mu.Unlock()
 
-	id := a.id
 	sess, err := m.dialer.NewSession(acct, func(ev SessionEvent) {
 		if ev.Kind == SessionDelivered {
 			m.delivered(id, ev) // a receipt changes no state

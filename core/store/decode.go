@@ -82,7 +82,7 @@ func scanEvent(v []byte, r *eventRecord) bool {
 			case "message_id":
 				r.MessageID = string(s)
 			}
-		case "attempt", "delay", "latency":
+		case "attempt", "delay", "latency", "token":
 			n, next, ok := scanInt(v, p)
 			if !ok || (key[0] == 'a' && (n < math.MinInt || n > math.MaxInt)) {
 				return false
@@ -93,6 +93,8 @@ func scanEvent(v []byte, r *eventRecord) bool {
 				r.Attempt = int(n)
 			case 'd':
 				r.Delay = time.Duration(n)
+			case 't':
+				r.Token = n
 			default:
 				r.Latency = time.Duration(n)
 			}

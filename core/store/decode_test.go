@@ -13,6 +13,7 @@ var decodeSeeds = []string{
 	`{}`,
 	`{"at":"2026-05-01T10:00:00Z","from":"Connected","to":"Connected","cause":"message sent","reason":"test message to …0200 acknowledged","epoch":3,"message_id":"3EB0F0F640770BB2FE429E","latency":12000000}`,
 	`{"message_id":"x","latency":-5}`,
+	`{"at":"2026-05-01T10:00:00Z","from":"Waiting","to":"Connecting","cause":"timer","attempt":1,"epoch":4,"token":8812}`,
 	`{"at":"2026-05-01T10:00:00.123456789Z","from":"Waiting","to":"Connecting","cause":"timer","attempt":4,"delay":5250000000,"epoch":12}`,
 	`{"at":"2026-05-01T10:00:00Z","from":"Connected","to":"Replaced","cause":"replaced","reason":"another client is using this account"}`,
 	`{"at":"2026-05-01T10:00:00+02:00","from":"Idle","to":"Idle","cause":"something new","attempt":-3,"delay":-1}`,

@@ -29,11 +29,12 @@ type eventRecord struct {
 	// A send's note: the message and its send → ack latency.
 	MessageID string        `json:"message_id,omitempty"`
 	Latency   time.Duration `json:"latency,omitempty"`
+	Token     int64         `json:"token,omitempty"` // a fleet node's fencing token
 }
 
 func (r eventRecord) event(id core.AccountID, seq uint64) core.Event {
 	return core.Event{Seq: seq, Account: id, At: r.At, From: r.From, To: r.To, Cause: r.Cause,
-		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch, MessageID: r.MessageID, Latency: r.Latency}
+		Reason: r.Reason, Attempt: r.Attempt, Delay: r.Delay, Epoch: r.Epoch, MessageID: r.MessageID, Latency: r.Latency, Token: r.Token}
 }
 
 // AppendEvents stores events and returns once they are committed and synced;
@@ -76,7 +77,7 @@ func encodeEvents(evs []core.Event) ([][]byte, error) {
 			return nil, fmt.Errorf("event %d has no account", i)
 		}
 		v, err := json.Marshal(eventRecord{At: ev.At.UTC(), From: ev.From, To: ev.To, Cause: ev.Cause,
-			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch, MessageID: ev.MessageID, Latency: ev.Latency})
+			Reason: ev.Reason, Attempt: ev.Attempt, Delay: ev.Delay, Epoch: ev.Epoch, MessageID: ev.MessageID, Latency: ev.Latency, Token: ev.Token})
 		if err != nil {
 			return nil, fmt.Errorf("encode event %d: %w", i, err)
 		}

@@ -418,7 +418,7 @@ func TestSendNoteKeepsMessageIDAndLatency(t *testing.T) {
 	putAccounts(t, db, "a1")
 	ctx := context.Background()
 	ev := core.Event{Account: "a1", At: time.Now(), From: core.Connected, To: core.Connected, Cause: core.CauseSent,
-		Reason: "sent", MessageID: "3EB0F0F640770BB2FE429E", Latency: 12 * time.Millisecond}
+		Reason: "sent", MessageID: "3EB0F0F640770BB2FE429E", Latency: 12 * time.Millisecond, Token: 8812}
 	if err := db.AppendEvents(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestSendNoteKeepsMessageIDAndLatency(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("Events = %v, %v", got, err)
 	}
-	if got[0].MessageID != ev.MessageID || got[0].Latency != ev.Latency {
+	if got[0].MessageID != ev.MessageID || got[0].Latency != ev.Latency || got[0].Token != ev.Token {
 		t.Errorf("stored note has message %q latency %v, want %q %v", got[0].MessageID, got[0].Latency, ev.MessageID, ev.Latency)
 	}
 }
