@@ -349,6 +349,13 @@ func (n *Node) Nodes(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// forget drops an ownership that etcd no longer holds.
+func (n *Node) forget(account string) {
+	n.mu.Lock()
+	delete(n.owned, account)
+	n.mu.Unlock()
+}
+
 // Owned returns the accounts this node owns, with their tokens.
 func (n *Node) Owned() map[string]int64 {
 	n.mu.Lock()

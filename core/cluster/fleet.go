@@ -1,0 +1,198 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"warden/core"
+)
+
+// Fleet runs this node's share of the accounts. It is the Manager's Gate: the
+// Manager dials an account only while this node owns it and its lease is
+// surely alive. Every round (a third of the TTL) it:
+//   - yields every account at once when the node's fence falls (Lost);
+//   - yields the accounts whose ownership is no longer this node's;
+//   - takes ownerless accounts that should run, up to its fair share plus
+//     one, and connects them;
+//   - above its share (a node joined), hands one account over per round.
+//
+// Reads only: at idle, a round reads the owner keys with one range request
+// and writes nothing; the lease's keepalive is the only write.
+type Fleet struct {
+	node  *Node
+	log   *slog.Logger
+	every time.Duration
+
+	mu     sync.Mutex
+	m      *core.Manager
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+var _ core.Gate = (*Fleet)(nil)
+
+// NewFleet returns the node's Fleet; give it to the Manager as its Gate, then
+// call Start.
+func NewFleet(node *Node) *Fleet {
+	return &Fleet{node: node, log: node.log, every: node.ttl / 3}
+}
+
+// Allowed implements core.Gate.
+func (f *Fleet) Allowed(id core.AccountID) (int64, bool) {
+	if !f.node.Valid() {
+		return 0, false
+	}
+	token := f.node.Owned()[string(id)]
+	return token, token != 0
+}
+
+// Start runs the rounds for m until Stop.
+func (f *Fleet) Start(m *core.Manager) {
+	f.mu.Lock()
+	f.m = m
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.mu.Unlock()
+	f.wg.Add(1)
+	go f.loop()
+}
+
+// Stop ends the rounds; it yields nothing (Close the Manager, then the Node,
+// to hand the accounts over cleanly).
+func (f *Fleet) Stop() {
+	f.mu.Lock()
+	cancel := f.cancel
+	f.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	f.wg.Wait()
+}
+
+func (f *Fleet) loop() {
+	defer f.wg.Done()
+	tick := time.NewTicker(f.every)
+	defer tick.Stop()
+	for {
+		f.round()
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-f.node.Lost():
+			f.yieldAll("this node lost contact with the fleet's etcd: another node takes its accounts")
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (f *Fleet) yieldAll(reason string) {
+	for _, st := range f.m.Statuses() {
+		id := st.Account.ID
+		if st.State == core.Idle && !st.Account.AutoStart {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), f.node.ttl)
+		if err := f.m.Yield(ctx, id, reason); err != nil && !errors.Is(err, core.ErrClosed) {
+			f.log.Warn("yielding an account failed", "account", id, "err", err)
+		}
+		cancel()
+	}
+}
+
+func (f *Fleet) round() {
+	ctx, cancel := context.WithTimeout(f.ctx, f.every)
+	defer cancel()
+	if !f.node.Valid() {
+		return
+	}
+	owners, err := f.owners(ctx)
+	if err != nil {
+		f.log.Warn("reading the fleet's owners failed", "err", err)
+		return
+	}
+	owned := f.node.Owned()
+
+	// Ownership that is no longer this node's: close at once.
+	for account, token := range owned {
+		if o, ok := owners[account]; !ok || o.node != f.node.name || o.token != token {
+			f.node.forget(account)
+			f.yield(account, "taken over by another Warden node")
+			delete(owned, account)
+		}
+	}
+
+	var want []core.Status
+	for _, st := range f.m.Statuses() {
+		if st.Account.AutoStart {
+			want = append(want, st)
+		}
+	}
+	nodes, err := f.node.Nodes(ctx)
+	if err != nil {
+		return
+	}
+	share := FairShare(len(want), len(nodes))
+
+	// Above the share (a node joined): hand one over.
+	if len(owned) > share {
+		for account, token := range owned {
+			f.yield(account, "handed over to another Warden node to spread the accounts")
+			if err := f.node.Release(ctx, account, token); err != nil {
+				f.log.Warn("handing an account over failed", "account", account, "err", err)
+			}
+			break
+		}
+		return
+	}
+
+	for _, st := range want {
+		if len(owned) >= share {
+			break
+		}
+		account := string(st.Account.ID)
+		if _, taken := owners[account]; taken {
+			continue
+		}
+		token, err := f.node.Acquire(ctx, account)
+		if err != nil {
+			continue // owned meanwhile, or an orphan still waited out
+		}
+		owned[account] = token
+		if err := f.m.Connect(ctx, st.Account.ID); err != nil && !errors.Is(err, core.ErrAlreadyConnected) {
+			f.log.Warn("connecting an acquired account failed", "account", account, "err", err)
+		}
+	}
+}
+
+func (f *Fleet) yield(account, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), f.node.ttl)
+	defer cancel()
+	if err := f.m.Yield(ctx, core.AccountID(account), reason); err != nil && !errors.Is(err, core.ErrClosed) {
+		f.log.Warn("yielding an account failed", "account", account, "err", err)
+	}
+}
+
+type ownership struct {
+	node  string
+	token int64
+}
+
+// owners reads every owner key in one request.
+func (f *Fleet) owners(ctx context.Context) (map[string]ownership, error) {
+	prefix := f.node.prefix + "owner/"
+	resp, err := f.node.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]ownership, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key[len(prefix):])] = ownership{node: string(kv.Value), token: kv.CreateRevision}
+	}
+	return out, nil
+}
