@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"warden/core"
 	"warden/core/cluster"
 	"warden/core/cluster/etcdtest"
@@ -136,6 +138,23 @@ func TestFleetCleanStopHandsOver(t *testing.T) {
 	a := startNode(t, etcd.Endpoints[0], "a", d, s)
 	b := startNode(t, etcd.Endpoints[0], "b", d, s)
 	waitFor(t, "every account Connected", 10*time.Second, func() bool { return a.connected()+b.connected() == len(ids) })
+
+	// At idle the fleet writes nothing to etcd: its revision stays (lease
+	// keepalives do not move it).
+	cli := client(t, etcd.Endpoints...)
+	rev := func() int64 {
+		resp, err := cli.Get(context.Background(), "/warden/nodes/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
+	time.Sleep(ttl) // the last acquisitions' rounds settle
+	before := rev()
+	time.Sleep(2 * ttl)
+	if after := rev(); after != before {
+		t.Errorf("etcd's revision went from %d to %d in %v of idle: the fleet writes at idle", before, after, 2*ttl)
+	}
 	if a.connected() == 0 {
 		t.Fatal("a runs nothing: the fair share should have given it accounts")
 	}
