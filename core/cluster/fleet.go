@@ -58,8 +58,9 @@ func (f *Fleet) Start(m *core.Manager) {
 	f.m = m
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.Unlock()
-	f.wg.Add(1)
+	f.wg.Add(2)
 	go f.loop()
+	go f.publishLoop()
 }
 
 // Stop ends the rounds; it yields nothing (Close the Manager, then the Node,
@@ -166,6 +167,9 @@ func (f *Fleet) round() {
 		owned[account] = token
 		if err := f.m.Connect(ctx, st.Account.ID); err != nil && !errors.Is(err, core.ErrAlreadyConnected) {
 			f.log.Warn("connecting an acquired account failed", "account", account, "err", err)
+		}
+		if now, ok := f.m.Status(st.Account.ID); ok {
+			f.publish(now) // the first status of this ownership
 		}
 	}
 }

@@ -167,3 +167,37 @@ func TestFleetCleanStopHandsOver(t *testing.T) {
 		}
 	}
 }
+
+// Every node reads every account's status, published by its owner.
+func TestFleetPublishesStatuses(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	d, s := coretest.NewDialer(), coretest.NewStore()
+	ids := storeAccounts(t, d, s, 6)
+	a := startNode(t, etcd.Endpoints[0], "a", d, s)
+	b := startNode(t, etcd.Endpoints[0], "b", d, s)
+	waitFor(t, "every account Connected", 10*time.Second, func() bool { return a.connected()+b.connected() == len(ids) })
+	var got []cluster.Published
+	waitFor(t, "every status published as Connected", 5*time.Second, func() bool {
+		var err error
+		got, err = b.fleet.Statuses(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, p := range got {
+			if p.Status.State == core.Connected {
+				n++
+			}
+		}
+		return n == len(ids)
+	})
+	for _, p := range got {
+		owner, token, err := a.node.Owner(context.Background(), string(p.Status.Account.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Node != owner || p.Token != token {
+			t.Errorf("%s published by %s (token %d); etcd says %s owns it (token %d)", p.Status.Account.ID, p.Node, p.Token, owner, token)
+		}
+	}
+}
