@@ -8,10 +8,11 @@ export LANG := en_US.UTF-8
 export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 
 # Debian packages: a C compiler and the GL/X11 headers Fyne builds against,
-# Xvfb, ImageMagick and xdotool for the window test.
+# Xvfb, ImageMagick and xdotool for the window test, and PostgreSQL, whose
+# throwaway servers the fleet tests start (core/pgserver).
 DEB_PACKAGES := gcc libc6-dev pkg-config libgl-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libegl-dev libwayland-dev libxkbcommon-dev \
-	xvfb xauth imagemagick xdotool
+	xvfb xauth imagemagick xdotool postgresql
 
 # Packages that drive real whatsmeow clients run without -race: whatsmeow has
 # data races of its own (see the README). Everything else runs with -race.
