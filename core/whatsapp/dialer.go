@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, for DevicesURL
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
@@ -34,6 +36,10 @@ type Config struct {
 	// DevicesPath is the SQLite file holding every account's device keys
 	// (devices.db beside Warden's own data). It is created with mode 0600.
 	DevicesPath string
+	// DevicesURL, when set, holds the device keys in PostgreSQL instead
+	// (postgres://user:password@host:port/db?...), so that every node of a
+	// fleet can log any account in; DevicesPath is then not used.
+	DevicesURL string
 	// Logger receives Warden's and whatsmeow's logs. Nil discards them.
 	Logger *slog.Logger
 	// Level decides whether whatsmeow's per-node Send and Recv lines are
@@ -61,6 +67,7 @@ type Config struct {
 type Dialer struct {
 	container *sqlstore.Container
 	db        *sql.DB // the container's, for export and import
+	dialect   string  // "sqlite" or "postgres"
 	log       *slog.Logger
 	level     slog.Leveler
 	http      *http.Client // cfg.HTTPClient: nil means whatsmeow's own
@@ -106,9 +113,54 @@ var WatchInterval = 5 * time.Second
 // storeTimeout bounds every device-store query the dialer makes by itself.
 const storeTimeout = 10 * time.Second
 
-// NewDialer opens (or creates) the device store at cfg.DevicesPath.
+// openDevices opens the device store: SQLite at cfg.DevicesPath, or
+// PostgreSQL at cfg.DevicesURL. where names it for errors, without a
+// password.
+func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where string, err error) {
+	if cfg.DevicesURL != "" {
+		where = redactURL(cfg.DevicesURL)
+		db, err = sql.Open("pgx", cfg.DevicesURL)
+		if err != nil {
+			return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
+		}
+		return db, "postgres", where, nil
+	}
+	where = cfg.DevicesPath
+	f, err := os.OpenFile(cfg.DevicesPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, "", where, fmt.Errorf("open device store: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, "", where, fmt.Errorf("open device store: %w", err)
+	}
+	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
+	// statement at a time, which takes seconds when every commit syncs.
+	dsn := "file:" + cfg.DevicesPath +
+		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err = sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
+	}
+	return db, "sqlite", where, nil
+}
+
+// redactURL hides a URL's password.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
+}
+
+// NewDialer opens (or creates) the device store at cfg.DevicesPath, or
+// cfg.DevicesURL.
 func NewDialer(cfg Config) (*Dialer, error) {
-	if cfg.DevicesPath == "" {
+	if cfg.DevicesPath == "" && cfg.DevicesURL == "" {
 		return nil, errors.New("open device store: no path given")
 	}
 	if cfg.Logger == nil {
@@ -125,33 +177,22 @@ func NewDialer(cfg Config) (*Dialer, error) {
 		store.DeviceProps.Os = &name
 	})
 
-	f, err := os.OpenFile(cfg.DevicesPath, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open device store: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open device store: %w", err)
-	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
-	// statement at a time, which takes seconds when every commit syncs.
-	dsn := "file:" + cfg.DevicesPath +
-		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	db, dialect, where, err := openDevices(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
+		return nil, err
 	}
-	container := sqlstore.NewWithDB(db, "sqlite", newWALogger(cfg.Logger, "Database", cfg.Level))
+	container := sqlstore.NewWithDB(db, dialect, newWALogger(cfg.Logger, "Database", cfg.Level))
 	if err := container.Upgrade(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open device store %s: %w", cfg.DevicesPath, err)
+		return nil, fmt.Errorf("open device store %s: %w", where, err)
 	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	d := &Dialer{
 		container: container,
 		db:        db,
+		dialect:   dialect,
 		log:       cfg.Logger,
 		level:     cfg.Level,
 		http:      cfg.HTTPClient,

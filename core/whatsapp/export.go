@@ -77,6 +77,12 @@ func toValue(v any) (Value, error) {
 		return Value{Bytes: &s}, nil
 	case int64:
 		return Value{Int: &x}, nil
+	case int32:
+		n := int64(x)
+		return Value{Int: &n}, nil
+	case int16:
+		n := int64(x)
+		return Value{Int: &n}, nil
 	case string:
 		return Value{Text: &x}, nil
 	case bool:
@@ -132,7 +138,7 @@ func (d *Dialer) ExportDevices(ctx context.Context, accts []core.Account) ([]Dev
 		}
 		keys := DeviceKeys{JID: jid.String(), Tables: map[string][]DeviceRow{}}
 		for _, t := range deviceTables {
-			rows, err := readRows(ctx, tx, t.name, t.owner, keys.JID)
+			rows, err := readRows(ctx, tx, d.dialect, t.name, t.owner, keys.JID)
 			if err != nil {
 				return nil, fmt.Errorf("export device keys of %s: %w", a.ID, err)
 			}
@@ -148,8 +154,16 @@ func (d *Dialer) ExportDevices(ctx context.Context, accts []core.Account) ([]Dev
 	return out, nil
 }
 
-func readRows(ctx context.Context, tx *sql.Tx, table, owner, jid string) ([]DeviceRow, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT * FROM "+table+" WHERE "+owner+" = ?", jid)
+// placeholder is the dialect's n-th (1-based) query parameter.
+func placeholder(dialect string, n int) string {
+	if dialect == "postgres" {
+		return fmt.Sprintf("$%d", n)
+	}
+	return "?"
+}
+
+func readRows(ctx context.Context, tx *sql.Tx, dialect, table, owner, jid string) ([]DeviceRow, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT * FROM "+table+" WHERE "+owner+" = "+placeholder(dialect, 1), jid)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -197,13 +211,17 @@ func (d *Dialer) ImportDevices(ctx context.Context, schema int, devices []Device
 		return fmt.Errorf("import device keys: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	bools, err := d.boolColumns(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("import device keys: %w", err)
+	}
 	known := make(map[string]bool, len(deviceTables))
 	for _, t := range deviceTables {
 		known[t.name] = true
 	}
 	for _, dev := range devices {
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM whatsmeow_device WHERE jid = ?", dev.JID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM whatsmeow_device WHERE jid = "+placeholder(d.dialect, 1), dev.JID).Scan(&n); err != nil {
 			return fmt.Errorf("import device keys: %w", err)
 		}
 		if n > 0 {
@@ -219,7 +237,7 @@ func (d *Dialer) ImportDevices(ctx context.Context, schema int, devices []Device
 		}
 		for _, t := range deviceTables {
 			for _, row := range dev.Tables[t.name] {
-				if err := insertRow(ctx, tx, t.name, t.owner, dev.JID, row); err != nil {
+				if err := insertRow(ctx, tx, d.dialect, bools[t.name], t.name, t.owner, dev.JID, row); err != nil {
 					return fmt.Errorf("import device keys: %s: %w", dev.JID, err)
 				}
 			}
@@ -231,7 +249,33 @@ func (d *Dialer) ImportDevices(ctx context.Context, schema int, devices []Device
 	return nil
 }
 
-func insertRow(ctx context.Context, tx *sql.Tx, table, owner, jid string, row DeviceRow) error {
+// boolColumns returns PostgreSQL's boolean columns of whatsmeow's tables,
+// table by table: SQLite keeps booleans as integers, and keys exported from
+// it carry 0 and 1 there.
+func (d *Dialer) boolColumns(ctx context.Context, tx *sql.Tx) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	if d.dialect != "postgres" {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT table_name, column_name FROM information_schema.columns WHERE data_type = 'boolean' AND table_name LIKE 'whatsmeow_%'")
+	if err != nil {
+		return nil, fmt.Errorf("read the column types: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			return nil, err
+		}
+		if out[table] == nil {
+			out[table] = map[string]bool{}
+		}
+		out[table][col] = true
+	}
+	return out, rows.Err()
+}
+
+func insertRow(ctx context.Context, tx *sql.Tx, dialect string, bools map[string]bool, table, owner, jid string, row DeviceRow) error {
 	cols := make([]string, 0, len(row))
 	for c := range row {
 		if !validColumn(c) {
@@ -246,6 +290,9 @@ func insertRow(ctx context.Context, tx *sql.Tx, table, owner, jid string, row De
 		if err != nil {
 			return fmt.Errorf("%s.%s: %w", table, c, err)
 		}
+		if n, isInt := v.(int64); isInt && bools[c] {
+			v = n != 0
+		}
 		args[i] = v
 	}
 	i := slices.Index(cols, owner)
@@ -255,8 +302,11 @@ func insertRow(ctx context.Context, tx *sql.Tx, table, owner, jid string, row De
 	if owned, ok := args[i].(string); !ok || owned != jid {
 		return fmt.Errorf("%s: a row of another device", table)
 	}
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
-		strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	marks := make([]string, len(cols))
+	for i := range marks {
+		marks[i] = placeholder(dialect, i+1)
+	}
+	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("write %s: %w", table, err)
 	}
