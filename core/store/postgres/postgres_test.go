@@ -1,0 +1,76 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"warden/core"
+	"warden/core/pgserver"
+	"warden/core/store"
+	"warden/core/store/postgres"
+	"warden/core/storesuite"
+)
+
+func TestStoreSuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var n atomic.Int32
+	storesuite.Run(t, func(t *testing.T) core.Store {
+		name := fmt.Sprintf("suite_%d", n.Add(1))
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		db, err := postgres.Open(context.Background(), strings.Replace(dsn, "/postgres?", "/"+name+"?", 1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}, store.ErrSequence)
+}
+
+// A second Open of the same database (another node) finds the tables; a
+// newer schema is refused; an unreachable server is a clear error without
+// the password.
+func TestOpen(t *testing.T) {
+	dsn := pgserver.Start(t)
+	ctx := context.Background()
+	first, err := postgres.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.PutAccount(ctx, core.Account{ID: "a", Name: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := postgres.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := second.Accounts(ctx); err != nil || len(got) != 1 {
+		t.Errorf("the second node sees %v, %v", got, err)
+	}
+	_ = first.Close()
+	_ = second.Close()
+
+	admin, _ := sql.Open("pgx", dsn)
+	defer admin.Close()
+	if _, err := admin.Exec("UPDATE warden_schema SET version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(ctx, dsn, nil); !errors.Is(err, postgres.ErrNewerSchema) {
+		t.Errorf("Open of a newer schema = %v", err)
+	}
+	_, err = postgres.Open(ctx, "postgres://warden:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Open of nothing = %v; want an error without the password", err)
+	}
+}
