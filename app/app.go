@@ -24,6 +24,7 @@ import (
 
 	"warden/assets"
 	"warden/core"
+	"warden/core/cluster"
 	"warden/core/logbook"
 	"warden/core/metrics"
 	"warden/core/store"
@@ -59,6 +60,14 @@ type flags struct {
 	// headless runs without a window: logs go to stderr, SIGINT or SIGTERM
 	// stops it cleanly.
 	headless bool
+	// Fleet mode (cluster.go): etcd endpoints, the shared PostgreSQL, the
+	// node's name and its lease's TTL.
+	cluster   string
+	devicesDB string
+	node      string
+	leaseTTL  time.Duration
+	// httpClient replaces the real WhatsApp servers (tests).
+	httpClient *http.Client
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -72,6 +81,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics and /healthz on this host:port, e.g. 127.0.0.1:9464 (default: the saved setting, else off)")
 	fs.BoolVar(&f.metricsRemote, "metrics-allow-remote", false, "allow a --metrics address that other machines can reach")
 	fs.BoolVar(&f.headless, "headless", false, "run without a window (a server node): logs to stderr, SIGTERM stops it")
+	fs.StringVar(&f.cluster, "cluster", "", "join a fleet of Warden nodes: etcd endpoints, comma-separated (needs --devices-db)")
+	fs.StringVar(&f.devicesDB, "devices-db", "", "the fleet's PostgreSQL (postgres://user:password@host:port/db): accounts, timelines and device keys")
+	fs.StringVar(&f.node, "node", "", "this node's name in the fleet (default: the host name)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", cluster.DefaultTTL, "the fleet lease's TTL: how long a dead node's accounts wait before another takes them")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -82,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if _, err := parseLevel(f.logLevel); err != nil {
 			return f, err
 		}
+	}
+	if (f.cluster == "") != (f.devicesDB == "") {
+		return f, errors.New("--cluster and --devices-db go together: a fleet needs both etcd and PostgreSQL")
 	}
 	if f.metrics != "" {
 		if _, err := metrics.CheckAddr(f.metrics, f.metricsRemote); err != nil {
@@ -193,6 +209,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	forgetDeleted(svc.manager, svc.book)
+	if svc.fleet != nil {
+		svc.fleet.start(svc.manager)
+	}
 	if svc.demo != nil {
 		svc.demo.start(svc.manager)
 	}
@@ -234,6 +253,9 @@ func runHeadless(f flags, stderr io.Writer, stop <-chan os.Signal) int {
 		return 1
 	}
 	forgetDeleted(svc.manager, svc.book)
+	if svc.fleet != nil {
+		svc.fleet.start(svc.manager)
+	}
 	if svc.demo != nil {
 		svc.demo.start(svc.manager)
 	}
@@ -272,7 +294,8 @@ type services struct {
 	manager  *core.Manager
 	demo     *demo
 	metrics  *metricsEndpoint
-	cleanup  func() // removes the demo's temporary data directory
+	fleet    *fleetParts // fleet mode only
+	cleanup  func()      // removes the demo's temporary data directory
 	book     *logbook.Book
 }
 
@@ -332,14 +355,26 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 		httpClient = svc.demo.server.HTTPClient()
 		policy = svc.demo.policy(policy)
 	}
+	if f.httpClient != nil {
+		httpClient = f.httpClient
+	}
+	var accounts core.Store = svc.db
+	var gate core.Gate
+	devicesURL := ""
+	if f.cluster != "" {
+		if svc.fleet, err = joinFleet(f, svc); err != nil {
+			return nil, err
+		}
+		accounts, gate, devicesURL = svc.fleet.store, svc.fleet.fleet, f.devicesDB
+	}
 	svc.dialer, err = whatsapp.NewDialer(whatsapp.Config{
-		DevicesPath: devicesPath, Logger: log, Level: level, HTTPClient: httpClient, Versions: svc.db,
+		DevicesPath: devicesPath, DevicesURL: devicesURL, Logger: log, Level: level, HTTPClient: httpClient, Versions: svc.db,
 		DefaultProxy: svc.settings.DefaultProxy,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open the device keys (%s): %w", devicesPath, err)
+		return nil, fmt.Errorf("open the device keys: %w", err)
 	}
-	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: svc.db, Policy: policy, Logger: log})
+	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
 	}
@@ -411,8 +446,14 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 	if s.demo != nil {
 		run("stopping the demo's phones and faults", func() error { s.demo.stop(); return nil })
 	}
+	if s.fleet != nil {
+		run("stopping the fleet's rounds", func() error { s.fleet.stop(); return nil })
+	}
 	if s.manager != nil {
 		run("closing the sessions", func() error { return s.manager.Close(ctx) })
+	}
+	if s.fleet != nil {
+		run("leaving the fleet", func() error { return s.fleet.close(ctx) })
 	}
 	if s.dialer != nil {
 		run("closing the device keys", s.dialer.Close)

@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"warden/core"
+	"warden/core/cluster"
+	"warden/core/store/postgres"
+)
+
+// Fleet mode (--cluster): the node joins the fleet on etcd, keeps the
+// accounts and their timelines in PostgreSQL (--devices-db, which also holds
+// the device keys, in whatsmeow's own tables), and runs only the accounts it
+// owns (core/cluster). The settings, the logs and the saved WhatsApp Web
+// version stay in this node's data directory. Without --cluster nothing of
+// this runs: bbolt and the local SQLite, as always.
+
+// fleetParts are the parts of a running fleet node.
+type fleetParts struct {
+	etcd  *clientv3.Client
+	node  *cluster.Node
+	fleet *cluster.Fleet
+	store *postgres.DB
+}
+
+// joinFleet connects to etcd and PostgreSQL and joins the fleet.
+func joinFleet(f flags, svc *services) (*fleetParts, error) {
+	if f.devicesDB == "" {
+		return nil, errors.New("--cluster needs --devices-db postgres://…: the fleet's shared database")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	p := &fleetParts{}
+	var err error
+	if p.store, err = postgres.Open(ctx, f.devicesDB, svc.log); err != nil {
+		return nil, err
+	}
+	endpoints := strings.Split(f.cluster, ",")
+	if p.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("connect to etcd %s: %w", f.cluster, err)
+	}
+	name := f.node
+	if name == "" {
+		if name, err = os.Hostname(); err != nil || name == "" {
+			p.close(ctx)
+			return nil, errors.New("no node name: give one with --node")
+		}
+	}
+	if p.node, err = cluster.Join(ctx, cluster.Config{Client: p.etcd, Name: name, TTL: f.leaseTTL, Logger: svc.log}); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("join the fleet on etcd %s: %w", f.cluster, err)
+	}
+	p.fleet = cluster.NewFleet(p.node)
+	return p, nil
+}
+
+// start runs the node's rounds once the Manager runs.
+func (p *fleetParts) start(m *core.Manager) { p.fleet.Start(m) }
+
+// stop ends the rounds (before the Manager closes its sessions).
+func (p *fleetParts) stop() {
+	if p.fleet != nil {
+		p.fleet.Stop()
+	}
+}
+
+// close releases the node's accounts and leaves the fleet (after the
+// Manager closed its sessions), then closes the connections.
+func (p *fleetParts) close(ctx context.Context) error {
+	var errs []error
+	if p.node != nil {
+		errs = append(errs, p.node.Close(ctx))
+	}
+	if p.etcd != nil {
+		errs = append(errs, p.etcd.Close())
+	}
+	if p.store != nil {
+		errs = append(errs, p.store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"warden/core"
+	"warden/core/cluster/etcdtest"
+	"warden/core/fakewa"
+	"warden/core/pgserver"
+)
+
+// fleetNode starts a fleet node as `warden --headless --cluster … --devices-db
+// …` would, against the fake server.
+func fleetNode(t *testing.T, f flags) *services {
+	t.Helper()
+	svc, err := start(f, new(slog.LevelVar), slog.NewTextHandler(io.Discard, nil))
+	if err != nil {
+		t.Fatalf("start node %s: %v", f.node, err)
+	}
+	if err := svc.manager.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc.fleet.start(svc.manager)
+	return svc
+}
+
+func waitStatus(t *testing.T, svc *services, id core.AccountID, what string, cond func(core.Status) bool) core.Status {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, ok := svc.manager.Status(id)
+		if ok && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s not reached: %v (%s)", id, what, st.State, st.Reason)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An account added and paired on one fleet node is run, after that node
+// stops, by another node of the fleet, which logs it in with the shared keys:
+// no pairing, never two clients.
+func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
+	srv, err := fakewa.New(fakewa.Config{Seed: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	etcd := etcdtest.Start(t, 1)
+	dsn := pgserver.Start(t)
+	base := flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+
+	fa := base
+	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
+	a := fleetNode(t, fa)
+	acct, err := a.manager.Add(context.Background(), "Shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, a, acct.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
+	jid, err := srv.ScanQR(st.QRCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a, acct.ID, "Connected on a", func(st core.Status) bool { return st.State == core.Connected })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.close(ctx); err != nil {
+		t.Fatalf("closing node a: %v", err)
+	}
+
+	fb := base
+	fb.node, fb.dataDir = "b", filepath.Join(t.TempDir(), "b")
+	b := fleetNode(t, fb)
+	t.Cleanup(func() { _ = b.close(context.Background()) })
+	st = waitStatus(t, b, acct.ID, "Connected on b", func(st core.Status) bool { return st.State == core.Connected || st.QRCode != "" })
+	if st.State != core.Connected {
+		t.Fatal("node b pairs the account again instead of using the shared keys")
+	}
+	if srv.Logins(jid) != 2 || srv.MaxConcurrentLogins(jid) != 1 {
+		t.Errorf("Logins %d, at once %d; want 2 (a, then b) and 1", srv.Logins(jid), srv.MaxConcurrentLogins(jid))
+	}
+	evs, err := b.manager.Events(context.Background(), acct.ID, 1000)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("the shared timeline: %v, %v", evs, err)
+	}
+	var fromA, tokens bool
+	for _, ev := range evs {
+		if ev.Cause == core.CauseShutdown {
+			fromA = true // node a's "Warden was closed"
+		}
+		if ev.Token != 0 {
+			tokens = true
+		}
+	}
+	if !fromA || !tokens {
+		t.Errorf("node b's timeline lacks node a's events (%v) or fencing tokens (%v)", fromA, tokens)
+	}
+}
+
+func TestClusterFlags(t *testing.T) {
+	if _, err := parseFlags([]string{"--cluster", "http://127.0.0.1:2379"}, io.Discard); err == nil {
+		t.Error("--cluster without --devices-db accepted")
+	}
+	f, err := parseFlags([]string{"--cluster", "http://e1:2379,http://e2:2379", "--devices-db", "postgres://w@db/warden", "--node", "n1", "--lease-ttl", "7s"}, io.Discard)
+	if err != nil || f.node != "n1" || f.leaseTTL != 7*time.Second {
+		t.Errorf("parseFlags = %+v, %v", f, err)
+	}
+}
