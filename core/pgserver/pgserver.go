@@ -65,7 +65,13 @@ func Start(t testing.TB) string {
 	}
 	command := func(args ...string) *exec.Cmd {
 		all := append(append([]string(nil), asUser...), args...)
-		return exec.Command(all[0], all[1:]...)
+		cmd := exec.Command(all[0], all[1:]...)
+		// The server runs in its own directory, which the postgres user can
+		// enter, and in the C locale, which every machine has: CI machines
+		// often set LANG to a locale that is not generated.
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "LANG=C", "LC_ALL=C", "LANGUAGE=")
+		return cmd
 	}
 	run := func(args ...string) {
 		t.Helper()
@@ -74,7 +80,7 @@ func Start(t testing.TB) string {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	run(filepath.Join(bin, "initdb"), "-D", data, "-U", "warden", "--auth=trust", "-E", "UTF8", "--no-sync")
+	run(filepath.Join(bin, "initdb"), "-D", data, "-U", "warden", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
 	port := freePort(t)
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, dir)
 	run(filepath.Join(bin, "pg_ctl"), "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start")
