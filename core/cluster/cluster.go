@@ -116,24 +116,81 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	if n.now == nil {
 		n.now = time.Now
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	lease, deadline, err := n.grant(ctx)
+	if err != nil {
+		n.cancel()
+		return nil, err
+	}
+	n.lease, n.deadline = lease, deadline
+	n.wg.Add(2)
+	go n.keepAlive(lease, n.lost)
+	go n.fence(n.lost)
+	n.log.Info("joined the fleet", "node", n.name, "lease", fmt.Sprintf("%x", lease), "ttl", n.ttl)
+	return n, nil
+}
+
+// grant grants a lease and registers the node under it.
+func (n *Node) grant(ctx context.Context) (clientv3.LeaseID, time.Time, error) {
 	sent := n.now()
 	grant, err := n.cli.Grant(ctx, int64((n.ttl+time.Second-1)/time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("cluster: grant the node's lease: %w", err)
+		return 0, time.Time{}, fmt.Errorf("cluster: grant the node's lease: %w", err)
 	}
-	n.lease = grant.ID
-	n.deadline = sent.Add(time.Duration(grant.TTL)*time.Second - n.margin)
 	info, _ := json.Marshal(map[string]any{"name": n.name, "since": sent.UTC()})
-	if _, err := n.cli.Put(ctx, n.key("nodes", n.name), string(info), clientv3.WithLease(n.lease)); err != nil {
-		_, _ = n.cli.Revoke(context.Background(), n.lease)
-		return nil, fmt.Errorf("cluster: register node %s: %w", n.name, err)
+	if _, err := n.cli.Put(ctx, n.key("nodes", n.name), string(info), clientv3.WithLease(grant.ID)); err != nil {
+		_, _ = n.cli.Revoke(context.Background(), grant.ID)
+		return 0, time.Time{}, fmt.Errorf("cluster: register node %s: %w", n.name, err)
 	}
-	n.ctx, n.cancel = context.WithCancel(context.Background())
+	return grant.ID, sent.Add(time.Duration(grant.TTL)*time.Second - n.margin), nil
+}
+
+// Rejoin gives a fenced node a new lease, once etcd answers again, so that it
+// takes its share of the accounts again. The caller must have closed every
+// session of the old lease first (Lost closed; Fleet does so). The old lease
+// is revoked, in case it still lives, but the accounts it owned are waited
+// out as orphans all the same: nobody may assume how long it lived.
+func (n *Node) Rejoin(ctx context.Context) error {
+	n.mu.Lock()
+	closed, old := n.closed, n.lease
+	lost := n.lost
+	n.mu.Unlock()
+	if closed {
+		return errors.New("cluster: the node left the fleet")
+	}
+	select {
+	case <-lost:
+	default:
+		return nil // not fenced: nothing to do
+	}
+	lease, deadline, err := n.grant(ctx)
+	if err != nil {
+		return err
+	}
+	_, _ = n.cli.Revoke(ctx, old)
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		_, _ = n.cli.Revoke(context.Background(), lease)
+		return errors.New("cluster: the node left the fleet")
+	}
+	n.lease, n.deadline = lease, deadline
+	n.lost = make(chan struct{})
+	n.owned = map[string]int64{} // an Acquire that ended after the fence
+	n.absent = map[string]time.Time{}
 	n.wg.Add(2)
-	go n.keepAlive()
-	go n.fence()
-	n.log.Info("joined the fleet", "node", n.name, "lease", fmt.Sprintf("%x", n.lease), "ttl", n.ttl)
-	return n, nil
+	go n.keepAlive(lease, n.lost)
+	go n.fence(n.lost)
+	n.mu.Unlock()
+	n.log.Info("rejoined the fleet with a new lease", "node", n.name, "lease", fmt.Sprintf("%x", lease))
+	return nil
+}
+
+// leaseID returns the node's current lease.
+func (n *Node) leaseID() clientv3.LeaseID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lease
 }
 
 // Name returns the node's name.
@@ -143,7 +200,7 @@ func (n *Node) key(kind, name string) string { return n.prefix + kind + "/" + na
 
 // keepAlive renews the lease every third of the TTL and moves the fence
 // from each acknowledged renewal's send time.
-func (n *Node) keepAlive() {
+func (n *Node) keepAlive(lease clientv3.LeaseID, lost chan struct{}) {
 	defer n.wg.Done()
 	tick := time.NewTicker(n.ttl / 3)
 	defer tick.Stop()
@@ -151,20 +208,20 @@ func (n *Node) keepAlive() {
 		select {
 		case <-n.ctx.Done():
 			return
-		case <-n.lost:
+		case <-lost:
 			return
 		case <-tick.C:
 		}
 		sent := n.now()
 		ctx, cancel := context.WithTimeout(n.ctx, n.ttl/3)
-		resp, err := n.cli.KeepAliveOnce(ctx, n.lease)
+		resp, err := n.cli.KeepAliveOnce(ctx, lease)
 		cancel()
 		if err != nil {
 			n.log.Warn("renewing the node's lease failed", "err", err)
 			continue
 		}
 		n.mu.Lock()
-		if d := sent.Add(time.Duration(resp.TTL)*time.Second - n.margin); d.After(n.deadline) {
+		if d := sent.Add(time.Duration(resp.TTL)*time.Second - n.margin); d.After(n.deadline) && n.lease == lease {
 			n.deadline = d
 		}
 		n.mu.Unlock()
@@ -172,7 +229,7 @@ func (n *Node) keepAlive() {
 }
 
 // fence closes Lost at the deadline, unless renewals moved it.
-func (n *Node) fence() {
+func (n *Node) fence(lost chan struct{}) {
 	defer n.wg.Done()
 	for {
 		n.mu.Lock()
@@ -182,7 +239,7 @@ func (n *Node) fence() {
 			n.mu.Lock()
 			n.owned = map[string]int64{}
 			n.mu.Unlock()
-			close(n.lost)
+			close(lost)
 			n.log.Error("the node's lease may have expired: it stops dialling", "node", n.name)
 			return
 		}
@@ -195,18 +252,23 @@ func (n *Node) fence() {
 }
 
 // Lost is closed once the node's lease may have expired: every session must
-// close, and the node owns nothing any more.
-func (n *Node) Lost() <-chan struct{} { return n.lost }
+// close, and the node owns nothing any more. After Rejoin, Lost returns the
+// new lease's channel.
+func (n *Node) Lost() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lost
+}
 
 // Valid reports whether the node may dial now.
 func (n *Node) Valid() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	select {
 	case <-n.lost:
 		return false
 	default:
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	return !n.closed && n.now().Before(n.deadline)
 }
 
@@ -262,12 +324,13 @@ func (n *Node) Acquire(ctx context.Context, account string) (int64, error) {
 	}
 	// The token is the revision of this transaction: the owner key's create
 	// revision.
+	lease := n.leaseID()
 	rec, _ := json.Marshal(lastRecord{Node: n.name})
 	txn, err := n.cli.Txn(ctx).If(
 		clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", 0),
 		clientv3.Compare(clientv3.ModRevision(lastKey), "=", lastRev),
 	).Then(
-		clientv3.OpPut(ownerKey, n.name, clientv3.WithLease(n.lease)),
+		clientv3.OpPut(ownerKey, n.name, clientv3.WithLease(lease)),
 		clientv3.OpPut(lastKey, string(rec)),
 	).Commit()
 	if err != nil {
@@ -285,9 +348,22 @@ func (n *Node) Acquire(ctx context.Context, account string) (int64, error) {
 		n.log.Warn("recording the ownership's token failed", "account", account, "err", err)
 	}
 	n.mu.Lock()
-	n.owned[account] = token
-	delete(n.absent, account)
+	stale := n.lease != lease
+	select {
+	case <-n.lost:
+		stale = true
+	default:
+	}
+	if !stale {
+		n.owned[account] = token
+		delete(n.absent, account)
+	}
 	n.mu.Unlock()
+	if stale {
+		// The fence fell meanwhile: this ownership dies with the old lease,
+		// and nothing may dial under it.
+		return 0, ErrFenced
+	}
 	n.log.Info("account acquired", "account", account, "token", token)
 	return token, nil
 }
@@ -387,9 +463,10 @@ func (n *Node) Close(ctx context.Context) error {
 	n.closed = true
 	owned := n.owned
 	n.owned = map[string]int64{}
+	lost, lease := n.lost, n.lease
 	n.mu.Unlock()
 	select {
-	case <-n.lost:
+	case <-lost:
 		owned = nil // fenced: the lease is gone or going, and the orphans are waited out
 	default:
 	}
@@ -401,7 +478,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.cancel()
 	n.wg.Wait()
-	if _, err := n.cli.Revoke(ctx, n.lease); err != nil {
+	if _, err := n.cli.Revoke(ctx, lease); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: revoke the node's lease: %w", err))
 	}
 	n.log.Info("left the fleet", "node", n.name)

@@ -267,6 +267,39 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 	if len(a.Owned()) != 0 {
 		t.Errorf("a fenced node still owns %v", a.Owned())
 	}
+
+	// The network comes back: the node rejoins with a new lease and may
+	// take accounts again, but not the one b took over.
+	hole.heal()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*ttl)
+	defer cancel()
+	for {
+		err := a.Rejoin(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the node never rejoined after the network came back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !a.Valid() {
+		t.Fatal("a rejoined node may not dial")
+	}
+	select {
+	case <-a.Lost():
+		t.Fatal("a rejoined node's Lost is still closed")
+	default:
+	}
+	if _, err := a.Acquire(ctx, "acct-1"); !errors.Is(err, cluster.ErrOwned) {
+		t.Errorf("the rejoined node took b's account: %v", err)
+	}
+	if _, err := a.Acquire(ctx, "acct-2"); err != nil {
+		t.Errorf("the rejoined node cannot acquire: %v", err)
+	}
+	if nodes, err := b.Nodes(ctx); err != nil || len(nodes) != 2 {
+		t.Errorf("the fleet's nodes after the rejoin: %v, %v", nodes, err)
+	}
 }
 
 func TestFairShare(t *testing.T) {

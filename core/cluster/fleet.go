@@ -15,7 +15,8 @@ import (
 // Fleet runs this node's share of the accounts. It is the Manager's Gate: the
 // Manager dials an account only while this node owns it and its lease is
 // surely alive. Every round (a third of the TTL) it:
-//   - yields every account at once when the node's fence falls (Lost);
+//   - yields every account at once when the node's fence falls (Lost),
+//     then rejoins with a new lease once etcd answers again;
 //   - yields the accounts whose ownership is no longer this node's;
 //   - takes ownerless accounts that should run, up to its fair share plus
 //     one, and connects them;
@@ -86,8 +87,29 @@ func (f *Fleet) loop() {
 			return
 		case <-f.node.Lost():
 			f.yieldAll("this node lost contact with the fleet's etcd: another node takes its accounts")
-			return
+			if !f.rejoin() {
+				return
+			}
 		case <-tick.C:
+		}
+	}
+}
+
+// rejoin waits for etcd to answer again and takes a new lease, once every
+// session of the old one is closed. It reports false when the Fleet stops.
+func (f *Fleet) rejoin() bool {
+	for {
+		ctx, cancel := context.WithTimeout(f.ctx, f.node.ttl)
+		err := f.node.Rejoin(ctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		f.log.Warn("rejoining the fleet failed; retrying", "err", err)
+		select {
+		case <-f.ctx.Done():
+			return false
+		case <-time.After(f.every):
 		}
 	}
 }

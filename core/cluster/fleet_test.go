@@ -122,6 +122,14 @@ func TestFleetSharesAndTakesOver(t *testing.T) {
 	if a.connected() != 0 {
 		t.Errorf("the cut-off node still runs %d accounts", a.connected())
 	}
+
+	// The network comes back: a rejoins with a new lease, and b hands it
+	// accounts, one per round, down to b's fair share plus one.
+	hole.heal()
+	back := waitFor(t, "a runs accounts again, b within its share", 10*ttl, func() bool {
+		return a.node.Valid() && a.connected() > 0 && b.connected() <= share && a.connected()+b.connected() == len(ids)
+	})
+	t.Logf("after the network came back, a ran %d accounts and b %d within %v", a.connected(), b.connected(), back.Round(time.Millisecond))
 	for _, id := range ids {
 		if n := d.MaxOpen(id); n != 1 {
 			t.Errorf("%s had %d sessions open at once", id, n)

@@ -39,8 +39,6 @@ func (f *Fleet) publishLoop() {
 		select {
 		case <-f.ctx.Done():
 			return
-		case <-f.node.Lost():
-			return
 		case st, ok := <-updates:
 			if !ok {
 				return
@@ -71,7 +69,7 @@ func (f *Fleet) publish(st core.Status) {
 	// Only while this node still owns the account with that token.
 	ownerKey := f.node.key("owner", account)
 	if _, err := f.node.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", token)).
-		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(f.node.lease))).Commit(); err != nil {
+		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(f.node.leaseID()))).Commit(); err != nil {
 		f.log.Warn("publishing a status failed", "account", account, "err", err)
 	}
 }
