@@ -161,7 +161,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f.demo {
 		title, sendHint = "Warden — Demo", demoSendHint
 	}
-	win := ui.New(a, svc.manager, ui.Options{
+	win := ui.New(a, svc.controller(), ui.Options{
 		Title: title,
 		Size:  fyne.NewSize(settings.WindowWidth, settings.WindowHeight),
 		OnResize: func(sz fyne.Size) {

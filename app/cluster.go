@@ -14,6 +14,7 @@ import (
 	"warden/core"
 	"warden/core/cluster"
 	"warden/core/store/postgres"
+	"warden/ui"
 )
 
 // Fleet mode (--cluster): the node joins the fleet on etcd, keeps the
@@ -61,6 +62,16 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	}
 	p.fleet = cluster.NewFleet(p.node)
 	return p, nil
+}
+
+// controller is what the window drives: the fleet's Console in fleet mode
+// (every account of the fleet, commands routed to the node that runs each),
+// the Manager otherwise.
+func (s *services) controller() ui.Controller {
+	if s.fleet != nil {
+		return s.fleet.fleet.Console()
+	}
+	return s.manager
 }
 
 // start runs the node's rounds once the Manager runs.

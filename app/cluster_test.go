@@ -60,7 +60,7 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 	fa := base
 	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
 	a := fleetNode(t, fa)
-	acct, err := a.manager.Add(context.Background(), "Shared")
+	acct, err := a.controller().Add(context.Background(), "Shared")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,6 +129,9 @@ type Status struct {
 	LastCheck SelfCheck
 	// Removed is set on the last Status published for a deleted account.
 	Removed bool
+	// Node, in a fleet, is the Warden node that runs the account ("" when
+	// none does, and outside a fleet). Set by core/cluster's Console.
+	Node string `json:",omitempty"`
 }
 
 // NeedsAction reports whether the account waits for the operator: it will not

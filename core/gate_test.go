@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -61,6 +62,29 @@ func TestGateDialsOnlyOwnedAccounts(t *testing.T) {
 		if stored, _ := s.Account(theirs); !stored.AutoStart {
 			t.Error("refusing the dial cleared AutoStart in the store")
 		}
+		// Nothing ran here, so this node writes nothing in the other
+		// node's timeline, and no command of this node changes the account.
+		if evs, _ := m.Events(context.Background(), theirs, 100); len(evs) != 0 {
+			t.Errorf("this node wrote %d events in another node's timeline: %v", len(evs), evs)
+		}
+		ctx := context.Background()
+		for name, cmd := range map[string]func() error{
+			"Connect":    func() error { return m.Connect(ctx, theirs) },
+			"Disconnect": func() error { return m.Disconnect(ctx, theirs) },
+			"Log out":    func() error { return m.Logout(ctx, theirs) },
+			"Delete":     func() error { return m.Delete(ctx, theirs) },
+			"Rename":     func() error { return m.Rename(ctx, theirs, "mine now") },
+			"SetProxy":   func() error { return m.SetProxy(ctx, theirs, "socks5://127.0.0.1:1080") },
+			"PairPhone":  func() error { _, err := m.PairPhone(ctx, theirs, "+1 555 123 4567"); return err },
+		} {
+			if err := cmd(); !errors.Is(err, core.ErrNotOwned) {
+				t.Errorf("%s of another node's account: %v, want ErrNotOwned", name, err)
+			}
+		}
+		synctest.Wait()
+		if stored, _ := s.Account(theirs); stored.Name != "theirs" || !stored.AutoStart || stored.Proxy != "" || d.Created() != 1 {
+			t.Errorf("refused commands changed the account: %+v, %d sessions", stored, d.Created())
+		}
 		for _, ev := range r.notes(mine, core.SessionConnected.String()) {
 			if ev.Token != 41 {
 				t.Errorf("event %v carries token %d, want 41", ev.Cause, ev.Token)
@@ -89,12 +113,118 @@ func TestGateDialsOnlyOwnedAccounts(t *testing.T) {
 		if st.Reason != "taken over by node b" || !st.Account.AutoStart || d.Open(mine) != 0 {
 			t.Errorf("after Yield: %q, AutoStart %v, %d open; want the reason, AutoStart, no session", st.Reason, st.Account.AutoStart, d.Open(mine))
 		}
-		if err := m.Connect(context.Background(), mine); err != nil {
+		if err := m.Connect(context.Background(), mine); !errors.Is(err, core.ErrNotOwned) {
+			t.Errorf("a Connect without ownership: %v", err)
+		}
+		synctest.Wait()
+		if st := r.wantState(mine, core.Idle); st.Reason != "taken over by node b" || d.Open(mine) != 0 {
+			t.Errorf("a Connect without ownership: %q, %d open", st.Reason, d.Open(mine))
+		}
+	})
+}
+
+// Two nodes over one shared store: what one changes, the other's Refresh
+// brings in; the account's timeline continues where its last owner left it
+// (Resync), with no sequence number written twice.
+func TestRefreshAndResyncShareOneStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, s := coretest.NewDialer(), coretest.NewStore()
+		ctx := context.Background()
+		node := func() (*core.Manager, *fakeGate) {
+			gate := &fakeGate{tokens: map[core.AccountID]int64{}}
+			m, err := core.NewManager(core.Config{Dialer: d, Store: s, Policy: noJitter(), Gate: gate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = m.Close(ctx) })
+			if err := m.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return m, gate
+		}
+		a, gateA := node()
+		b, gateB := node()
+		r := &rig{t: t, m: a, d: d, s: s}
+		id := r.paired("shared") // as if node a had paired it
+		gateA.set(id, 10)
+		if added, _, err := a.Refresh(ctx); err != nil || added != 1 {
+			t.Fatalf("a's Refresh: %d added, %v", added, err)
+		}
+		if added, _, err := b.Refresh(ctx); err != nil || added != 1 {
+			t.Fatalf("b's Refresh: %d added, %v", added, err)
+		}
+		if st, ok := b.Status(id); !ok || st.State != core.Idle || st.Reason != "run by another Warden node" {
+			t.Fatalf("b after Refresh: %+v", st)
+		}
+		if err := a.Connect(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if st := r.wantState(mine, core.Idle); st.Reason != "run by another Warden node" || d.Open(mine) != 0 {
-			t.Errorf("a Connect without ownership: %q, %d open", st.Reason, d.Open(mine))
+		if err := a.Rename(ctx, id, "renamed on a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := b.Status(id); st.Account.Name != "renamed on a" {
+			t.Errorf("b's copy after a's rename: %q", st.Account.Name)
+		}
+		// b's Refresh leaves a's running copy alone.
+		if _, _, err := a.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := a.Status(id); st.State != core.Connected {
+			t.Errorf("a's Refresh touched its running account: %v", st.State)
+		}
+
+		// a hands the account to b: close, flush, then b resyncs and runs it.
+		gateA.set(id, 0)
+		if err := a.Yield(ctx, id, "handed over to b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		aEvents, _ := a.Events(ctx, id, 1000)
+		gateB.set(id, 20)
+		if err := b.Resync(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Connect(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st, _ := b.Status(id); st.State != core.Connected || st.Epoch <= aEvents[len(aEvents)-1].Epoch {
+			t.Errorf("on b: %v, epoch %d after a's %d", st.State, st.Epoch, aEvents[len(aEvents)-1].Epoch)
+		}
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := b.Events(ctx, id, 1000)
+		if len(all) <= len(aEvents) {
+			t.Fatalf("b's events did not reach the shared timeline: %d then %d", len(aEvents), len(all))
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].Seq != all[i-1].Seq+1 {
+				t.Errorf("the shared timeline skips or repeats: #%d after #%d", all[i].Seq, all[i-1].Seq)
+			}
+		}
+		if last := all[len(all)-1]; last.Token != 20 {
+			t.Errorf("b's last event carries token %d, want 20", last.Token)
+		}
+		if d.MaxOpen(id) != 1 {
+			t.Errorf("%d sessions at once", d.MaxOpen(id))
+		}
+
+		// Deleted on b (its owner): a's Refresh lets it go.
+		if err := b.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, removed, err := a.Refresh(ctx); err != nil || removed != 1 {
+			t.Errorf("a's Refresh after the delete: %d removed, %v", removed, err)
+		}
+		if _, ok := a.Status(id); ok {
+			t.Error("a still lists the account deleted on b")
 		}
 	})
 }

@@ -165,3 +165,35 @@ func (q *eventQueue) pop() (Event, bool) {
 	q.buf = q.buf[1:]
 	return ev, true
 }
+
+// StatusHub fans statuses out to subscribers as the Manager does: coalesced,
+// newest per account. Views built on top of Managers (a fleet's console) use
+// it to offer the same Subscribe.
+type StatusHub struct{ f fanout[Status] }
+
+// NewStatusHub returns an empty hub.
+func NewStatusHub() *StatusHub { return &StatusHub{f: fanout[Status]{newQueue: newStatusQueue}} }
+
+// Publish sends st to every subscriber.
+func (h *StatusHub) Publish(st Status) { h.f.publish(st) }
+
+// Subscribe returns coalesced updates until cancel or Close.
+func (h *StatusHub) Subscribe() (<-chan Status, func()) { return h.f.subscribe() }
+
+// Close ends every subscription.
+func (h *StatusHub) Close() { h.f.close() }
+
+// EventHub fans timeline events out in order, as the Manager does.
+type EventHub struct{ f fanout[Event] }
+
+// NewEventHub returns an empty hub.
+func NewEventHub() *EventHub { return &EventHub{f: fanout[Event]{newQueue: newEventQueue}} }
+
+// Publish sends ev to every subscriber.
+func (h *EventHub) Publish(ev Event) { h.f.publish(ev) }
+
+// Subscribe returns the events until cancel or Close.
+func (h *EventHub) Subscribe() (<-chan Event, func()) { return h.f.subscribe() }
+
+// Close ends every subscription.
+func (h *EventHub) Close() { h.f.close() }

@@ -646,10 +646,9 @@ func (t *transition) yield(reason string) {
 		reason = "run by another Warden node"
 	}
 	if t.m.State == Idle && !t.m.open && t.m.deadline[timerDial].IsZero() {
-		if t.m.Reason != reason {
-			t.note(CauseElsewhere, reason)
-			t.m.Reason = reason
-		}
+		// Nothing ran here: only the status says why. No event: the
+		// account's timeline is its owner's to write.
+		t.m.Reason = reason
 		return
 	}
 	t.closeSession()

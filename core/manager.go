@@ -59,6 +59,8 @@ type Manager struct {
 	staleDropped atomic.Uint64
 	skipped      atomic.Uint64
 
+	regMu sync.Mutex // serializes adding accounts: Add, AddExisting, Refresh
+
 	mu sync.RWMutex
 	// mu guards the following
 	accounts map[AccountID]*account
@@ -184,7 +186,11 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.mu.Unlock()
 		m.hub.publish(a.m.Status)
 		if acct.AutoStart && acct.JID != "" {
-			autostart = append(autostart, a)
+			if m.mayRun(acct.ID) != nil {
+				a.m.Reason = "run by another Warden node" // its node starts it once it owns it
+			} else {
+				autostart = append(autostart, a)
+			}
 		}
 	}
 	p := m.Policy()
@@ -334,6 +340,8 @@ func (m *Manager) AddExisting(ctx context.Context, acct Account) (Account, error
 
 // register stores a new account, adds it and, if it should run, starts it.
 func (m *Manager) register(ctx context.Context, acct Account, what string) (Account, error) {
+	m.regMu.Lock()
+	defer m.regMu.Unlock()
 	m.mu.RLock()
 	closed := m.closed
 	m.mu.RUnlock()
@@ -360,6 +368,10 @@ func (m *Manager) register(ctx context.Context, acct Account, what string) (Acco
 	if !acct.AutoStart {
 		return acct, nil
 	}
+	if m.mayRun(acct.ID) != nil {
+		// In a fleet, the node starts it once it owns it (core/cluster).
+		return acct, nil
+	}
 	if err := m.inputTo(a, input{kind: inConnect}); err != nil {
 		return acct, err
 	}
@@ -369,17 +381,26 @@ func (m *Manager) register(ctx context.Context, acct Account, what string) (Acco
 // Connect starts the account, retries now, takes it over from another client or
 // pairs it again, depending on its state. It returns once the dial is queued.
 func (m *Manager) Connect(ctx context.Context, id AccountID) error {
+	if err := m.mayRun(id); err != nil {
+		return err
+	}
 	return m.command(ctx, id, input{kind: inConnect}, false)
 }
 
 // Disconnect closes the account's session and keeps its pairing. It returns
 // when the session is closed.
 func (m *Manager) Disconnect(ctx context.Context, id AccountID) error {
+	if err := m.mayRun(id); err != nil {
+		return err
+	}
 	return m.command(ctx, id, input{kind: inDisconnect}, true)
 }
 
 // Logout unlinks the device on the phone. It needs a live connection.
 func (m *Manager) Logout(ctx context.Context, id AccountID) error {
+	if err := m.mayRun(id); err != nil {
+		return err
+	}
 	reply := make(chan result, 1)
 	if err := m.command(ctx, id, input{kind: inLogout, reply: reply}, false); err != nil {
 		return err
@@ -400,6 +421,9 @@ func (m *Manager) Logout(ctx context.Context, id AccountID) error {
 // unlinked on WhatsApp, the account is still deleted and the error wraps
 // ErrStillLinked: the operator must remove the device on the phone.
 func (m *Manager) Delete(ctx context.Context, id AccountID) error {
+	if err := m.mayRun(id); err != nil {
+		return err
+	}
 	reply := make(chan result, 1)
 	if err := m.command(ctx, id, input{kind: inDelete, reply: reply}, false); err != nil {
 		return err
@@ -417,6 +441,9 @@ func (m *Manager) Delete(ctx context.Context, id AccountID) error {
 func (m *Manager) PairPhone(ctx context.Context, id AccountID, phone string) (string, error) {
 	digits, err := NormalizePhone(phone)
 	if err != nil {
+		return "", err
+	}
+	if err := m.mayRun(id); err != nil {
 		return "", err
 	}
 	reply := make(chan result, 1)
@@ -438,6 +465,9 @@ func (m *Manager) PairPhone(ctx context.Context, id AccountID, phone string) (st
 func (m *Manager) Rename(ctx context.Context, id AccountID, name string) error {
 	name, err := ValidateName(name)
 	if err != nil {
+		return err
+	}
+	if err := m.mayRun(id); err != nil {
 		return err
 	}
 	a := m.lookup(id)

@@ -114,6 +114,9 @@ func (m *Manager) SetProxy(ctx context.Context, id AccountID, proxy string) erro
 	if err != nil {
 		return err
 	}
+	if err := m.mayRun(id); err != nil {
+		return err
+	}
 	a := m.lookup(id)
 	if a == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownAccount, id)

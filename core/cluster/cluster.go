@@ -374,7 +374,7 @@ func (n *Node) Release(ctx context.Context, account string, token int64) error {
 	ownerKey, lastKey := n.key("owner", account), n.key("last", account)
 	rec, _ := json.Marshal(lastRecord{Node: n.name, Token: token, Released: true})
 	txn, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", token)).
-		Then(clientv3.OpDelete(ownerKey), clientv3.OpPut(lastKey, string(rec))).Commit()
+		Then(clientv3.OpDelete(ownerKey), clientv3.OpPut(lastKey, string(rec)), clientv3.OpDelete(n.key("status", account))).Commit()
 	if err != nil {
 		return fmt.Errorf("cluster: release %s: %w", account, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,11 +30,16 @@ type Fleet struct {
 	log   *slog.Logger
 	every time.Duration
 
+	console *Console
+
 	mu     sync.Mutex
 	m      *core.Manager
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	served sync.Mutex
+	seen   map[string]bool // command keys being served
 }
 
 var _ core.Gate = (*Fleet)(nil)
@@ -41,7 +47,9 @@ var _ core.Gate = (*Fleet)(nil)
 // NewFleet returns the node's Fleet; give it to the Manager as its Gate, then
 // call Start.
 func NewFleet(node *Node) *Fleet {
-	return &Fleet{node: node, log: node.log, every: node.ttl / 3}
+	f := &Fleet{node: node, log: node.log, every: node.ttl / 3, seen: map[string]bool{}}
+	f.console = newConsole(f)
+	return f
 }
 
 // Allowed implements core.Gate.
@@ -59,9 +67,11 @@ func (f *Fleet) Start(m *core.Manager) {
 	f.m = m
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.Unlock()
-	f.wg.Add(2)
+	f.wg.Add(4)
 	go f.loop()
 	go f.publishLoop()
+	go f.serveCommands()
+	go f.console.viewLoop()
 }
 
 // Stop ends the rounds; it yields nothing (Close the Manager, then the Node,
@@ -134,15 +144,27 @@ func (f *Fleet) round() {
 	if !f.node.Valid() {
 		return
 	}
-	owners, err := f.owners(ctx)
+	owners, handoffs, err := f.owners(ctx)
 	if err != nil {
 		f.log.Warn("reading the fleet's owners failed", "err", err)
 		return
 	}
 	owned := f.node.Owned()
+	// Accounts added, changed or deleted on other nodes.
+	if _, _, err := f.m.Refresh(ctx); err != nil && !errors.Is(err, core.ErrClosed) {
+		f.log.Warn("reloading the fleet's accounts failed", "err", err)
+	}
 
-	// Ownership that is no longer this node's: close at once.
+	// Ownership that is no longer this node's: close at once. Accounts
+	// deleted here: let their ownership go.
 	for account, token := range owned {
+		if _, ok := f.m.Status(core.AccountID(account)); !ok {
+			if err := f.node.Release(ctx, account, token); err != nil {
+				f.log.Warn("releasing a deleted account failed", "account", account, "err", err)
+			}
+			delete(owned, account)
+			continue
+		}
 		if o, ok := owners[account]; !ok || o.node != f.node.name || o.token != token {
 			f.node.forget(account)
 			f.yield(account, "taken over by another Warden node")
@@ -150,9 +172,12 @@ func (f *Fleet) round() {
 		}
 	}
 
+	// The accounts that should run somewhere: paired, and wanted running.
+	// An account not yet paired runs only on the node where the operator
+	// pairs it (Console.Add, Console.Connect).
 	var want []core.Status
 	for _, st := range f.m.Statuses() {
-		if st.Account.AutoStart {
+		if st.Account.AutoStart && st.Account.JID != "" {
 			want = append(want, st)
 		}
 	}
@@ -165,10 +190,7 @@ func (f *Fleet) round() {
 	// Above the share (a node joined): hand one over.
 	if len(owned) > share {
 		for account, token := range owned {
-			f.yield(account, "handed over to another Warden node to spread the accounts")
-			if err := f.node.Release(ctx, account, token); err != nil {
-				f.log.Warn("handing an account over failed", "account", account, "err", err)
-			}
+			f.handOver(ctx, account, token, "handed over to another Warden node to spread the accounts")
 			break
 		}
 		return
@@ -182,17 +204,44 @@ func (f *Fleet) round() {
 		if _, taken := owners[account]; taken {
 			continue
 		}
+		if to, ok := handoffs[account]; ok && to != f.node.name && slices.Contains(nodes, to) {
+			continue // being moved to another node by the operator
+		}
 		token, err := f.node.Acquire(ctx, account)
 		if err != nil {
 			continue // owned meanwhile, or an orphan still waited out
 		}
 		owned[account] = token
-		if err := f.m.Connect(ctx, st.Account.ID); err != nil && !errors.Is(err, core.ErrAlreadyConnected) {
-			f.log.Warn("connecting an acquired account failed", "account", account, "err", err)
-		}
+		f.run(ctx, st.Account.ID)
 		if now, ok := f.m.Status(st.Account.ID); ok {
 			f.publish(now) // the first status of this ownership
 		}
+	}
+}
+
+// run starts an account this node just acquired: its record and timeline
+// position come from the store first, so that its events follow the last
+// owner's.
+func (f *Fleet) run(ctx context.Context, id core.AccountID) {
+	if err := f.m.Resync(ctx, id); err != nil {
+		f.log.Warn("reloading an acquired account failed", "account", id, "err", err)
+		return // the next round retries, or yields it if deleted
+	}
+	if err := f.m.Connect(ctx, id); err != nil && !errors.Is(err, core.ErrAlreadyConnected) {
+		f.log.Warn("connecting an acquired account failed", "account", id, "err", err)
+	}
+}
+
+// handOver gives an account up cleanly: the session closes, its last events
+// reach the store, then the ownership is released, and another node may
+// take it at once.
+func (f *Fleet) handOver(ctx context.Context, account string, token int64, reason string) {
+	f.yield(account, reason)
+	if err := f.m.Flush(ctx); err != nil {
+		f.log.Warn("storing the last events before a handover failed", "account", account, "err", err)
+	}
+	if err := f.node.Release(ctx, account, token); err != nil {
+		f.log.Warn("handing an account over failed", "account", account, "err", err)
 	}
 }
 
@@ -209,16 +258,23 @@ type ownership struct {
 	token int64
 }
 
-// owners reads every owner key in one request.
-func (f *Fleet) owners(ctx context.Context) (map[string]ownership, error) {
-	prefix := f.node.prefix + "owner/"
-	resp, err := f.node.cli.Get(ctx, prefix, clientv3.WithPrefix())
+// owners reads every owner key, and the handoffs under way, in one request.
+func (f *Fleet) owners(ctx context.Context) (map[string]ownership, map[string]string, error) {
+	ownerPrefix, handoffPrefix := f.node.prefix+"owner/", f.node.prefix+"handoff/"
+	resp, err := f.node.cli.Txn(ctx).Then(
+		clientv3.OpGet(ownerPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(handoffPrefix, clientv3.WithPrefix()),
+	).Commit()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[string]ownership, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		out[string(kv.Key[len(prefix):])] = ownership{node: string(kv.Value), token: kv.CreateRevision}
+	owners := map[string]ownership{}
+	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
+		owners[string(kv.Key[len(ownerPrefix):])] = ownership{node: string(kv.Value), token: kv.CreateRevision}
 	}
-	return out, nil
+	handoffs := map[string]string{}
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		handoffs[string(kv.Key[len(handoffPrefix):])] = string(kv.Value)
+	}
+	return owners, handoffs, nil
 }
