@@ -88,7 +88,7 @@ var (
 	// the fleet.
 	ErrUnknownNode = errors.New("no such node in the fleet")
 	// ErrNoAnswer is wrapped when the owner did not answer in time.
-	ErrNoAnswer = errors.New("the node that runs the account did not answer")
+	ErrNoAnswer  = errors.New("the node that runs the account did not answer")
 	errUnknownOp = errors.New("unknown command")
 	errMoved     = errors.New("the account moved to another node meanwhile: try again")
 	errHandover  = errors.New("the node refused the handover")
