@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/socket"
 	"go.mau.fi/whatsmeow/store"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -572,7 +574,9 @@ func (s *Session) sendError(ctx context.Context, err error) error {
 	case errors.Is(err, whatsmeow.ErrMessageTimedOut):
 		return fmt.Errorf("%w (%v): %w", core.ErrNoAck, AckTimeout, err)
 	case errors.As(err, &disc), errors.Is(err, whatsmeow.ErrNotConnected), errors.Is(err, whatsmeow.ErrNotLoggedIn),
-		errors.Is(err, whatsmeow.ErrIQDisconnected):
+		errors.Is(err, whatsmeow.ErrIQDisconnected), errors.Is(err, socket.ErrSocketClosed), errors.Is(err, net.ErrClosed),
+		!s.cli.IsConnected():
+		// A drop shows as any of these, depending on where whatsmeow was.
 		return fmt.Errorf("%w: the connection dropped before WhatsApp acknowledged the message: %w", core.ErrNotConnected, err)
 	}
 	return err
