@@ -220,15 +220,7 @@ func New(cfg Config) (*Server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", ln.Addr().String())
-	}
-	s.httpClient = &http.Client{Transport: &http.Transport{
-		Proxy:          nil,
-		DialContext:    dial,
-		DialTLSContext: dial, // net/http takes this conn as already past TLS
-	}}
+	s.httpClient = ClientFor(ln.Addr().String())
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
