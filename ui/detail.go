@@ -94,6 +94,8 @@ type detailView struct {
 	// onProxy opens the proxy dialog for the shown account.
 	onProxy     func(core.Status)
 	proxyButton *widget.Button
+	// self is this node's name, in a fleet (nodes.go).
+	self string
 	events      *widget.Label
 	info        *fyne.Container
 	body        *fyne.Container
@@ -368,6 +370,9 @@ func (d *detailView) setFacts(s core.Status, now time.Time) {
 	}
 	setText(d.factLabels["Phone"], phone)
 	setText(d.factLabels["Proxy"], proxyText(s.Account.Proxy))
+	if l, ok := d.factLabels["Node"]; ok {
+		setText(l, nodeText(s, d.self))
+	}
 	attempt := "—"
 	if s.Attempt > 0 {
 		attempt = strconv.Itoa(s.Attempt)

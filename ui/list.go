@@ -237,7 +237,7 @@ func (l *accountList) tick() {
 	now := l.now()
 	for v := range l.views {
 		if s, ok := l.statuses[v.id]; ok && v.id != "" && ticks(s) {
-			v.setLine(statusLine(s, now))
+			v.setLine(rowLine(s, now))
 		}
 	}
 }
@@ -371,7 +371,7 @@ func (v *rowView) set(s core.Status, now time.Time) {
 		phone = "+" + phone
 	}
 	setMuted(v.phone, phone)
-	v.setLine(statusLine(s, now))
+	v.setLine(rowLine(s, now))
 }
 
 func (v *rowView) setLine(text string) { setText(v.line, text) }

@@ -56,6 +56,11 @@ func (w *Window) installShortcuts() {
 	}
 	view.Items = append(view.Items, fyne.NewMenuItemSeparator())
 	menus := []*fyne.Menu{file, fyne.NewMenu("Edit", findItem, sendItem, deleteItem), view}
+	if w.opts.Fleet != nil {
+		menus = append(menus, fyne.NewMenu("Fleet",
+			&fyne.MenuItem{Label: "Nodes…", Action: w.showNodes},
+			&fyne.MenuItem{Label: "Move connection to node…", Action: w.moveSelected}))
+	}
 	if w.opts.About != nil {
 		menus = append(menus, fyne.NewMenu("Help", &fyne.MenuItem{Label: "About Warden", Action: func() { w.showAbout() }}))
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// Backup exports and imports accounts (File › Export accounts… and
 	// Import accounts…); without it there are no such items.
 	Backup Backup
+	// Fleet, in a fleet of nodes (--cluster), adds the node of each account,
+	// Move…, and the Fleet menu's node list (nodes.go).
+	Fleet Fleet
 }
 
 // How often the window redraws at most for status updates, and how often
@@ -143,6 +146,9 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 	w.detail.onSend = w.sendTest
 	w.detail.onProxy = func(s core.Status) { w.showProxyDialog(s) }
+	if opts.Fleet != nil {
+		w.detail.enableFleet(opts.Fleet.Node(), w.showMove)
+	}
 	if opts.SendHint != "" {
 		setMuted(w.detail.send.hint, opts.SendHint)
 	}

@@ -1,0 +1,168 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"warden/core"
+)
+
+// fakeFleet is a fleet of three nodes; it records the moves asked of it.
+type fakeFleet struct {
+	mu    sync.Mutex
+	moves []string
+}
+
+func (f *fakeFleet) Node() string { return "node-a" }
+
+func (f *fakeFleet) Nodes(context.Context) ([]FleetNode, error) {
+	return []FleetNode{
+		{Name: "node-a", Accounts: 21, LeaseLeft: 4 * time.Second, Since: t0.Add(-3 * time.Hour), Self: true},
+		{Name: "node-b", Accounts: 20, LeaseLeft: 5 * time.Second, Since: t0.Add(-3 * time.Hour)},
+		{Name: "node-c", Accounts: 19, LeaseLeft: 3 * time.Second, Since: t0.Add(-12 * time.Minute)},
+	}, nil
+}
+
+func (f *fakeFleet) Move(_ context.Context, id core.AccountID, node string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.moves = append(f.moves, string(id)+" → "+node)
+	return nil
+}
+
+func newFleetWindow(t *testing.T) (*Window, *fakeFleet) {
+	t.Helper()
+	test.NewTempApp(t)
+	statuses := sampleStatuses()
+	for i := range statuses {
+		switch statuses[i].Account.ID {
+		case "connected":
+			statuses[i].Node = "node-a"
+		case "waiting", "connecting":
+			statuses[i].Node = "node-b"
+		}
+	}
+	fleet := &fakeFleet{}
+	ctl := newFakeController(statuses...)
+	w := newWindow(fyne.CurrentApp(), ctl, Options{Now: func() time.Time { return t0 }, Size: fyne.NewSize(1000, 660), Fleet: fleet})
+	w.do = func(f func()) { f() }
+	w.async = func(work func() func()) {
+		if then := work(); then != nil {
+			then()
+		}
+	}
+	t.Cleanup(w.Close)
+	return w, fleet
+}
+
+// In a fleet, each row says where the account runs, the Overview names the
+// node, and Move… hands the account to the node the operator picks.
+func TestFleetWindowShowsNodesAndMoves(t *testing.T) {
+	w, fleet := newFleetWindow(t)
+	if got := w.list.rowOf(t, "waiting"); !strings.HasSuffix(got, " · on node-b") {
+		t.Errorf("the row of an account on node-b says %q", got)
+	}
+	if got := w.list.rowOf(t, "idle"); strings.Contains(got, " · on ") {
+		t.Errorf("the row of an account no node runs says %q", got)
+	}
+	selectRow(t, w, "connected")
+	if got := w.detail.factLabels["Node"].Text; got != "node-a (this node)" {
+		t.Errorf("the Node fact says %q", got)
+	}
+	selectRow(t, w, "idle")
+	if got := w.detail.factLabels["Node"].Text; !strings.HasPrefix(got, "none") {
+		t.Errorf("the Node fact of an account no node runs says %q", got)
+	}
+
+	selectRow(t, w, "waiting")
+	moveItem := fleetMenuItem(t, w, "Move connection to node…")
+	moveItem.Action()
+	dlg := topDialog(t, w)
+	var pick *widget.Select
+	for _, o := range visible(dlg) {
+		if s, ok := o.(*widget.Select); ok {
+			pick = s
+		}
+	}
+	if pick == nil {
+		t.Fatal("the Move dialog has no node to pick")
+	}
+	if strings.Join(pick.Options, ",") != "node-a,node-c" {
+		t.Errorf("the Move dialog offers %v, want the other nodes", pick.Options)
+	}
+	pick.SetSelected("node-c")
+	test.ApplyTheme(t, theme.LightTheme())
+	test.AssertImageMatches(t, "move_light.png", w.win.Canvas().Capture())
+	tapDialogButton(t, w, "Move")
+	if strings.Join(fleet.moves, ";") != "waiting → node-c" {
+		t.Errorf("moves: %v", fleet.moves)
+	}
+}
+
+func TestWithoutAFleetNoNodeAppears(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	if _, ok := w.detail.factLabels["Node"]; ok {
+		t.Error("a window outside a fleet has a Node fact")
+	}
+	for _, m := range w.win.MainMenu().Items {
+		if m.Label == "Fleet" {
+			t.Error("a window outside a fleet has a Fleet menu")
+		}
+	}
+}
+
+func TestNodesDialogImage(t *testing.T) {
+	w, _ := newFleetWindow(t)
+	test.ApplyTheme(t, theme.LightTheme())
+	selectRow(t, w, "waiting")
+	fleetMenuItem(t, w, "Nodes…").Action()
+	dlg := topDialog(t, w)
+	for _, want := range []string{"node-a (this node)", "node-c", "healthy · 4 s left", "3 nodes run 60 accounts."} {
+		found := false
+		for _, o := range visible(dlg) {
+			if l, ok := o.(*widget.Label); ok && strings.HasPrefix(l.Text, want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the node list lacks %q", want)
+		}
+	}
+	test.AssertImageMatches(t, "nodes_light.png", w.win.Canvas().Capture())
+}
+
+func fleetMenuItem(t *testing.T, w *Window, label string) *fyne.MenuItem {
+	t.Helper()
+	for _, m := range w.win.MainMenu().Items {
+		if m.Label != "Fleet" {
+			continue
+		}
+		for _, it := range m.Items {
+			if it.Label == label {
+				return it
+			}
+		}
+	}
+	t.Fatalf("no Fleet › %s", label)
+	return nil
+}
+
+// rowOf returns the second line a list row shows for id.
+func (l *accountList) rowOf(t *testing.T, id core.AccountID) string {
+	t.Helper()
+	s, ok := l.statuses[id]
+	if !ok {
+		t.Fatalf("%s is not listed", id)
+	}
+	v := newRowView()
+	v.set(s, t0)
+	return v.line.Text
+}
