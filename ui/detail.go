@@ -95,16 +95,16 @@ type detailView struct {
 	onProxy     func(core.Status)
 	proxyButton *widget.Button
 	// self is this node's name, in a fleet (nodes.go).
-	self string
-	events      *widget.Label
-	info        *fyne.Container
-	body        *fyne.Container
-	header      *fyne.Container
-	sinceRow    *fyne.Container
-	top         *fyne.Container
-	frame       *fyne.Container
-	empty       *fyne.Container
-	content     *fyne.Container
+	self     string
+	events   *widget.Label
+	info     *fyne.Container
+	body     *fyne.Container
+	header   *fyne.Container
+	sinceRow *fyne.Container
+	top      *fyne.Container
+	frame    *fyne.Container
+	empty    *fyne.Container
+	content  *fyne.Container
 
 	// tabs hold the body under the header: Overview, then the tabs added
 	// with addTab (Timeline, Logs).
