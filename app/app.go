@@ -179,6 +179,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		SendHint:        sendHint,
 		About:           svc.about,
 		Backup:          windowBackup{svc},
+		Fleet:           svc.windowFleet(),
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.manager, win.Window(), a.Quit)

@@ -74,6 +74,36 @@ func (s *services) controller() ui.Controller {
 	return s.manager
 }
 
+// windowFleet is the window's view of the fleet (ui.Fleet); nil outside a
+// fleet.
+func (s *services) windowFleet() ui.Fleet {
+	if s.fleet == nil {
+		return nil
+	}
+	return consoleFleet{s.fleet.fleet.Console()}
+}
+
+// consoleFleet adapts the Console to ui.Fleet.
+type consoleFleet struct{ c *cluster.Console }
+
+func (f consoleFleet) Node() string { return f.c.Node() }
+
+func (f consoleFleet) Move(ctx context.Context, id core.AccountID, node string) error {
+	return f.c.Move(ctx, id, node)
+}
+
+func (f consoleFleet) Nodes(ctx context.Context) ([]ui.FleetNode, error) {
+	nodes, err := f.c.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.FleetNode, len(nodes))
+	for i, n := range nodes {
+		out[i] = ui.FleetNode{Name: n.Name, Accounts: n.Accounts, LeaseLeft: n.LeaseTTL, Since: n.Since, Self: n.Self}
+	}
+	return out, nil
+}
+
 // start runs the node's rounds once the Manager runs.
 func (p *fleetParts) start(m *core.Manager) { p.fleet.Start(m) }
 
