@@ -66,6 +66,8 @@ type flags struct {
 	devicesDB string
 	node      string
 	leaseTTL  time.Duration
+	// standalone ignores the fleet saved in Settings for this run.
+	standalone bool
 	// httpClient replaces the real WhatsApp servers (tests).
 	httpClient *http.Client
 }
@@ -84,7 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.cluster, "cluster", "", "join a fleet of Warden nodes: etcd endpoints, comma-separated (needs --devices-db)")
 	fs.StringVar(&f.devicesDB, "devices-db", "", "the fleet's PostgreSQL (postgres://user:password@host:port/db): accounts, timelines and device keys")
 	fs.StringVar(&f.node, "node", "", "this node's name in the fleet (default: the host name)")
-	fs.DurationVar(&f.leaseTTL, "lease-ttl", cluster.DefaultTTL, "the fleet lease's TTL: how long a dead node's accounts wait before another takes them")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 0, "the fleet lease's TTL: how long a dead node's accounts wait before another takes them (default 5s)")
+	fs.BoolVar(&f.standalone, "standalone", false, "run alone for this start, even if Settings name a fleet")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -98,6 +101,27 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	}
 	if (f.cluster == "") != (f.devicesDB == "") {
 		return f, errors.New("--cluster and --devices-db go together: a fleet needs both etcd and PostgreSQL")
+	}
+	if f.cluster != "" {
+		if f.standalone {
+			return f, errors.New("--standalone and --cluster contradict each other")
+		}
+		if _, err := cluster.ParseEndpoints(f.cluster); err != nil {
+			return f, fmt.Errorf("--cluster: %w", err)
+		}
+		if err := cluster.CheckDatabaseURL(f.devicesDB); err != nil {
+			return f, fmt.Errorf("--devices-db: %w", err)
+		}
+	}
+	if f.node != "" {
+		if err := cluster.CheckNodeName(f.node); err != nil {
+			return f, fmt.Errorf("--node: %w", err)
+		}
+	}
+	if f.leaseTTL != 0 {
+		if err := cluster.CheckTTL(f.leaseTTL); err != nil {
+			return f, fmt.Errorf("--lease-ttl: %w", err)
+		}
 	}
 	if f.metrics != "" {
 		if _, err := metrics.CheckAddr(f.metrics, f.metricsRemote); err != nil {
@@ -296,6 +320,8 @@ type services struct {
 	demo     *demo
 	metrics  *metricsEndpoint
 	fleet    *fleetParts // fleet mode only
+	// fleetFromSettings is set when the fleet came from Settings, not flags.
+	fleetFromSettings bool
 	cleanup  func()      // removes the demo's temporary data directory
 	book     *logbook.Book
 }
@@ -362,6 +388,18 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	var accounts core.Store = svc.db
 	var gate core.Gate
 	devicesURL := ""
+	if fl := svc.settings.Fleet; f.cluster == "" && fl.Endpoints != "" && !f.standalone && !f.demo {
+		// The fleet saved in Settings; the command line's overrides it.
+		f.cluster, f.devicesDB = fl.Endpoints, fl.DatabaseURL
+		if f.node == "" {
+			f.node = fl.Node
+		}
+		if f.leaseTTL == 0 {
+			f.leaseTTL = fl.LeaseTTL
+		}
+		svc.fleetFromSettings = true
+		log.Info("joining the fleet saved in Settings (start with --standalone to run alone)", "etcd", fl.Endpoints)
+	}
 	if f.cluster != "" {
 		if svc.fleet, err = joinFleet(f, svc); err != nil {
 			return nil, err

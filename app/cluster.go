@@ -41,10 +41,17 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	defer cancel()
 	p := &fleetParts{}
 	var err error
+	if f.leaseTTL == 0 {
+		f.leaseTTL = cluster.DefaultTTL
+	}
 	if p.store, err = postgres.Open(ctx, f.devicesDB, svc.log); err != nil {
 		return nil, err
 	}
-	endpoints := strings.Split(f.cluster, ",")
+	endpoints, err := cluster.ParseEndpoints(f.cluster)
+	if err != nil {
+		p.close(ctx)
+		return nil, err
+	}
 	if p.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}); err != nil {
 		p.close(ctx)
 		return nil, fmt.Errorf("connect to etcd %s: %w", f.cluster, err)
@@ -60,6 +67,11 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 		p.close(ctx)
 		return nil, fmt.Errorf("join the fleet on etcd %s: %w", f.cluster, err)
 	}
+	where := "the command line"
+	if svc.fleetFromSettings {
+		where = "Settings"
+	}
+	svc.log.Info("joined the fleet", "node", name, "etcd", strings.Join(endpoints, ","), "database", cluster.RedactURL(f.devicesDB), "from", where)
 	p.fleet = cluster.NewFleet(p.node)
 	return p, nil
 }

@@ -9,9 +9,11 @@ import (
 	"time"
 
 	"warden/core"
+	"warden/core/cluster"
 	"warden/core/cluster/etcdtest"
 	"warden/core/fakewa"
 	"warden/core/pgserver"
+	"warden/core/store"
 )
 
 // fleetNode starts a fleet node as `warden --headless --cluster … --devices-db
@@ -112,5 +114,65 @@ func TestClusterFlags(t *testing.T) {
 	f, err := parseFlags([]string{"--cluster", "http://e1:2379,http://e2:2379", "--devices-db", "postgres://w@db/warden", "--node", "n1", "--lease-ttl", "7s"}, io.Discard)
 	if err != nil || f.node != "n1" || f.leaseTTL != 7*time.Second {
 		t.Errorf("parseFlags = %+v, %v", f, err)
+	}
+	for _, args := range [][]string{
+		{"--cluster", "e1:2379", "--devices-db", "postgres://w@db/warden"},
+		{"--cluster", "http://e1:2379", "--devices-db", "mysql://w@db/warden"},
+		{"--cluster", "http://e1:2379", "--devices-db", "postgres://w@db/warden", "--node", "my node"},
+		{"--cluster", "http://e1:2379", "--devices-db", "postgres://w@db/warden", "--lease-ttl", "500ms"},
+		{"--cluster", "http://e1:2379", "--devices-db", "postgres://w@db/warden", "--standalone"},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+}
+
+// A fleet saved in Settings is joined at the next start; --standalone runs
+// alone for one start, leaving the setting as it is.
+func TestFleetFromSettings(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	dsn := pgserver.Start(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	alone := func(f flags) *services {
+		t.Helper()
+		svc, err := start(f, new(slog.LevelVar), slog.NewTextHandler(io.Discard, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	svc := alone(flags{dataDir: dir})
+	if svc.fleet != nil {
+		t.Fatal("a new desktop joined a fleet")
+	}
+	s := svc.settings
+	s.Fleet = store.Fleet{Endpoints: etcd.Endpoints[0], DatabaseURL: dsn, Node: "desk-1", LeaseTTL: 3 * time.Second}
+	if err := svc.db.SaveSettings(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	svc = alone(flags{dataDir: dir})
+	if svc.fleet == nil || svc.fleet.node.Name() != "desk-1" {
+		t.Fatalf("the saved fleet was not joined: %+v", svc.fleet)
+	}
+	if _, ok := svc.controller().(*cluster.Console); !ok {
+		t.Error("the window of a fleet node does not drive the fleet's console")
+	}
+	if err := svc.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	svc = alone(flags{dataDir: dir, standalone: true})
+	defer svc.close(ctx)
+	if svc.fleet != nil {
+		t.Error("--standalone joined the saved fleet")
+	}
+	if svc.settings.Fleet.Endpoints == "" {
+		t.Error("--standalone forgot the saved fleet")
 	}
 }

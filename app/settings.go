@@ -79,6 +79,7 @@ func uiSettings(s store.Settings) ui.Settings {
 		DefaultProxy:       s.DefaultProxy,
 		MetricsAddr:        s.MetricsAddr,
 		MetricsAllowRemote: s.MetricsAllowRemote,
+		Fleet:              ui.FleetSettings(s.Fleet),
 	}
 }
 
@@ -93,6 +94,7 @@ func storeSettings(base store.Settings, u ui.Settings) store.Settings {
 	s.EventRetention = store.Retention{MaxEvents: u.MaxEvents, MaxAge: u.MaxAge}
 	s.DefaultProxy = u.DefaultProxy
 	s.MetricsAddr, s.MetricsAllowRemote = u.MetricsAddr, u.MetricsAllowRemote
+	s.Fleet = store.Fleet(u.Fleet)
 	return s
 }
 

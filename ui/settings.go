@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
+	"warden/core/cluster"
 	"warden/core/metrics"
 )
 
@@ -39,6 +40,16 @@ type Settings struct {
 	// for off; MetricsAllowRemote lets other machines reach it.
 	MetricsAddr        string
 	MetricsAllowRemote bool
+	// Fleet is the fleet this desktop joins the next time Warden starts.
+	Fleet FleetSettings
+}
+
+// FleetSettings name a fleet of Warden nodes; all empty for none.
+type FleetSettings struct {
+	Endpoints   string // etcd's, comma-separated
+	DatabaseURL string // the fleet's PostgreSQL
+	Node        string // "" for the host name
+	LeaseTTL    time.Duration
 }
 
 // SettingsStore loads and saves the settings. Save applies them at once
@@ -119,6 +130,10 @@ type settingsForm struct {
 	defaultProxy  string // shown with its password hidden
 	metricsAddr   string
 	metricsRemote bool
+	fleetEtcd     string
+	fleetDB       string // shown with its password hidden
+	fleetNode     string
+	fleetTTL      string // seconds; empty for the default
 }
 
 type scheduleText struct{ upTo, delay string }
@@ -139,6 +154,10 @@ const (
 	fieldMaxDays   = "max days"
 	fieldProxy     = "default proxy"
 	fieldMetrics   = "metrics"
+	fieldFleetEtcd = "fleet etcd"
+	fieldFleetDB   = "fleet database"
+	fieldFleetNode = "fleet node"
+	fieldFleetTTL  = "fleet lease"
 )
 
 func rowField(i int, f string) string { return fmt.Sprintf("row %d %s", i, f) }
@@ -164,6 +183,13 @@ func formOf(s Settings) settingsForm {
 		f.defaultProxy = core.RedactProxy(s.DefaultProxy)
 	}
 	f.metricsAddr, f.metricsRemote = s.MetricsAddr, s.MetricsAllowRemote
+	f.fleetEtcd, f.fleetNode = s.Fleet.Endpoints, s.Fleet.Node
+	if s.Fleet.DatabaseURL != "" {
+		f.fleetDB = cluster.RedactURL(s.Fleet.DatabaseURL)
+	}
+	if s.Fleet.LeaseTTL != 0 {
+		f.fleetTTL = formatNumber(s.Fleet.LeaseTTL.Seconds())
+	}
 	for _, b := range p.Schedule {
 		f.schedule = append(f.schedule, scheduleText{strconv.Itoa(b.UpTo), formatNumber(b.Delay.Seconds())})
 	}
@@ -262,6 +288,39 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 	if s.MetricsAddr != "" {
 		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
 			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), metrics.ErrInvalidAddr.Error()+": "), metrics.ErrNotLoopback.Error()+": ")) + "."
+		}
+	}
+
+	s.Fleet, msg = FleetSettings{}, ""
+	etcd, db := strings.TrimSpace(f.fleetEtcd), strings.TrimSpace(f.fleetDB)
+	if db != "" && db == cluster.RedactURL(base.Fleet.DatabaseURL) {
+		db = base.Fleet.DatabaseURL // left as shown: keep the saved password
+	}
+	fleetErr := func(field string, err error) {
+		errs[field] = capitalize(strings.TrimPrefix(err.Error(), cluster.ErrInvalidConfig.Error()+": ")) + "."
+	}
+	if etcd != "" || db != "" || strings.TrimSpace(f.fleetNode) != "" || strings.TrimSpace(f.fleetTTL) != "" {
+		s.Fleet = FleetSettings{Endpoints: etcd, DatabaseURL: db, Node: strings.TrimSpace(f.fleetNode)}
+		if eps, err := cluster.ParseEndpoints(etcd); err != nil {
+			fleetErr(fieldFleetEtcd, err)
+		} else {
+			s.Fleet.Endpoints = strings.Join(eps, ",")
+		}
+		if db == "" {
+			errs[fieldFleetDB] = "A fleet needs its database too."
+		} else if err := cluster.CheckDatabaseURL(db); err != nil {
+			fleetErr(fieldFleetDB, err)
+		}
+		if s.Fleet.Node != "" {
+			if err := cluster.CheckNodeName(s.Fleet.Node); err != nil {
+				fleetErr(fieldFleetNode, err)
+			}
+		}
+		if t := strings.TrimSpace(f.fleetTTL); t != "" {
+			var secs int
+			secs, msg = parseCount(t, int(cluster.MinTTL.Seconds()), int(cluster.MaxTTL.Seconds()))
+			check(fieldFleetTTL, msg)
+			s.Fleet.LeaseTTL = time.Duration(secs) * time.Second
 		}
 	}
 
@@ -409,6 +468,7 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 		fieldJitter: f.jitter, fieldConflicts: f.conflicts, fieldWindow: f.window, fieldTakeover: f.takeover,
 		fieldZombie: f.zombie, fieldSelfCheck: f.selfCheck, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
 		fieldProxy: f.defaultProxy, fieldMetrics: f.metricsAddr,
+		fieldFleetEtcd: f.fleetEtcd, fieldFleetDB: f.fleetDB, fieldFleetNode: f.fleetNode, fieldFleetTTL: f.fleetTTL,
 	} {
 		d.entries[key] = d.newEntry(text)
 		d.errLabels[key] = errorLabel()
@@ -511,6 +571,10 @@ func (d *settingsDialog) form() settingsForm {
 		defaultProxy:  d.entries[fieldProxy].Text,
 		metricsAddr:   d.entries[fieldMetrics].Text,
 		metricsRemote: d.metricsRemote.Checked,
+		fleetEtcd:     d.entries[fieldFleetEtcd].Text,
+		fleetDB:       d.entries[fieldFleetDB].Text,
+		fleetNode:     d.entries[fieldFleetNode].Text,
+		fleetTTL:      d.entries[fieldFleetTTL].Text,
 	}
 	for _, r := range d.rows {
 		f.schedule = append(f.schedule, scheduleText{r.upTo.Text, r.delay.Text})
@@ -611,6 +675,13 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[key]), // under the entry
 		)
 	}
+	wide := func(label, key, placeholder string) fyne.CanvasObject {
+		d.entries[key].PlaceHolder = placeholder
+		return container.NewVBox(
+			container.NewHBox(sized(widget.NewLabel(label), labelWidth), sized(d.entries[key], 320)),
+			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[key]),
+		)
+	}
 	header := container.NewHBox(
 		sized(&widget.Label{Text: "Attempts up to", SizeName: theme.SizeNameCaptionText}, 110),
 		sized(&widget.Label{Text: "Wait", SizeName: theme.SizeNameCaptionText}, 110),
@@ -647,6 +718,13 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.errLabels[fieldMetrics]),
 			container.New(layout.NewCustomPaddedLayout(0, 0, labelWidth+theme.Padding(), 0), d.metricsRemote),
 		),
+		widget.NewSeparator(),
+		heading("Fleet"),
+		note("Run this desktop as a node of a fleet of Warden nodes, which share the accounts (see the README).\nApplies the next time Warden starts; leave etcd empty to run alone. The fleet's database holds\nits accounts: export this desktop's accounts first, then import them once it runs in the fleet."),
+		wide("etcd endpoints", fieldFleetEtcd, "http://etcd1:2379,http://etcd2:2379"),
+		wide("Database", fieldFleetDB, "postgres://warden:password@db:5432/warden"),
+		wide("Node name", fieldFleetNode, "empty: this machine's host name"),
+		field("Lease time", fieldFleetTTL, "s (empty: 5)"),
 		widget.NewSeparator(),
 		heading("Timeline"),
 		field("Keep at most", fieldMaxEvents, "events per account"),

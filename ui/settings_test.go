@@ -381,3 +381,62 @@ func TestSettingsMetricsAddress(t *testing.T) {
 		t.Error("port 99999 is accepted")
 	}
 }
+
+func TestSettingsFleet(t *testing.T) {
+	base := defaultSettings()
+	base.Fleet = FleetSettings{Endpoints: "http://e1:2379", DatabaseURL: "postgres://warden:hunter2@db:5432/warden", Node: "desk-1", LeaseTTL: 7 * time.Second}
+	f := formOf(base)
+	if strings.Contains(f.fleetDB, "hunter2") || f.fleetTTL != "7" {
+		t.Fatalf("the form shows %q and %q", f.fleetDB, f.fleetTTL)
+	}
+	// Untouched, the saved password stays.
+	if s, errs := validateSettings(base, f); len(errs) != 0 || s.Fleet != base.Fleet {
+		t.Errorf("untouched: %+v, %v; want the saved fleet", s.Fleet, errs)
+	}
+	// Emptied, the desktop runs alone.
+	alone := settingsForm(f)
+	alone.fleetEtcd, alone.fleetDB, alone.fleetNode, alone.fleetTTL = "", "", "", ""
+	if s, errs := validateSettings(base, alone); len(errs) != 0 || s.Fleet != (FleetSettings{}) {
+		t.Errorf("emptied: %+v, %v", s.Fleet, errs)
+	}
+	for _, c := range []struct {
+		etcd, db, node, ttl string
+		field, want         string
+	}{
+		{"e1:2379", "postgres://w@db/warden", "", "", fieldFleetEtcd, "http://"},
+		{"http://e1:2379", "", "", "", fieldFleetDB, "needs its database"},
+		{"", "postgres://w@db/warden", "", "", fieldFleetEtcd, "No etcd endpoint"},
+		{"http://e1:2379", "postgres://w@db", "", "", fieldFleetDB, "no database"},
+		{"http://e1:2379", "postgres://w@db/warden", "my desk", "", fieldFleetNode, "not allowed"},
+		{"http://e1:2379", "postgres://w@db/warden", "", "1", fieldFleetTTL, "at least 2"},
+	} {
+		g := f
+		g.fleetEtcd, g.fleetDB, g.fleetNode, g.fleetTTL = c.etcd, c.db, c.node, c.ttl
+		if _, errs := validateSettings(base, g); !strings.Contains(errs[c.field], c.want) {
+			t.Errorf("%+v: %s error %q, want %q (all: %v)", c, c.field, errs[c.field], c.want, errs)
+		}
+	}
+
+	// In the dialog: a bad endpoint blocks Save; a good fleet is saved.
+	_, d, st := newSettingsWindow(t)
+	retype(d.entries[fieldFleetEtcd], "etcd1:2379")
+	retype(d.entries[fieldFleetDB], "postgres://warden:pw@db:5432/warden")
+	if !d.save.Disabled() || !d.errLabels[fieldFleetEtcd].Visible() {
+		t.Fatal("a bad etcd endpoint can be saved")
+	}
+	retype(d.entries[fieldFleetEtcd], "http://etcd1:2379, http://etcd2:2379")
+	test.Tap(d.save)
+	if got := st.s.Fleet; got.Endpoints != "http://etcd1:2379,http://etcd2:2379" || got.DatabaseURL != "postgres://warden:pw@db:5432/warden" || got.Node != "" {
+		t.Errorf("saved %+v", got)
+	}
+}
+
+func TestSettingsFleetImage(t *testing.T) {
+	w, d, _ := newSettingsWindow(t)
+	test.ApplyTheme(t, theme.LightTheme())
+	retype(d.entries[fieldFleetEtcd], "http://etcd1:2379,http://etcd2:2379")
+	retype(d.entries[fieldFleetDB], "postgres://warden@db")
+	y := fyne.CurrentApp().Driver().AbsolutePositionForObject(d.entries[fieldFleetEtcd]).Y
+	d.scroll.ScrollToOffset(fyne.NewPos(0, d.scroll.Offset.Y+y-300))
+	test.AssertImageMatches(t, "settings_fleet.png", w.win.Canvas().Capture())
+}

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"warden/core"
+	"warden/core/cluster"
 	"warden/core/metrics"
 )
 
@@ -33,6 +34,46 @@ type Settings struct {
 	// reach.
 	MetricsAddr        string
 	MetricsAllowRemote bool
+	// Fleet, when its endpoints are set, makes Warden a node of a fleet the
+	// next time it starts (see README, "Several machines").
+	Fleet Fleet
+}
+
+// Fleet is the fleet this node joins at start; the zero value is none.
+type Fleet struct {
+	Endpoints   string        `json:"endpoints"`    // etcd's, comma-separated
+	DatabaseURL string        `json:"database_url"` // the fleet's PostgreSQL
+	Node        string        `json:"node"`         // "" for the host name
+	LeaseTTL    time.Duration `json:"lease_ttl"`    // 0 for the default
+}
+
+// Validate checks a fleet configuration: all or nothing of endpoints and
+// database.
+func (f Fleet) Validate() error {
+	if f.Endpoints == "" && f.DatabaseURL == "" {
+		if f.Node != "" || f.LeaseTTL != 0 {
+			return errors.New("a node name or lease time without a fleet")
+		}
+		return nil
+	}
+	if f.Endpoints == "" || f.DatabaseURL == "" {
+		return errors.New("a fleet needs both etcd's endpoints and the database URL")
+	}
+	if _, err := cluster.ParseEndpoints(f.Endpoints); err != nil {
+		return err
+	}
+	if err := cluster.CheckDatabaseURL(f.DatabaseURL); err != nil {
+		return err
+	}
+	if f.Node != "" {
+		if err := cluster.CheckNodeName(f.Node); err != nil {
+			return err
+		}
+	}
+	if f.LeaseTTL != 0 {
+		return cluster.CheckTTL(f.LeaseTTL)
+	}
+	return nil
 }
 
 // ErrInvalidSettings is wrapped by SaveSettings' errors, which name the field.
@@ -106,6 +147,9 @@ func (s Settings) Validate() error {
 			return fmt.Errorf("%w: MetricsAddr: %w", ErrInvalidSettings, err)
 		}
 	}
+	if err := s.Fleet.Validate(); err != nil {
+		return fmt.Errorf("%w: Fleet: %w", ErrInvalidSettings, err)
+	}
 	if p, err := core.NormalizeProxy(s.DefaultProxy); err != nil || p != s.DefaultProxy || p == core.ProxyDirect {
 		return bad("DefaultProxy", "%q is not a proxy URL in canonical form", core.RedactProxy(s.DefaultProxy))
 	}
@@ -160,6 +204,7 @@ func (s *Settings) fields() []settingField {
 		field("default_proxy", &s.DefaultProxy),
 		field("metrics_addr", &s.MetricsAddr),
 		field("metrics_allow_remote", &s.MetricsAllowRemote),
+		field("fleet", &s.Fleet),
 	}
 }
 

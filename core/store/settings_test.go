@@ -43,6 +43,7 @@ func TestSettingsSurviveReopen(t *testing.T) {
 	s.Theme = "dark"
 	s.WindowWidth, s.WindowHeight = 1440.5, 900
 	s.EventRetention = Retention{MaxEvents: 5000, MaxAge: 7 * 24 * time.Hour}
+	s.Fleet = Fleet{Endpoints: "http://e1:2379,http://e2:2379", DatabaseURL: "postgres://w:pw@db/warden", Node: "desk-1", LeaseTTL: 7 * time.Second}
 	if err := db.SaveSettings(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,10 @@ func TestSaveSettingsRefusesInvalid(t *testing.T) {
 		{"WindowHeight", func(s *Settings) { s.WindowHeight = 1e9 }},
 		{"EventRetention.MaxEvents", func(s *Settings) { s.EventRetention.MaxEvents = 0 }},
 		{"EventRetention.MaxAge", func(s *Settings) { s.EventRetention.MaxAge = time.Minute }},
+		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "http://e1:2379"} }},
+		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "e1", DatabaseURL: "postgres://db/w"} }},
+		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "http://e1:2379", DatabaseURL: "postgres://db/w", LeaseTTL: time.Hour} }},
+		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Node: "lonely"} }},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			db := openTest(t)

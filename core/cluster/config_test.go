@@ -1,0 +1,68 @@
+package cluster_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/core/cluster"
+)
+
+func TestParseEndpoints(t *testing.T) {
+	got, err := cluster.ParseEndpoints(" http://e1:2379, https://e2:2379/ ,")
+	if err != nil || strings.Join(got, ",") != "http://e1:2379,https://e2:2379" {
+		t.Errorf("ParseEndpoints = %v, %v", got, err)
+	}
+	for in, want := range map[string]string{
+		"":                    "no etcd endpoint",
+		"e1:2379":             "http://",
+		"http://e1":           "no port",
+		"ftp://e1:2379":       "starts with http://",
+		"http://e1:2379/v3":   "no path",
+		"http://e1:2379,%zz":  "not an etcd endpoint",
+		"http://e1:2379, , ,": "",
+	} {
+		_, err := cluster.ParseEndpoints(in)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", in, err)
+			}
+			continue
+		}
+		if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want it to say %q", in, err, want)
+		}
+	}
+}
+
+func TestCheckDatabaseURLAndNodeName(t *testing.T) {
+	if err := cluster.CheckDatabaseURL("postgres://w:pw@db:5432/warden?sslmode=disable"); err != nil {
+		t.Error(err)
+	}
+	for in, want := range map[string]string{
+		"mysql://db/warden":  "postgres://",
+		"postgres:///warden": "no host",
+		"postgres://db":      "no database",
+	} {
+		if err := cluster.CheckDatabaseURL(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	if got := cluster.RedactURL("postgres://w:secret@db/warden"); strings.Contains(got, "secret") {
+		t.Errorf("RedactURL shows the password: %s", got)
+	}
+	for _, ok := range []string{"node-a", "desk_2.office"} {
+		if err := cluster.CheckNodeName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a b", "é", strings.Repeat("x", 65), "a/b"} {
+		if err := cluster.CheckNodeName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if cluster.CheckTTL(5*time.Second) != nil || cluster.CheckTTL(time.Second) == nil || cluster.CheckTTL(2500*time.Millisecond) == nil || cluster.CheckTTL(2*time.Minute) == nil {
+		t.Error("CheckTTL bounds")
+	}
+}
