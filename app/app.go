@@ -322,8 +322,8 @@ type services struct {
 	fleet    *fleetParts // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
 	fleetFromSettings bool
-	cleanup  func()      // removes the demo's temporary data directory
-	book     *logbook.Book
+	cleanup           func() // removes the demo's temporary data directory
+	book              *logbook.Book
 }
 
 // start opens the data directory and builds the engine. On error nothing is

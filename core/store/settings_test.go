@@ -78,7 +78,9 @@ func TestSaveSettingsRefusesInvalid(t *testing.T) {
 		{"EventRetention.MaxAge", func(s *Settings) { s.EventRetention.MaxAge = time.Minute }},
 		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "http://e1:2379"} }},
 		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "e1", DatabaseURL: "postgres://db/w"} }},
-		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Endpoints: "http://e1:2379", DatabaseURL: "postgres://db/w", LeaseTTL: time.Hour} }},
+		{"Fleet", func(s *Settings) {
+			s.Fleet = Fleet{Endpoints: "http://e1:2379", DatabaseURL: "postgres://db/w", LeaseTTL: time.Hour}
+		}},
 		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Node: "lonely"} }},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
