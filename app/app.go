@@ -210,7 +210,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if tr != nil {
 		win.Window().SetCloseIntercept(win.Window().Hide)
 	}
-	win.SetLogSource(&logSource{db: svc.db, book: svc.book})
+	src := &logSource{db: svc.db, book: svc.book}
+	if svc.fleet != nil {
+		src.shared = svc.fleet.store
+	}
+	win.SetLogSource(src)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -13,6 +13,7 @@ import (
 
 	"warden/core"
 	"warden/core/cluster"
+	storepkg "warden/core/store"
 	"warden/core/store/postgres"
 	"warden/ui"
 )
@@ -30,6 +31,7 @@ type fleetParts struct {
 	node  *cluster.Node
 	fleet *cluster.Fleet
 	store *postgres.DB
+	local *storepkg.DB // this node's own store, whose log handler forwards to store
 }
 
 // joinFleet connects to etcd and PostgreSQL and joins the fleet.
@@ -73,6 +75,13 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	}
 	svc.log.Info("joined the fleet", "node", name, "etcd", strings.Join(endpoints, ","), "database", cluster.RedactURL(f.devicesDB), "from", where)
 	p.fleet = cluster.NewFleet(p.node)
+	// The accounts' log lines go to the fleet's database, tagged with this
+	// node, so that every node's Logs tab shows them; Warden's own stay here.
+	store, local := p.store, svc.db
+	local.ForwardAccountLogs(func(ctx context.Context, batch map[core.AccountID][]storepkg.LogLine) error {
+		return store.AppendLogs(ctx, name, batch)
+	})
+	p.local = local
 	return p, nil
 }
 
@@ -137,6 +146,10 @@ func (p *fleetParts) close(ctx context.Context) error {
 		errs = append(errs, p.etcd.Close())
 	}
 	if p.store != nil {
+		if p.local != nil {
+			p.local.FlushLogs() // the accounts' last lines, while the database is open
+			p.local.ForwardAccountLogs(nil)
+		}
 		errs = append(errs, p.store.Close())
 	}
 	return errors.Join(errs...)

@@ -105,6 +105,21 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 	if !fromA || !tokens {
 		t.Errorf("node b's timeline lacks node a's events (%v) or fencing tokens (%v)", fromA, tokens)
 	}
+
+	// Node b's Logs tab shows the account's lines of both nodes.
+	b.db.FlushLogs()
+	src := &logSource{db: b.db, book: b.book, shared: b.fleet.store}
+	lines, err := src.History(context.Background(), acct.ID, false, 1000, slog.LevelDebug, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]bool{}
+	for _, l := range lines {
+		nodes[l.Attrs["node"]] = true
+	}
+	if !nodes["a"] || !nodes["b"] {
+		t.Errorf("node b's logs of the account come from nodes %v, want a and b", nodes)
+	}
 }
 
 func TestClusterFlags(t *testing.T) {

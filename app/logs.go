@@ -20,6 +20,14 @@ import (
 type logSource struct {
 	db   *store.DB
 	book *logbook.Book
+	// shared, in a fleet, holds every node's lines of the accounts.
+	shared sharedLogs
+}
+
+// sharedLogs are the accounts' lines of a fleet (postgres.DB).
+type sharedLogs interface {
+	Logs(ctx context.Context, id core.AccountID, limit int, minLevel slog.Level, contains string) ([]store.LogLine, error)
+	AllLogs(ctx context.Context, limit int, minLevel slog.Level, contains string) ([]store.LogLine, error)
 }
 
 var _ ui.LogSource = (*logSource)(nil)
@@ -30,10 +38,21 @@ func (s *logSource) History(ctx context.Context, id core.AccountID, all bool, li
 	var stored []store.LogLine
 	var mem []logbook.Line
 	var err error
-	if all {
+	switch {
+	case all:
 		stored, err = s.db.AllLogs(ctx, limit, minLevel, contains)
+		if err == nil && s.shared != nil {
+			var more []store.LogLine
+			if more, err = s.shared.AllLogs(ctx, limit, minLevel, contains); err == nil {
+				stored = append(stored, more...)
+				slices.SortStableFunc(stored, func(a, b store.LogLine) int { return a.At.Compare(b.At) })
+			}
+		}
 		mem = s.book.RecentAll(0)
-	} else {
+	case s.shared != nil && id != "":
+		stored, err = s.shared.Logs(ctx, id, limit, minLevel, contains)
+		mem = s.book.Recent(id, 0)
+	default:
 		stored, err = s.db.Logs(ctx, id, limit, minLevel, contains)
 		mem = s.book.Recent(id, 0)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -60,6 +61,8 @@ type logSink struct {
 	dropped int  // lines dropped since the last flush
 	closed  bool // no more lines are taken
 	lastErr error
+	// forward, when set, writes the lines of accounts elsewhere.
+	forward func(ctx context.Context, batch map[core.AccountID][]LogLine) error
 }
 
 func newLogSink(db *DB) *logSink {
@@ -149,10 +152,40 @@ func (s *logSink) flush() {
 	if len(batch) == 0 {
 		return
 	}
-	err := s.db.appendLogBatch(context.Background(), batch)
 	s.mu.Lock()
-	s.lastErr = err
+	forward := s.forward
 	s.mu.Unlock()
+	var errs []error
+	if forward != nil {
+		accounts := make(map[core.AccountID][]LogLine, len(batch))
+		for id, lines := range batch {
+			if id != "" {
+				accounts[id] = lines
+				delete(batch, id)
+			}
+		}
+		if len(accounts) > 0 {
+			errs = append(errs, forward(context.Background(), accounts))
+		}
+	}
+	if len(batch) > 0 {
+		errs = append(errs, s.db.appendLogBatch(context.Background(), batch))
+	}
+	s.mu.Lock()
+	s.lastErr = errors.Join(errs...)
+	s.mu.Unlock()
+}
+
+// FlushLogs writes the log lines buffered so far, now.
+func (db *DB) FlushLogs() { db.sink.flush() }
+
+// ForwardAccountLogs makes the log handler write the lines of accounts with
+// f instead of to this store (a fleet keeps them in its shared database);
+// Warden's own lines stay here. Call it before the first account logs.
+func (db *DB) ForwardAccountLogs(f func(ctx context.Context, batch map[core.AccountID][]LogLine) error) {
+	db.sink.mu.Lock()
+	defer db.sink.mu.Unlock()
+	db.sink.forward = f
 }
 
 // LogWriteErr returns the error of the log handler's last write, nil when it

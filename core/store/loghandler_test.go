@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"warden/core"
 )
 
 func TestLogHandlerStoresRecords(t *testing.T) {
@@ -124,3 +127,34 @@ func (f forward) Handle(ctx context.Context, r slog.Record) error {
 }
 func (f forward) WithAttrs(as []slog.Attr) slog.Handler { return f }
 func (f forward) WithGroup(string) slog.Handler         { return f }
+
+// In a fleet, the accounts' lines go to the forward function; Warden's own
+// stay in this store.
+func TestLogHandlerForwardsAccountLines(t *testing.T) {
+	ctx := context.Background()
+	db := openAt(t, filepath.Join(t.TempDir(), DBFile))
+	putAccounts(t, db, "a")
+	var got []string
+	db.ForwardAccountLogs(func(_ context.Context, batch map[core.AccountID][]LogLine) error {
+		for id, lines := range batch {
+			for _, l := range lines {
+				got = append(got, string(id)+": "+l.Message)
+			}
+		}
+		return nil
+	})
+	logger := slog.New(db.LogHandler(slog.LevelInfo))
+	logger.Info("joined the fleet")
+	logger.Info("account acquired", AccountKey, "a")
+	logger.Info("of an account this store does not know", AccountKey, "remote")
+	db.FlushLogs()
+	slices.Sort(got)
+	if want := "[a: account acquired remote: of an account this store does not know]"; fmt.Sprint(got) != want {
+		t.Errorf("forwarded %q, want %s", got, want)
+	}
+	own, _ := db.Logs(ctx, "", 10, slog.LevelDebug, "")
+	local, _ := db.Logs(ctx, "a", 10, slog.LevelDebug, "")
+	if len(own) != 1 || own[0].Message != "joined the fleet" || len(local) != 0 {
+		t.Errorf("kept here: own %v, the account's %v", own, local)
+	}
+}

@@ -84,6 +84,14 @@ func (s *DB) migrate(ctx context.Context) error {
 			seq BIGINT NOT NULL,
 			data JSONB NOT NULL,
 			PRIMARY KEY (account, seq))`,
+		`CREATE TABLE IF NOT EXISTS warden_logs (
+			id BIGSERIAL PRIMARY KEY,
+			account TEXT NOT NULL REFERENCES warden_accounts(id) ON DELETE CASCADE,
+			at TIMESTAMPTZ NOT NULL,
+			level INTEGER NOT NULL,
+			msg TEXT NOT NULL,
+			attrs JSONB)`,
+		`CREATE INDEX IF NOT EXISTS warden_logs_account ON warden_logs (account, id)`,
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
