@@ -97,9 +97,13 @@ func (m *Manager) Resync(ctx context.Context, id AccountID) error {
 		return nil // it runs here: this node's copy is the true one
 	}
 	a.m.Account = *acct
+	// What the last owner's timeline says, not "run by another node": this
+	// node runs it now.
+	a.m.Reason = ""
 	if len(last) > 0 {
 		a.seq = max(a.seq, last[0].Seq)
 		a.m.Epoch = max(a.m.Epoch, last[0].Epoch)
+		a.m.Reason, a.m.Since = last[0].Reason, last[0].At
 	}
 	m.hub.publish(a.m.Status)
 	return nil

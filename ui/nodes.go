@@ -105,7 +105,7 @@ func (w *Window) showNodes() {
 					widget.NewLabel(lease), widget.NewLabel(clockTime(n.Since, w.now())))
 				total += n.Accounts
 			}
-			status.SetText(fmt.Sprintf("%d nodes run %d accounts. A node renews its lease every third of its time; one that stops renewing leaves the list, and the others take its accounts over.", len(nodes), total))
+			status.SetText(fmt.Sprintf("%s run %s. A node renews its lease every third of its time; one that stops renewing leaves the list, and the others take its accounts over.", plural(len(nodes), "node"), plural(total, "account")))
 		}
 		grid.Objects = objs
 		grid.Refresh()
@@ -170,12 +170,11 @@ func (w *Window) showMove(s core.Status) {
 			}
 			pick := widget.NewSelect(names, nil)
 			pick.SetSelectedIndex(0)
-			from := s.Node
-			if from == "" {
-				from = "no node"
+			msg := fmt.Sprintf("“%s” runs on %s. Its node closes the session, stores its timeline and releases it; the node you pick takes it at once and connects it. It is offline for a few seconds.", name, s.Node)
+			if s.Node == "" {
+				msg = fmt.Sprintf("No node runs “%s” now. The node you pick takes it at once, and connects it if it should run.", name)
 			}
-			text := &widget.Label{Wrapping: fyne.TextWrapWord, Text: fmt.Sprintf(
-				"“%s” runs on %s. Its node closes the session, stores its timeline and releases it; the node you pick takes it at once and connects it. It is offline for a few seconds.", name, from)}
+			text := &widget.Label{Wrapping: fyne.TextWrapWord, Text: msg}
 			form := widget.NewForm(&widget.FormItem{Text: "Move to", Widget: pick})
 			dlg := dialog.NewCustomConfirm("Move “"+name+"” to another node", "Move", "Cancel", container.NewVBox(text, form), func(ok bool) {
 				if !ok || pick.Selected == "" {
