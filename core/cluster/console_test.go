@@ -54,6 +54,8 @@ func TestConsoleRoutesCommandsToTheOwner(t *testing.T) {
 	}
 	updates, cancel := cb.Subscribe()
 	defer cancel()
+	events, cancelEvents := cb.SubscribeEvents()
+	defer cancelEvents()
 
 	// Disconnect from b: a closes the session, and b sees it.
 	if err := cb.Disconnect(ctx, id); err != nil {
@@ -63,6 +65,16 @@ func TestConsoleRoutesCommandsToTheOwner(t *testing.T) {
 		t.Errorf("on a after b's Disconnect: %v, AutoStart %v", st.State, st.Account.AutoStart)
 	}
 	waitUpdate(t, updates, id, func(st core.Status) bool { return st.Node == "a" && st.State == core.Idle })
+	// b's timeline follows a's events live, from the shared store.
+	deadline := time.After(5 * time.Second)
+	for got := false; !got; {
+		select {
+		case ev := <-events:
+			got = ev.Account == id && ev.From == core.Connected && ev.To == core.Idle
+		case <-deadline:
+			t.Fatal("b's window never got a's Disconnect event")
+		}
+	}
 
 	// An error on a comes back as itself.
 	if err := cb.Logout(ctx, id); !errors.Is(err, core.ErrNotConnected) {
