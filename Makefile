@@ -19,7 +19,7 @@ DEB_PACKAGES := gcc libc6-dev pkg-config libgl-dev libxcursor-dev libxrandr-dev 
 NORACE_PKGS := ./core/whatsapp/... ./core/fakewa/... ./app/...
 RACE_PKGS = $(shell $(GO) list ./... | grep -v -e /core/whatsapp -e /core/fakewa -e /app)
 
-.PHONY: all deps build run demo test vet bench soak clean
+.PHONY: all deps build run demo test vet bench soak soak-cluster clean
 
 all: build
 
@@ -58,6 +58,12 @@ bench: deps
 # soak runs the adapter's long soak: 20 accounts, random faults, 2 minutes.
 soak: deps
 	WARDEN_SOAK=1 $(GO) test -tags $(TAGS) -count=1 -run Soak -v ./core/whatsapp/
+
+# soak-cluster runs the fleet's soak: 3 node processes over 60 accounts, nodes
+# killed, stopped and cut off from etcd at random, faults all along, 5 minutes
+# (WARDEN_SOAK_DURATION=10m for longer); it prints the takeover figures.
+soak-cluster: deps
+	WARDEN_SOAK_CLUSTER=1 $(GO) test -tags $(TAGS) -count=1 -timeout 60m -run '^TestFleetSoak$$' -v ./app/
 
 clean:
 	rm -rf warden .cache ui/testdata/failed ui/testdata/screens

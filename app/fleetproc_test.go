@@ -195,7 +195,8 @@ type nodeProc struct {
 	name    string
 	log     string       // its stderr, over every start
 	holes   []*blackhole // its way to each etcd member
-	metrics string       // its --metrics address on its first start, "" after
+	metrics string       // its --metrics address, on its first start only
+	served  bool         // metrics was given
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process ended
@@ -351,29 +352,11 @@ func (r *fleetRig) start(t *testing.T, name string) time.Time {
 	}
 	args := []string{"--headless", "--cluster", strings.Join(endpoints, ","), "--devices-db", r.dsn,
 		"--node", name, "--lease-ttl", rigTTL.String(), "--data-dir", filepath.Join(r.dir, name)}
-	if p.metrics != "" {
+	if p.metrics != "" && !p.served {
 		args = append(args, "--metrics", p.metrics)
-		p.metrics = "" // a port picked now may be some connection's by a restart
+		p.served = true // a port picked now may be some connection's by a restart
 	}
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== the test starts node %s at %s\n", name, time.Now().Format("15:04:05.000"))
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetNodeProcess$")
-	cmd.Env = append(os.Environ(), envNodeArgs+"="+strings.Join(args, "\n"), envNodeFakeWA+"="+r.srv.Addr(),
-		envNodeParent+"="+strconv.Itoa(os.Getpid()))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	err = cmd.Start()
-	_ = logf.Close() // the process has its own
-	if err != nil {
-		t.Fatalf("start node %s: %v", name, err)
-	}
-	p.cmd, p.exited, p.want = cmd, make(chan struct{}), true
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
+	r.spawn(t, p, args)
 	return r.waitFor(t, "node "+name+" joins the fleet", 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -386,6 +369,30 @@ func (r *fleetRig) start(t *testing.T, name string) time.Time {
 		}
 		return nil
 	})
+}
+
+// spawn starts p's process: warden with args, logging to p's file.
+func (r *fleetRig) spawn(t *testing.T, p *nodeProc, args []string) {
+	t.Helper()
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "=== the test starts node %s at %s\n", p.name, time.Now().Format("15:04:05.000"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFleetNodeProcess$")
+	cmd.Env = append(os.Environ(), envNodeArgs+"="+strings.Join(args, "\n"), envNodeFakeWA+"="+r.srv.Addr(),
+		envNodeParent+"="+strconv.Itoa(os.Getpid()))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	err = cmd.Start()
+	_ = logf.Close() // the process has its own
+	if err != nil {
+		t.Fatalf("start node %s: %v", p.name, err)
+	}
+	p.cmd, p.exited, p.want = cmd, make(chan struct{}), true
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 }
 
 // kill ends the node's process with SIGKILL, as a crash would.
