@@ -206,7 +206,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Fleet:           svc.windowFleet(),
 	})
 	// With a tray, closing the window hides it; without one, it quits.
-	tr := startTray(a, svc.manager, win.Window(), a.Quit)
+	tr := startTray(a, svc.controller(), win.Window(), a.Quit)
 	if tr != nil {
 		win.Window().SetCloseIntercept(win.Window().Hide)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"warden/core"
 	"warden/core/metrics"
 )
 
@@ -44,7 +45,12 @@ func (e *metricsEndpoint) start(addr string, allowRemote bool) error {
 	if err != nil {
 		return err
 	}
-	srv, err := metrics.Serve(e.svc.manager, metrics.Options{Addr: addr, AllowRemote: allowRemote, Logger: e.svc.log})
+	opts := metrics.Options{Addr: addr, AllowRemote: allowRemote, Logger: e.svc.log}
+	if e.svc.fleet != nil {
+		fleet := e.svc.fleet.fleet
+		opts.Runs = func(id core.AccountID) bool { _, ok := fleet.Allowed(id); return ok }
+	}
+	srv, err := metrics.Serve(e.svc.manager, opts)
 	if err != nil {
 		return err
 	}

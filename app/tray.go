@@ -65,7 +65,14 @@ type tray struct {
 // startTray sets up the tray when the app and the desktop support one and
 // follows m's updates until stop; it returns nil when there is no tray.
 // "Show Warden" and a click on the icon bring win back; quit quits.
-func startTray(a fyne.App, m *core.Manager, win fyne.Window, quit func()) *tray {
+// statusSource is what the tray follows: the Manager, or in a fleet the
+// Console (every account of the fleet).
+type statusSource interface {
+	Statuses() []core.Status
+	Subscribe() (<-chan core.Status, func())
+}
+
+func startTray(a fyne.App, m statusSource, win fyne.Window, quit func()) *tray {
 	da, ok := a.(desktop.App)
 	if !ok || !trayAvailable() {
 		return nil

@@ -20,7 +20,7 @@ import (
 // Accounts still on their way back (Waiting, Connecting, a pending takeover
 // or ban expiry) are not in it either: Warden is handling them.
 func (e *exporter) healthz(w http.ResponseWriter, r *http.Request) {
-	statuses := e.m.Statuses()
+	statuses := e.statuses()
 	var need []core.Status
 	for _, st := range statuses {
 		if st.NeedsAction() {

@@ -78,6 +78,7 @@ var (
 // into counters. It serves no network itself: Server does.
 type exporter struct {
 	m       *core.Manager
+	runs    func(core.AccountID) bool // Options.Runs; nil: every account
 	reg     *prometheus.Registry
 	ev      *eventMetrics
 	handler http.Handler
@@ -88,13 +89,14 @@ type exporter struct {
 
 // newExporter registers every metric and starts reading m's events. Call
 // close to stop.
-func newExporter(m *core.Manager, log *slog.Logger) *exporter {
+func newExporter(m *core.Manager, log *slog.Logger, runs func(core.AccountID) bool) *exporter {
+	e := &exporter{m: m, runs: runs}
 	reg := prometheus.NewRegistry()
 	ev := newEventMetrics()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newAccountsCollector(m),
+		newAccountsCollector(e.statuses),
 		ev.reconnects, ev.conflicts, ev.parks, ev.recover, ev.keepalive,
 		ev.sends, ev.latency, ev.selfCheckFailures,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -106,7 +108,7 @@ func newExporter(m *core.Manager, log *slog.Logger) *exporter {
 			Help: "Reconnection requests skipped because one was already running for the account.",
 		}, func() float64 { return float64(m.Counters().Skipped) }),
 	)
-	e := &exporter{m: m, reg: reg, ev: ev, done: make(chan struct{})}
+	e.reg, e.ev, e.done = reg, ev, make(chan struct{})
 	metricsHandler := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError),
 		Registry: reg,
@@ -134,18 +136,34 @@ func (e *exporter) close() {
 	<-e.done
 }
 
+// statuses are the accounts this node counts: all of them, or in a fleet
+// those it runs.
+func (e *exporter) statuses() []core.Status {
+	all := e.m.Statuses()
+	if e.runs == nil {
+		return all
+	}
+	out := all[:0]
+	for _, st := range all {
+		if e.runs(st.Account.ID) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // accountsCollector computes the per-state gauges from Statuses at scrape
 // time, so they are never stale and need no loop of their own.
 type accountsCollector struct {
-	m                *core.Manager
+	statuses         func() []core.Status
 	accounts         *prometheus.Desc
 	needsAction      *prometheus.Desc
 	keepaliveFailing *prometheus.Desc
 }
 
-func newAccountsCollector(m *core.Manager) *accountsCollector {
+func newAccountsCollector(statuses func() []core.Status) *accountsCollector {
 	return &accountsCollector{
-		m: m,
+		statuses: statuses,
 		accounts: prometheus.NewDesc("warden_accounts",
 			"Accounts in each state; every state is listed, with 0 when no account is in it.", []string{"state"}, nil),
 		needsAction: prometheus.NewDesc("warden_accounts_needing_action",
@@ -166,7 +184,7 @@ func (c *accountsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *accountsCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := make(map[core.State]int, len(core.States))
 	var needs, failing int
-	for _, st := range c.m.Statuses() {
+	for _, st := range c.statuses() {
 		counts[st.State]++
 		if st.NeedsAction() {
 			needs++

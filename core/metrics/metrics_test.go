@@ -48,7 +48,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newExporter(m, slog.New(slog.DiscardHandler))
+	e := newExporter(m, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(func() {
 		_ = m.Close(context.Background())
 		e.close()
@@ -680,7 +680,7 @@ func BenchmarkScrape(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close(context.Background())
-	e := newExporter(m, slog.New(slog.DiscardHandler))
+	e := newExporter(m, slog.New(slog.DiscardHandler), nil)
 	defer e.close()
 	if err := m.Start(context.Background()); err != nil {
 		b.Fatal(err)
@@ -693,4 +693,27 @@ func BenchmarkScrape(b *testing.B) {
 			b.Fatalf("GET /metrics = %d", rec.Code)
 		}
 	}
+}
+
+// In a fleet a node counts only the accounts it runs, so that the nodes'
+// gauges and health add up to the fleet's.
+func TestOnlyTheAccountsThisNodeRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		mine := r.paired("alpha", "15550001111")
+		r.paired("bravo", "15550002222")
+		r.e.close()
+		r.e = newExporter(r.m, slog.New(slog.DiscardHandler), func(id core.AccountID) bool { return id == mine })
+		r.start()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r.d.Last(mine).Emit(core.SessionEvent{Kind: core.SessionLoggedOut})
+		synctest.Wait()
+		f := r.scrape()
+		f.wantStates(map[core.State]float64{core.LoggedOut: 1})
+		f.want("warden_accounts_needing_action", 1)
+		if code, body := r.get("/healthz"); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "1 of 1 account needs") {
+			t.Errorf("healthz = %d %q, want this node's one account", code, body)
+		}
+	})
 }

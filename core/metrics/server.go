@@ -24,6 +24,10 @@ type Options struct {
 	// have no authentication.
 	AllowRemote bool
 	Logger      *slog.Logger // nil: discard
+	// Runs, in a fleet, says which accounts this node runs: the gauges and
+	// /healthz count only those, so that the fleet's nodes add up. Nil:
+	// every account of the Manager.
+	Runs func(core.AccountID) bool
 }
 
 // Server serves a Manager's metrics and health over HTTP.
@@ -69,7 +73,7 @@ func Serve(m *core.Manager, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: %s listens on %s; use %s, or allow remote access to the metrics", ErrNotLoopback, addr, tcp.IP, DefaultAddr)
 	}
 
-	s := &Server{exp: newExporter(m, log), ln: ln, log: log, served: make(chan struct{})}
+	s := &Server{exp: newExporter(m, log, opts.Runs), ln: ln, log: log, served: make(chan struct{})}
 	s.srv = &http.Server{
 		Handler:           s.exp.handler,
 		ReadHeaderTimeout: 10 * time.Second,
