@@ -425,10 +425,13 @@ func (n *Node) Nodes(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// forget drops an ownership that etcd no longer holds.
-func (n *Node) forget(account string) {
+// forget drops an ownership that etcd no longer holds, unless the account
+// was acquired again since.
+func (n *Node) forget(account string, token int64) {
 	n.mu.Lock()
-	delete(n.owned, account)
+	if n.owned[account] == token {
+		delete(n.owned, account)
+	}
 	n.mu.Unlock()
 }
 

@@ -144,12 +144,15 @@ func (f *Fleet) round() {
 	if !f.node.Valid() {
 		return
 	}
+	// What this node owned before reading etcd: an account acquired
+	// meanwhile (by a window's command) is not in the snapshot, so it is
+	// not mistaken for one lost.
+	owned := f.node.Owned()
 	owners, handoffs, err := f.owners(ctx)
 	if err != nil {
 		f.log.Warn("reading the fleet's owners failed", "err", err)
 		return
 	}
-	owned := f.node.Owned()
 	// Accounts added, changed or deleted on other nodes.
 	if _, _, err := f.m.Refresh(ctx); err != nil && !errors.Is(err, core.ErrClosed) {
 		f.log.Warn("reloading the fleet's accounts failed", "err", err)
@@ -166,8 +169,10 @@ func (f *Fleet) round() {
 			continue
 		}
 		if o, ok := owners[account]; !ok || o.node != f.node.name || o.token != token {
-			f.node.forget(account)
-			f.yield(account, "taken over by another Warden node")
+			f.node.forget(account, token)
+			if f.node.Owned()[account] == 0 { // not acquired again meanwhile
+				f.yield(account, "taken over by another Warden node")
+			}
 			delete(owned, account)
 		}
 	}
