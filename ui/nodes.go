@@ -120,24 +120,17 @@ func (w *Window) showNodes() {
 	}
 	show(nil, nil)
 	load()
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-w.ctx.Done():
-				return
-			case <-t.C:
-				w.do(load)
-			}
+	// The window's tick (Fyne's thread, every second) reloads it every
+	// other second while it is open.
+	ticks := 0
+	w.nodesTick = func() {
+		if ticks++; ticks%2 == 0 {
+			load()
 		}
-	}()
+	}
 	content := container.NewVBox(grid, widget.NewSeparator(), status)
 	dlg := dialog.NewCustom("Fleet nodes", "Close", content, w.win)
-	dlg.SetOnClosed(func() { close(stop) })
+	dlg.SetOnClosed(func() { w.nodesTick = nil })
 	dlg.Resize(fyne.NewSize(680, dlg.MinSize().Height+40))
 	dlg.Show()
 }

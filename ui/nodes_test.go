@@ -19,11 +19,15 @@ import (
 type fakeFleet struct {
 	mu    sync.Mutex
 	moves []string
+	reads int // Nodes calls
 }
 
 func (f *fakeFleet) Node() string { return "node-a" }
 
 func (f *fakeFleet) Nodes(context.Context) ([]FleetNode, error) {
+	f.mu.Lock()
+	f.reads++
+	f.mu.Unlock()
 	return []FleetNode{
 		{Name: "node-a", Accounts: 21, LeaseLeft: 4 * time.Second, Since: t0.Add(-3 * time.Hour), Self: true},
 		{Name: "node-b", Accounts: 20, LeaseLeft: 5 * time.Second, Since: t0.Add(-3 * time.Hour)},
@@ -120,7 +124,7 @@ func TestWithoutAFleetNoNodeAppears(t *testing.T) {
 }
 
 func TestNodesDialogImage(t *testing.T) {
-	w, _ := newFleetWindow(t)
+	w, fleet := newFleetWindow(t)
 	test.ApplyTheme(t, theme.LightTheme())
 	selectRow(t, w, "waiting")
 	fleetMenuItem(t, w, "Nodes…").Action()
@@ -137,6 +141,21 @@ func TestNodesDialogImage(t *testing.T) {
 		}
 	}
 	test.AssertImageMatches(t, "nodes_light.png", w.win.Canvas().Capture())
+
+	// Open, the list is read again every other second; closed, no more.
+	reads := func() int { fleet.mu.Lock(); defer fleet.mu.Unlock(); return fleet.reads }
+	before := reads()
+	w.tick()
+	w.tick()
+	if reads() != before+1 {
+		t.Errorf("two seconds with the list open read it %d times, want 1", reads()-before)
+	}
+	tapDialogButton(t, w, "Close")
+	w.tick()
+	w.tick()
+	if reads() != before+1 {
+		t.Error("the closed list is still read")
+	}
 }
 
 func fleetMenuItem(t *testing.T, w *Window, label string) *fyne.MenuItem {

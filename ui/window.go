@@ -59,6 +59,9 @@ var defaultSize = fyne.NewSize(1120, 720)
 
 // Window is Warden's main window.
 type Window struct {
+	// nodesTick reloads the open Fleet › Nodes… list; Fyne's thread only.
+	nodesTick func()
+
 	app  fyne.App
 	win  fyne.Window
 	ctl  Controller
@@ -360,6 +363,9 @@ func (w *Window) tick() {
 	w.list.tick()
 	w.detail.tick(now)
 	w.refreshFlapping(now)
+	if w.nodesTick != nil {
+		w.nodesTick() // the open node list (nodes.go)
+	}
 	// Report a new size once it held for a tick, not on every step of a drag.
 	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {
 		w.sizeReported = w.size
