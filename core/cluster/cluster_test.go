@@ -20,7 +20,7 @@ import (
 // election timing is 2 s.
 const ttl = 2 * time.Second
 
-func client(t *testing.T, endpoints ...string) *clientv3.Client {
+func client(t testing.TB, endpoints ...string) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -30,7 +30,7 @@ func client(t *testing.T, endpoints ...string) *clientv3.Client {
 	return cli
 }
 
-func join(t *testing.T, cli *clientv3.Client, name string) *cluster.Node {
+func join(t testing.TB, cli *clientv3.Client, name string) *cluster.Node {
 	t.Helper()
 	n, err := cluster.Join(context.Background(), cluster.Config{Client: cli, Name: name, TTL: ttl})
 	if err != nil {

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -199,6 +200,34 @@ func waitUpdate(t *testing.T, updates <-chan core.Status, id core.AccountID, con
 			}
 		case <-deadline:
 			t.Fatal("the console's updates never showed it")
+		}
+	}
+}
+
+// BenchmarkRoutedCommand is one command from node b's window to an account
+// node a runs, and its answer: a put, a watch, the owner's run and its
+// reply, through a real etcd.
+func BenchmarkRoutedCommand(b *testing.B) {
+	etcd := etcdtest.Start(b, 1)
+	d, s := coretest.NewDialer(), coretest.NewStore()
+	ids := storeAccounts(b, d, s, 1)
+	na := startNode(b, etcd.Endpoints[0], "a", d, s)
+	for na.connected() != 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	nb := startNode(b, etcd.Endpoints[0], "b", d, s)
+	cb := nb.fleet.Console()
+	ctx := context.Background()
+	for {
+		if st, ok := cb.Status(ids[0]); ok && st.Node == "a" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := cb.Rename(ctx, ids[0], fmt.Sprintf("name %d", i)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -23,7 +23,7 @@ type fleetNode struct {
 	m     *core.Manager
 }
 
-func startNode(t *testing.T, etcdEndpoint string, name string, d *coretest.Dialer, s *coretest.Store) *fleetNode {
+func startNode(t testing.TB, etcdEndpoint string, name string, d *coretest.Dialer, s *coretest.Store) *fleetNode {
 	t.Helper()
 	n := join(t, client(t, etcdEndpoint), name)
 	f := cluster.NewFleet(n)
@@ -73,7 +73,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) time.
 	return time.Since(start)
 }
 
-func storeAccounts(t *testing.T, d *coretest.Dialer, s *coretest.Store, n int) []core.AccountID {
+func storeAccounts(t testing.TB, d *coretest.Dialer, s *coretest.Store, n int) []core.AccountID {
 	t.Helper()
 	var ids []core.AccountID
 	for i := range n {
