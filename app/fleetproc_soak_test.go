@@ -60,7 +60,15 @@ func TestFleetSoak(t *testing.T) {
 	r.srv.StartChaos(111, 3*time.Second, kinds...)
 	rng := rand.New(rand.NewPCG(111, 11))
 	before := r.logins()
+	// The last of a node's accounts back, per event; and each account.
 	var killed, stopped, cutTaken, cutClosed, healed, rebalanced durations
+	var killedEach, stoppedEach, cutEach durations
+	since := func(at time.Time, each []time.Time) (out durations) {
+		for _, e := range each {
+			out = append(out, e.Sub(at))
+		}
+		return out
+	}
 	var unclean []error
 	began := time.Now()
 	for time.Since(began) < duration {
@@ -76,8 +84,8 @@ func TestFleetSoak(t *testing.T) {
 				pause()
 				r.start(t, victim)
 			}
-			_, back := r.back(t, accts, was, time.Minute)
-			killed = append(killed, back.Sub(at))
+			_, back, each := r.back(t, accts, was, time.Minute)
+			killed, killedEach = append(killed, back.Sub(at)), append(killedEach, since(at, each)...)
 			t.Logf("%v: node %s killed with %d accounts (started again before the takeover: %v): back after %v",
 				ms(time.Since(began)), victim, len(accts), early, ms(back.Sub(at)))
 			if !early {
@@ -91,8 +99,8 @@ func TestFleetSoak(t *testing.T) {
 			if err := r.stop(t, victim); err != nil {
 				unclean = append(unclean, err)
 			}
-			_, back := r.back(t, accts, was, time.Minute)
-			stopped = append(stopped, back.Sub(at))
+			_, back, each := r.back(t, accts, was, time.Minute)
+			stopped, stoppedEach = append(stopped, back.Sub(at)), append(stoppedEach, since(at, each)...)
 			t.Logf("%v: node %s stopped with %d accounts: back after %v", ms(time.Since(began)), victim, len(accts), ms(back.Sub(at)))
 			pause()
 			joined := r.start(t, victim)
@@ -101,8 +109,9 @@ func TestFleetSoak(t *testing.T) {
 			accts, was := r.ownedBy(t, victim), r.logins()
 			at := time.Now()
 			r.cut(victim)
-			closed, back := r.back(t, accts, was, time.Minute)
+			closed, back, each := r.back(t, accts, was, time.Minute)
 			cutClosed, cutTaken = append(cutClosed, closed.Sub(at)), append(cutTaken, back.Sub(at))
+			cutEach = append(cutEach, since(at, each)...)
 			pause()
 			heal := time.Now()
 			r.heal(victim)
@@ -122,10 +131,10 @@ func TestFleetSoak(t *testing.T) {
 	t.Logf("soak: %v of disruptions with faults every 1.5–4.5 s, then settled %v after the faults stopped; "+
 		"%d logins over 60 accounts; never two clients logged in at once for a device",
 		ms(duration), ms(end.Sub(calm)), r.loginsSince(before))
-	t.Logf("takeover after SIGKILL (last account back): %v", killed)
-	t.Logf("takeover after a clean stop (last account back): %v", stopped)
-	t.Logf("partition: the cut-off node's sessions closed by %v; the last account back on the others after %v; "+
-		"after the heal, spread again after %v", cutClosed, cutTaken, healed)
+	t.Logf("takeover after SIGKILL: the node's last account back %v; each account %v", killed, killedEach)
+	t.Logf("takeover after a clean stop: the node's last account back %v; each account %v", stopped, stoppedEach)
+	t.Logf("partition: the cut-off node's sessions closed by %v; its last account back on the others %v, each account %v; "+
+		"after the heal, spread again %v", cutClosed, cutTaken, cutEach, healed)
 	t.Logf("rebalance, a node (re)joins → the accounts spread to the fair share: %v", rebalanced)
 	if len(unclean) > 0 {
 		t.Errorf("%d of %d clean stops did not exit cleanly; the first: %v", len(unclean), len(stopped), unclean[0])
@@ -329,5 +338,5 @@ func (d durations) String() string {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	p95 := s[min(len(s)-1, (len(s)*95+99)/100-1)]
-	return fmt.Sprintf("median %v, p95 %v, max %v (%d events)", ms(s[len(s)/2]), ms(p95), ms(s[len(s)-1]), len(s))
+	return fmt.Sprintf("median %v, p95 %v, max %v (n=%d)", ms(s[len(s)/2]), ms(p95), ms(s[len(s)-1]), len(s))
 }

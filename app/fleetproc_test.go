@@ -621,8 +621,8 @@ func (r *fleetRig) loginsSince(before map[string]int) int {
 
 // back waits until each of accts logged in again since before (more logins,
 // one client logged in now). It returns when the last one's session had
-// closed (or it was back) and when the last one was back.
-func (r *fleetRig) back(t *testing.T, accts []rigAccount, before map[string]int, limit time.Duration) (closed, back time.Time) {
+// closed (or it was back), when the last one was back, and when each was.
+func (r *fleetRig) back(t *testing.T, accts []rigAccount, before map[string]int, limit time.Duration) (closed, last time.Time, each []time.Time) {
 	t.Helper()
 	closedAt := map[string]time.Time{}
 	backAt := map[string]time.Time{}
@@ -647,9 +647,10 @@ func (r *fleetRig) back(t *testing.T, accts []rigAccount, before map[string]int,
 		return nil
 	})
 	for _, a := range accts {
-		closed, back = later(closed, closedAt[a.jid]), later(back, backAt[a.jid])
+		closed, last = later(closed, closedAt[a.jid]), later(last, backAt[a.jid])
+		each = append(each, backAt[a.jid])
 	}
-	return closed, back
+	return closed, last, each
 }
 
 func later(a, b time.Time) time.Time {
@@ -701,7 +702,7 @@ func TestFleetProcesses(t *testing.T) {
 			accts, before := r.ownedBy(t, "b"), r.logins()
 			killed := time.Now()
 			r.kill(t, "b")
-			_, back := r.back(t, accts, before, 30*time.Second)
+			_, back, _ := r.back(t, accts, before, 30*time.Second)
 			r.waitFor(t, "every account on a and c", 30*time.Second, func() error { return r.settled(others("b"), false) })
 			t.Logf("node b killed with %d accounts: the last of them logged in again after %v", len(accts), ms(back.Sub(killed)))
 			restart(t, "b")
@@ -713,7 +714,7 @@ func TestFleetProcesses(t *testing.T) {
 				t.Error(err)
 			}
 			exited := time.Now()
-			_, back := r.back(t, accts, before, 30*time.Second)
+			_, back, _ := r.back(t, accts, before, 30*time.Second)
 			r.waitFor(t, "every account on a and b", 30*time.Second, func() error { return r.settled(others("c"), false) })
 			t.Logf("node c stopped with %d accounts: exited after %v, the last of them logged in again after %v",
 				len(accts), ms(exited.Sub(stopped)), ms(back.Sub(stopped)))
@@ -723,7 +724,7 @@ func TestFleetProcesses(t *testing.T) {
 			accts, before := r.ownedBy(t, "a"), r.logins()
 			cut := time.Now()
 			r.cut("a")
-			closed, back := r.back(t, accts, before, 30*time.Second)
+			closed, back, _ := r.back(t, accts, before, 30*time.Second)
 			r.waitFor(t, "every account on b and c", 30*time.Second, func() error { return r.settled(others("a"), false) })
 			t.Logf("node a cut off from etcd with %d accounts: its sessions closed by %v, the last account logged in again on b or c after %v",
 				len(accts), ms(closed.Sub(cut)), ms(back.Sub(cut)))
