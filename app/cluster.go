@@ -73,7 +73,7 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	if svc.fleetFromSettings {
 		where = "Settings"
 	}
-	svc.log.Info("fleet mode", "node", name, "etcd", strings.Join(endpoints, ","), "database", cluster.RedactURL(f.devicesDB), "from", where)
+	svc.log.Info("fleet mode", "node", name, "etcd", strings.Join(endpoints, ","), "database", core.RedactURL(f.devicesDB), "from", where)
 	p.fleet = cluster.NewFleet(p.node)
 	// The accounts' log lines go to the fleet's database, tagged with this
 	// node, so that every node's Logs tab shows them; Warden's own stay here.

@@ -72,6 +72,16 @@ func NormalizeProxy(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// RedactURL hides a URL's password the standard way (a database's URL, for
+// showing and logging); an unreadable URL is not shown at all.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unreadable URL)"
+	}
+	return u.Redacted()
+}
+
 // RedactProxy shows a proxy URL with its password hidden, for the window and
 // the logs, which never show a proxy's password.
 func RedactProxy(raw string) string {

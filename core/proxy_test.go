@@ -119,3 +119,15 @@ func TestProxyReachesTheDialer(t *testing.T) {
 		}
 	})
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://w:secret@db:5432/warden?sslmode=disable": "postgres://w:xxxxx@db:5432/warden?sslmode=disable",
+		"postgres://w@db/warden":                             "postgres://w@db/warden",
+		"postgres://w:secret@db/%zz":                         "(an unreadable URL)",
+	} {
+		if got := core.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -185,7 +185,7 @@ func formOf(s Settings) settingsForm {
 	f.metricsAddr, f.metricsRemote = s.MetricsAddr, s.MetricsAllowRemote
 	f.fleetEtcd, f.fleetNode = s.Fleet.Endpoints, s.Fleet.Node
 	if s.Fleet.DatabaseURL != "" {
-		f.fleetDB = cluster.RedactURL(s.Fleet.DatabaseURL)
+		f.fleetDB = core.RedactURL(s.Fleet.DatabaseURL)
 	}
 	if s.Fleet.LeaseTTL != 0 {
 		f.fleetTTL = formatNumber(s.Fleet.LeaseTTL.Seconds())
@@ -293,7 +293,7 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 
 	s.Fleet, msg = FleetSettings{}, ""
 	etcd, db := strings.TrimSpace(f.fleetEtcd), strings.TrimSpace(f.fleetDB)
-	if db != "" && db == cluster.RedactURL(base.Fleet.DatabaseURL) {
+	if db != "" && db == core.RedactURL(base.Fleet.DatabaseURL) {
 		db = base.Fleet.DatabaseURL // left as shown: keep the saved password
 	}
 	fleetErr := func(field string, err error) {

@@ -65,15 +65,6 @@ func CheckDatabaseURL(s string) error {
 	return nil
 }
 
-// RedactURL hides a URL's password, for showing and logging.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(an unreadable URL)"
-	}
-	return u.Redacted()
-}
-
 // MaxNodeNameLen is the longest node name.
 const MaxNodeNameLen = 64
 

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -118,7 +117,7 @@ const storeTimeout = 10 * time.Second
 // password.
 func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where string, err error) {
 	if cfg.DevicesURL != "" {
-		where = redactURL(cfg.DevicesURL)
+		where = core.RedactURL(cfg.DevicesURL)
 		db, err = sql.Open("pgx", cfg.DevicesURL)
 		if err != nil {
 			return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
@@ -146,15 +145,6 @@ func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where st
 		return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
 	}
 	return db, "sqlite", where, nil
-}
-
-// redactURL hides a URL's password.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an unreadable URL)"
-	}
-	return u.Redacted()
 }
 
 // NewDialer opens (or creates) the device store at cfg.DevicesPath, or

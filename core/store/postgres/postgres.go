@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
@@ -41,7 +40,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	where := redact(dsn)
+	where := core.RedactURL(dsn)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the store %s: %w", where, err)
@@ -52,14 +51,6 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("open the store %s: %w", where, err)
 	}
 	return s, nil
-}
-
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "(an unreadable URL)"
-	}
-	return u.Redacted()
 }
 
 func (s *DB) migrate(ctx context.Context) error {
