@@ -138,6 +138,12 @@ func (w *eventLog) write() error {
 	var err error
 	if len(batch) > 0 {
 		err = w.store.AppendEvents(context.Background(), batch...)
+		if err != nil {
+			// One account's refused event (a shared store's timeline
+			// moved on) must not hold back the others': store each
+			// account's events on its own, and keep only what failed.
+			batch, err = w.writeEach(batch, err)
+		}
 		if err == nil {
 			w.failures = 0
 		} else if w.failures++; w.failures >= maxFailures {
@@ -159,4 +165,32 @@ func (w *eventLog) write() error {
 		ch <- err
 	}
 	return err
+}
+
+// writeEach stores batch, whose write failed with err, one account at a
+// time, in order, and returns the events of the accounts whose write failed
+// again, with the first error.
+func (w *eventLog) writeEach(batch []Event, err error) ([]Event, error) {
+	var order []AccountID
+	byAccount := map[AccountID][]Event{}
+	for _, ev := range batch {
+		if _, ok := byAccount[ev.Account]; !ok {
+			order = append(order, ev.Account)
+		}
+		byAccount[ev.Account] = append(byAccount[ev.Account], ev)
+	}
+	if len(order) < 2 {
+		return batch, err // nothing to tell apart
+	}
+	var failed []Event
+	var first error
+	for _, id := range order {
+		if err := w.store.AppendEvents(context.Background(), byAccount[id]...); err != nil {
+			failed = append(failed, byAccount[id]...)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return failed, first
 }

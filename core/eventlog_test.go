@@ -84,3 +84,23 @@ func TestEventLogGivesUpOnARefusedBatch(t *testing.T) {
 		}
 	})
 }
+
+// One account's refused event does not hold back another account's events
+// written in the same batch (a fleet's shared store refuses a stale
+// sequence number of one account).
+func TestEventLogIsolatesARefusedAccount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := &flakyStore{}
+		w := newEventLog(st, slog.New(slog.DiscardHandler))
+		defer w.close(context.Background())
+		w.mu.Lock() // one batch: every event before the writer wakes
+		w.buf = []Event{{Account: "good", Seq: 7}, {Account: "bad", Seq: 13}, {Account: "good", Seq: 8}}
+		w.mu.Unlock()
+		if err := w.flush(context.Background()); err == nil {
+			t.Error("flush hid the refused event")
+		}
+		if got := st.seqs(); len(got) != 2 || got[0] != 7 || got[1] != 8 {
+			t.Fatalf("stored %v, want the good account's [7 8] at once", got)
+		}
+	})
+}

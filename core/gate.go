@@ -116,6 +116,10 @@ func (m *Manager) Resync(ctx context.Context, id AccountID) error {
 // Accounts that run here are left alone. It returns how many were added and
 // removed.
 func (m *Manager) Refresh(ctx context.Context) (added, removed int, err error) {
+	// No local Add between the read and the merge: one stored after the
+	// read would look deleted elsewhere.
+	m.regMu.Lock()
+	defer m.regMu.Unlock()
 	accts, err := m.store.Accounts(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reload the accounts: %w", err)
@@ -124,8 +128,6 @@ func (m *Manager) Refresh(ctx context.Context) (added, removed int, err error) {
 	for _, acct := range accts {
 		stored[acct.ID] = acct
 	}
-	m.regMu.Lock() // no local Add between the read and the merge
-	defer m.regMu.Unlock()
 
 	// New accounts, with their timelines' positions.
 	var fresh []*account

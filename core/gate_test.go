@@ -216,6 +216,20 @@ func TestRefreshAndResyncShareOneStore(t *testing.T) {
 			t.Errorf("%d sessions at once", d.MaxOpen(id))
 		}
 
+		// a closes: it notes nothing in the timeline of an account b runs
+		// (its stale copy's event would be refused, and others' with it).
+		before, _ := b.Events(ctx, id, 1000)
+		if err := a.Close(ctx); err != nil {
+			t.Fatalf("closing a: %v", err)
+		}
+		if after, _ := b.Events(ctx, id, 1000); len(after) != len(before) {
+			t.Errorf("closing a wrote %d events in b's account's timeline", len(after)-len(before))
+		}
+		a, gateA = node()
+		if _, _, err := a.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+
 		// Deleted on b (its owner): a's Refresh lets it go.
 		if err := b.Delete(ctx, id); err != nil {
 			t.Fatal(err)
@@ -227,4 +241,69 @@ func TestRefreshAndResyncShareOneStore(t *testing.T) {
 			t.Error("a still lists the account deleted on b")
 		}
 	})
+}
+
+// blockingStore holds Accounts, once armed, after reading, until released.
+type blockingStore struct {
+	*coretest.Store
+	mu      sync.Mutex
+	armed   bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockingStore) Accounts(ctx context.Context) ([]core.Account, error) {
+	s.mu.Lock()
+	armed := s.armed
+	s.armed = false
+	s.mu.Unlock()
+	accts, err := s.Store.Accounts(ctx)
+	if armed { // read, then held: what is added meanwhile is not in accts
+		close(s.entered)
+		<-s.release
+	}
+	return accts, err
+}
+
+// An account added while Refresh reads the store is not taken for one
+// deleted on another node.
+func TestRefreshDoesNotDropAnAddInFlight(t *testing.T) {
+	// Real time, not a synctest bubble: an Add waiting on a mutex is not
+	// "durably blocked" there.
+	s := &blockingStore{Store: coretest.NewStore(), entered: make(chan struct{}), release: make(chan struct{})}
+	gate := &fakeGate{tokens: map[core.AccountID]int64{}}
+	m, err := core.NewManager(core.Config{Dialer: coretest.NewDialer(), Store: s, Policy: noJitter(), Gate: gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	ctx := context.Background()
+	if err := m.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.armed = true
+	s.mu.Unlock()
+	refreshed := make(chan error, 1)
+	go func() { _, _, err := m.Refresh(ctx); refreshed <- err }()
+	<-s.entered
+	added := make(chan core.Account, 1)
+	go func() {
+		acct, err := m.Add(ctx, "New phone")
+		if err != nil {
+			t.Error(err)
+		}
+		added <- acct
+	}()
+	// Give the Add the time to land while Refresh reads (without the lock,
+	// it does, and Refresh then drops it); with the lock it waits.
+	time.Sleep(50 * time.Millisecond)
+	close(s.release)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	acct := <-added
+	if _, ok := m.Status(acct.ID); !ok {
+		t.Error("Refresh dropped an account added while it read the store")
+	}
 }

@@ -592,7 +592,9 @@ func (m *Manager) close(ctx context.Context) error {
 
 	for _, a := range accts {
 		a.mu.Lock()
-		if !a.closed && !a.m.deleted {
+		// In a fleet, only the accounts this node runs note the shutdown:
+		// the others' timelines are their owners' to write.
+		if !a.closed && !a.m.deleted && m.mayRun(a.id) == nil {
 			m.stepLocked(a, input{kind: inShutdown})
 		}
 		a.closed = true

@@ -231,3 +231,30 @@ func BenchmarkRoutedCommand(b *testing.B) {
 		}
 	}
 }
+
+// Accounts being paired stay on the node where the operator pairs them:
+// they neither count toward its share nor get handed over.
+func TestPairingAccountsStayWhereTheyPair(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	d, s := coretest.NewDialer(), coretest.NewStore()
+	a := startNode(t, etcd.Endpoints[0], "a", d, s)
+	startNode(t, etcd.Endpoints[0], "b", d, s)
+	ctx := context.Background()
+	var ids []core.AccountID
+	for i := range 3 {
+		acct, err := a.fleet.Console().Add(ctx, fmt.Sprintf("Phone %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, acct.ID)
+	}
+	time.Sleep(4 * ttl / 3) // four rounds: the share is 1 (no paired account)
+	for _, id := range ids {
+		if st, _ := a.m.Status(id); st.State != core.Pairing || st.QRCode == "" {
+			t.Errorf("%s: %v (%s), want still pairing on a", id, st.State, st.Reason)
+		}
+		if owner := ownerOf(a.fleet.Console(), id); owner != "a" {
+			t.Errorf("%s is run by %q", id, owner)
+		}
+	}
+}

@@ -191,18 +191,33 @@ func (f *Fleet) round() {
 		return
 	}
 	share := FairShare(len(want), len(nodes))
+	// The share counts the accounts that should run, as want does: an
+	// account being paired here, or one the operator disconnected, neither
+	// counts nor moves.
+	wanted := make(map[string]bool, len(want))
+	for _, st := range want {
+		wanted[string(st.Account.ID)] = true
+	}
+	running := 0
+	for account := range owned {
+		if wanted[account] {
+			running++
+		}
+	}
 
 	// Above the share (a node joined): hand one over.
-	if len(owned) > share {
+	if running > share {
 		for account, token := range owned {
-			f.handOver(ctx, account, token, "handed over to another Warden node to spread the accounts")
-			break
+			if wanted[account] {
+				f.handOver(ctx, account, token, "handed over to another Warden node to spread the accounts")
+				break
+			}
 		}
 		return
 	}
 
 	for _, st := range want {
-		if len(owned) >= share {
+		if running >= share {
 			break
 		}
 		account := string(st.Account.ID)
@@ -217,6 +232,7 @@ func (f *Fleet) round() {
 			continue // owned meanwhile, or an orphan still waited out
 		}
 		owned[account] = token
+		running++
 		f.run(ctx, st.Account.ID)
 		if now, ok := f.m.Status(st.Account.ID); ok {
 			f.publish(now) // the first status of this ownership
