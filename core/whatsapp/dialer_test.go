@@ -19,6 +19,9 @@ func newTestDialer(t *testing.T, hc *http.Client) *whatsapp.Dialer {
 	d, err := whatsapp.NewDialer(whatsapp.Config{
 		DevicesPath: filepath.Join(t.TempDir(), "devices.db"),
 		HTTPClient:  hc,
+		// No background version fetch: its GET would be the first
+		// connection these tests' servers accept, not the dial under test.
+		NoVersionFetch: true,
 	})
 	if err != nil {
 		t.Fatalf("NewDialer: %v", err)
