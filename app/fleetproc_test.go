@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -13,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -91,85 +88,6 @@ func exitWithParent(pid int) {
 	}
 }
 
-// blackhole is a TCP proxy to an etcd member that can stop forwarding, as a
-// network that cuts a node off (adapted from core/cluster's tests).
-type blackhole struct {
-	ln     net.Listener
-	target string
-	cut    atomic.Bool
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	t.Cleanup(func() { _ = ln.Close(); b.heal() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go b.serve(c)
-		}
-	}()
-	return b
-}
-
-// heal reconnects the network: the connections it mangled are closed, and new
-// ones flow.
-func (b *blackhole) heal() {
-	b.drop()
-	b.cut.Store(false)
-}
-
-// drop closes every connection through the proxy, as a machine that vanished.
-func (b *blackhole) drop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		_ = c.Close()
-	}
-	b.conns = nil
-}
-
-func (b *blackhole) serve(c net.Conn) {
-	defer c.Close()
-	up, err := net.Dial("tcp", b.target)
-	if err != nil {
-		return // the member is down: so is this connection
-	}
-	defer up.Close()
-	b.mu.Lock()
-	b.conns = append(b.conns, c, up)
-	b.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
-		defer dst.Close() // one side gone: both go
-		defer src.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if err != nil {
-				return
-			}
-			if b.cut.Load() {
-				continue // swallowed: the network is cut
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}
-	go pipe(up, c)
-	pipe(c, up)
-}
-
 // fleetRig is the fleet's servers, its accounts (paired once, before any node
 // process starts) and its node processes.
 type fleetRig struct {
@@ -193,10 +111,10 @@ type rigAccount struct {
 // nodeProc is one node process, started again after each stop.
 type nodeProc struct {
 	name    string
-	log     string       // its stderr, over every start
-	holes   []*blackhole // its way to each etcd member
-	metrics string       // its --metrics address, on its first start only
-	served  bool         // metrics was given
+	log     string                // its stderr, over every start
+	holes   []*etcdtest.Blackhole // its way to each etcd member
+	metrics string                // its --metrics address, on its first start only
+	served  bool                  // metrics was given
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process ended
@@ -315,7 +233,7 @@ func (r *fleetRig) addNode(t *testing.T, name string) *nodeProc {
 	t.Helper()
 	p := &nodeProc{name: name, log: filepath.Join(r.dir, name+".log")}
 	for _, ep := range r.etcd.Endpoints {
-		p.holes = append(p.holes, newBlackhole(t, strings.TrimPrefix(ep, "http://")))
+		p.holes = append(p.holes, etcdtest.NewBlackhole(t, ep))
 	}
 	if r.metrics {
 		p.metrics = freeAddr(t)
@@ -348,7 +266,7 @@ func (r *fleetRig) start(t *testing.T, name string) time.Time {
 	rev := r.revision(t)
 	var endpoints []string
 	for _, h := range p.holes {
-		endpoints = append(endpoints, "http://"+h.ln.Addr().String())
+		endpoints = append(endpoints, h.Endpoint())
 	}
 	args := []string{"--headless", "--cluster", strings.Join(endpoints, ","), "--devices-db", r.dsn,
 		"--node", name, "--lease-ttl", rigTTL.String(), "--data-dir", filepath.Join(r.dir, name)}
@@ -447,13 +365,13 @@ func (r *fleetRig) stopAll() {
 // cut cuts the node off from every etcd member; heal reconnects it.
 func (r *fleetRig) cut(name string) {
 	for _, h := range r.nodes[name].holes {
-		h.cut.Store(true)
+		h.Cut()
 	}
 }
 
 func (r *fleetRig) heal(name string) {
 	for _, h := range r.nodes[name].holes {
-		h.heal()
+		h.Heal()
 	}
 }
 
@@ -768,7 +686,7 @@ func (r *fleetRig) crashMember(t *testing.T, i int) {
 	t.Helper()
 	r.etcd.Members[i].Server.HardStop()
 	for _, name := range r.names {
-		r.nodes[name].holes[i].drop()
+		r.nodes[name].holes[i].Drop()
 	}
 	closed := make(chan struct{})
 	go func() {

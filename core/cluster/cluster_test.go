@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,90 +154,16 @@ func TestCrashedOwnerIsWaitedOut(t *testing.T) {
 	}
 }
 
-// blackhole is a TCP proxy to etcd that can stop forwarding, as a network
-// that cuts a node off.
-type blackhole struct {
-	ln     net.Listener
-	target string
-	cut    atomic.Bool
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-// heal reconnects the network: the connections it mangled are closed, and
-// new ones flow.
-func (b *blackhole) heal() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, c := range b.conns {
-		_ = c.Close()
-	}
-	b.conns = nil
-	b.cut.Store(false)
-}
-
-func newBlackhole(t *testing.T, target string) *blackhole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln, target: target}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go b.serve(c)
-		}
-	}()
-	return b
-}
-
-func (b *blackhole) serve(c net.Conn) {
-	defer c.Close()
-	up, err := net.Dial("tcp", b.target)
-	if err != nil {
-		return
-	}
-	defer up.Close()
-	b.mu.Lock()
-	b.conns = append(b.conns, c, up)
-	b.mu.Unlock()
-	pipe := func(dst, src net.Conn) {
-		defer dst.Close() // one side gone: both go
-		defer src.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if err != nil {
-				return
-			}
-			if b.cut.Load() {
-				continue // swallowed: the network is cut
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}
-	go pipe(up, c)
-	pipe(c, up)
-}
-
 // A node cut off from etcd fences itself before its account can be taken.
 func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
-	hole := newBlackhole(t, etcd.Endpoints[0][len("http://"):])
-	a := join(t, client(t, "http://"+hole.ln.Addr().String()), "a")
+	hole := etcdtest.NewBlackhole(t, etcd.Endpoints[0])
+	a := join(t, client(t, hole.Endpoint()), "a")
 	b := join(t, client(t, etcd.Endpoints...), "b")
 	if _, err := a.Acquire(context.Background(), "acct-1"); err != nil {
 		t.Fatal(err)
 	}
-	hole.cut.Store(true)
+	hole.Cut()
 	cutAt := time.Now()
 	fenced := make(chan time.Time, 1)
 	go func() {
@@ -252,7 +177,7 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("the cut-off node never fenced itself")
 	}
-	t.Cleanup(hole.heal) // let its Close reach etcd
+	t.Cleanup(hole.Heal) // let its Close reach etcd
 	t.Logf("cut at 0, fenced after %v, taken over after %v",
 		fencedAt.Sub(cutAt).Round(time.Millisecond), takenAt.Sub(cutAt).Round(time.Millisecond))
 	if !fencedAt.Before(takenAt) {
@@ -270,7 +195,7 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 
 	// The network comes back: the node rejoins with a new lease and may
 	// take accounts again, but not the one b took over.
-	hole.heal()
+	hole.Heal()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*ttl)
 	defer cancel()
 	for {

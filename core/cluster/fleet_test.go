@@ -95,8 +95,8 @@ func TestFleetSharesAndTakesOver(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	d, s := coretest.NewDialer(), coretest.NewStore()
 	ids := storeAccounts(t, d, s, 10)
-	hole := newBlackhole(t, etcd.Endpoints[0][len("http://"):])
-	a := startNode(t, "http://"+hole.ln.Addr().String(), "a", d, s)
+	hole := etcdtest.NewBlackhole(t, etcd.Endpoints[0])
+	a := startNode(t, hole.Endpoint(), "a", d, s)
 	b := startNode(t, etcd.Endpoints[0], "b", d, s)
 
 	waitFor(t, "every account Connected on one node", 10*time.Second, func() bool { return a.connected()+b.connected() == len(ids) })
@@ -115,8 +115,8 @@ func TestFleetSharesAndTakesOver(t *testing.T) {
 
 	// Cut a off: it fences itself, closes its sessions, and b takes every
 	// account over.
-	hole.cut.Store(true)
-	t.Cleanup(hole.heal)
+	hole.Cut()
+	t.Cleanup(hole.Heal)
 	took := waitFor(t, "b runs every account", 6*ttl, func() bool { return b.connected() == len(ids) })
 	t.Logf("b ran every account %v after a was cut off", took.Round(time.Millisecond))
 	if a.connected() != 0 {
@@ -125,7 +125,7 @@ func TestFleetSharesAndTakesOver(t *testing.T) {
 
 	// The network comes back: a rejoins with a new lease, and b hands it
 	// accounts, one per round, down to b's fair share plus one.
-	hole.heal()
+	hole.Heal()
 	back := waitFor(t, "a runs accounts again, b within its share", 10*ttl, func() bool {
 		return a.node.Valid() && a.connected() > 0 && b.connected() <= share && a.connected()+b.connected() == len(ids)
 	})
