@@ -22,6 +22,9 @@ var ErrNotOwned = errors.New("another Warden node runs this account")
 // does not run.
 const CauseElsewhere = "run by another node"
 
+// ReasonElsewhere is the status reason of an account this node does not run.
+const ReasonElsewhere = "run by another Warden node"
+
 // Gate decides which accounts this Manager may dial.
 type Gate interface {
 	// Allowed reports whether the account may be dialled now, and the
@@ -136,7 +139,7 @@ func (m *Manager) Refresh(ctx context.Context) (added, removed int, err error) {
 			continue
 		}
 		a := m.newAccount(acct)
-		a.m.Reason = "run by another Warden node"
+		a.m.Reason = ReasonElsewhere
 		last, err := m.store.Events(ctx, id, 1)
 		if err != nil {
 			return 0, 0, fmt.Errorf("load the timeline of %s: %w", id, err)

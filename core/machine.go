@@ -582,7 +582,7 @@ func (t *transition) dialFailed() {
 	}
 	switch {
 	case errors.Is(t.in.err, ErrNotOwned):
-		t.yield("run by another Warden node")
+		t.yield(ReasonElsewhere)
 	case t.in.permanent:
 		t.closeSession()
 		t.disarmAll()
@@ -643,7 +643,7 @@ func (t *transition) startup() {
 // run (any more): Idle, AutoStart kept.
 func (t *transition) yield(reason string) {
 	if reason == "" {
-		reason = "run by another Warden node"
+		reason = ReasonElsewhere
 	}
 	if t.m.State == Idle && !t.m.open && t.m.deadline[timerDial].IsZero() {
 		// Nothing ran here: only the status says why. No event: the

@@ -187,7 +187,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.hub.publish(a.m.Status)
 		if acct.AutoStart && acct.JID != "" {
 			if m.mayRun(acct.ID) != nil {
-				a.m.Reason = "run by another Warden node" // its node starts it once it owns it
+				a.m.Reason = ReasonElsewhere // its node starts it once it owns it
 			} else {
 				autostart = append(autostart, a)
 			}

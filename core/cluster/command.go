@@ -53,33 +53,36 @@ type reply struct {
 }
 
 // sentinels are the errors callers branch on, by code, so that errors.Is
-// holds across nodes.
-var sentinels = map[string]error{
-	"unknown":          core.ErrUnknownAccount,
-	"not-connected":    core.ErrNotConnected,
-	"already":          core.ErrAlreadyConnected,
-	"busy":             core.ErrBusy,
-	"name":             core.ErrInvalidName,
-	"phone":            core.ErrInvalidPhone,
-	"not-pairing":      core.ErrNotPairing,
-	"closed":           core.ErrClosed,
-	"not-on-whatsapp":  core.ErrNotOnWhatsApp,
-	"no-devices":       core.ErrNoDevices,
-	"rate-limited":     core.ErrRateLimited,
-	"no-ack":           core.ErrNoAck,
-	"still-linked":     core.ErrStillLinked,
-	"not-owned":        core.ErrNotOwned,
-	"invalid-proxy":    core.ErrInvalidProxy,
-	"orphan-wait":      ErrOrphanWait,
-	"owned":            ErrOwned,
-	"fenced":           ErrFenced,
-	"duplicate":        core.ErrDuplicateAccount,
-	"deadline":         context.DeadlineExceeded,
-	"unknown-node":     ErrUnknownNode,
-	"no-answer":        ErrNoAnswer,
-	"unknown-command":  errUnknownOp,
-	"moved-meanwhile":  errMoved,
-	"handover-refused": errHandover,
+// holds across nodes. In order: an error that wraps two gets the first.
+var sentinels = []struct {
+	code string
+	err  error
+}{
+	{"unknown", core.ErrUnknownAccount},
+	{"not-connected", core.ErrNotConnected},
+	{"already", core.ErrAlreadyConnected},
+	{"busy", core.ErrBusy},
+	{"name", core.ErrInvalidName},
+	{"phone", core.ErrInvalidPhone},
+	{"not-pairing", core.ErrNotPairing},
+	{"closed", core.ErrClosed},
+	{"not-on-whatsapp", core.ErrNotOnWhatsApp},
+	{"no-devices", core.ErrNoDevices},
+	{"rate-limited", core.ErrRateLimited},
+	{"no-ack", core.ErrNoAck},
+	{"still-linked", core.ErrStillLinked},
+	{"not-owned", core.ErrNotOwned},
+	{"invalid-proxy", core.ErrInvalidProxy},
+	{"orphan-wait", ErrOrphanWait},
+	{"owned", ErrOwned},
+	{"fenced", ErrFenced},
+	{"duplicate", core.ErrDuplicateAccount},
+	{"deadline", context.DeadlineExceeded},
+	{"unknown-node", ErrUnknownNode},
+	{"no-answer", ErrNoAnswer},
+	{"unknown-command", errUnknownOp},
+	{"moved-meanwhile", errMoved},
+	{"handover-refused", errHandover},
 }
 
 // Errors of routed commands.
@@ -107,9 +110,9 @@ func encodeError(err error) reply {
 	if err == nil {
 		return reply{}
 	}
-	for code, s := range sentinels {
-		if errors.Is(err, s) {
-			return reply{Err: err.Error(), Code: code}
+	for _, s := range sentinels {
+		if errors.Is(err, s.err) {
+			return reply{Err: err.Error(), Code: s.code}
 		}
 	}
 	return reply{Err: err.Error()}
@@ -119,7 +122,13 @@ func (r reply) err() error {
 	if r.Err == "" {
 		return nil
 	}
-	return &remoteError{msg: r.Err, sentinel: sentinels[r.Code]}
+	var sentinel error
+	for _, s := range sentinels {
+		if s.code == r.Code {
+			sentinel = s.err
+		}
+	}
+	return &remoteError{msg: r.Err, sentinel: sentinel}
 }
 
 func newRequestID() string {

@@ -81,7 +81,7 @@ func (c *Console) merged(id core.AccountID, local core.Status, haveLocal bool) (
 	st := local
 	if _, ok := c.f.Allowed(id); ok {
 		st.Node = c.f.node.name
-	} else if st.State == core.Idle && st.Account.AutoStart && st.Account.JID != "" && strings.HasPrefix(st.Reason, "run by another") {
+	} else if st.State == core.Idle && st.Account.AutoStart && st.Account.JID != "" && st.Reason == core.ReasonElsewhere {
 		st.Reason = orphanReason
 	}
 	return st, true
@@ -208,8 +208,8 @@ func (c *Console) do(ctx context.Context, id core.AccountID, req request, claim,
 			return reply{}, err
 		}
 		err = local()
-		if !keep && !c.m().IsConnectionActive(id) {
-			if st, ok := c.m().Status(id); !ok || st.State == core.Idle || st.Removed {
+		if !keep {
+			if st, ok := c.m().Status(id); !ok || st.State == core.Idle {
 				_ = c.m().Flush(ctx)
 				_ = c.f.node.Release(ctx, string(id), token)
 			}
