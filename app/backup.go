@@ -145,13 +145,9 @@ func importAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, pa
 		return 0, fmt.Errorf("import %s: the file is damaged or cut short (%v); nothing was imported", path, err)
 	}
 
-	// Refuse before writing anything: duplicates in the file, or here.
-	here := make(map[string]string)
-	for _, st := range m.Statuses() {
-		if st.Account.JID != "" {
-			here[normJID(st.Account.JID)] = st.Account.Name
-		}
-	}
+	// Refuse before writing anything: duplicates in the file, or here,
+	// where an account being deleted still holds its device.
+	here := m.Devices()
 	seen := make(map[string]bool)
 	var dups []string
 	var devices []whatsapp.DeviceKeys
@@ -171,7 +167,7 @@ func importAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, pa
 			return 0, fmt.Errorf("import %s: the file lists the WhatsApp account of %q twice", path, a.Name)
 		}
 		seen[jid] = true
-		if name, ok := here[jid]; ok {
+		if name, ok := here[core.CanonicalDevice(a.JID)]; ok {
 			dups = append(dups, fmt.Sprintf("%q (here as %q)", a.Name, name))
 		}
 		if ea.Device != nil {

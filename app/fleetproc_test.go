@@ -159,7 +159,7 @@ func newFleetRig(t *testing.T, members, n int) *fleetRig {
 	}
 	t.Cleanup(func() { _ = r.holder.Close(context.Background()) })
 	for _, a := range r.accts {
-		if _, err := r.holder.Acquire(ctx, string(a.id)); err != nil {
+		if _, err := r.holder.Acquire(ctx, string(a.id), ""); err != nil {
 			t.Fatal(err)
 		}
 	}

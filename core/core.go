@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -51,6 +52,42 @@ func (a Account) Phone() string {
 		}
 	}
 	return user
+}
+
+// Device returns the account's WhatsApp device in one canonical form, "user:device@server"
+// (the agent dropped, device 0 left out), so that two spellings of one
+// device compare equal; "" when the account is not paired. Two accounts with
+// the same Device hold the same keys and must never both run.
+func (a Account) Device() string {
+	return CanonicalDevice(a.JID)
+}
+
+// CanonicalDevice returns a device JID in the canonical form of
+// Account.Device: "15551234567.0:12@s.whatsapp.net" and
+// "15551234567:12@s.whatsapp.net" are one device. A JID it cannot read is
+// returned as it is.
+func CanonicalDevice(jid string) string {
+	at := strings.LastIndexByte(jid, '@')
+	if jid == "" || at <= 0 {
+		return jid
+	}
+	user, server := jid[:at], jid[at+1:]
+	device := ""
+	if i := strings.IndexByte(user, ':'); i >= 0 {
+		user, device = user[:i], user[i+1:]
+		n, err := strconv.ParseUint(device, 10, 16)
+		if err != nil {
+			return jid
+		}
+		device = strconv.FormatUint(n, 10)
+	}
+	if i := strings.IndexByte(user, '.'); i >= 0 {
+		user = user[:i]
+	}
+	if device == "" || device == "0" {
+		return user + "@" + server
+	}
+	return user + ":" + device + "@" + server
 }
 
 // State is the state of one account. See the table in DESIGN.md.
@@ -189,8 +226,10 @@ const (
 // Dialer creates sessions. It is core's port to WhatsApp.
 type Dialer interface {
 	// NewSession returns a new, unconnected session for acct. Every event of that
-	// session is passed to emit, from any goroutine.
-	NewSession(acct Account, emit func(SessionEvent)) (Session, error)
+	// session is passed to emit, from any goroutine. ctx bounds the making
+	// (reading the device keys): the Manager cancels it when the dial is
+	// abandoned or this node's right to run the account ends.
+	NewSession(ctx context.Context, acct Account, emit func(SessionEvent)) (Session, error)
 	// DeleteDevice removes the account's device keys (used by Delete).
 	DeleteDevice(ctx context.Context, acct Account) error
 }
@@ -216,6 +255,12 @@ type Session interface {
 	SendText(ctx context.Context, to, text string) (Sent, error)
 	// Close returns only when the socket is closed. It is safe to call twice.
 	Close()
+	// Abort tears the socket down at once, without the goodbye that Close
+	// exchanges with the server, and makes a Close in progress return. It is
+	// safe to call at any time, before, during or after Close; Close must
+	// still be called. The fence uses it when a polite close takes too long:
+	// what counts is that no logged-in socket outlives the node's lease.
+	Abort()
 }
 
 // Sent is what WhatsApp's server acknowledged of a sent message.
@@ -302,4 +347,8 @@ var (
 	// but its device could not be unlinked on WhatsApp: the operator must remove
 	// it on the phone (Settings → Linked devices).
 	ErrStillLinked = errors.New("the device is still linked on the phone")
+	// ErrDeviceInUse is the dial error of an account whose WhatsApp device
+	// another account here holds (it runs, or is being deleted): one device,
+	// one client.
+	ErrDeviceInUse = errors.New("another account in Warden holds this WhatsApp device")
 )

@@ -31,8 +31,11 @@ type Config struct {
 	Rand func() float64
 	// LogoutTimeout bounds a logout; zero: 15 s.
 	LogoutTimeout time.Duration
+	// CloseTimeout bounds a session's polite close: past it, the session is
+	// torn down (Session.Abort). Zero: 10 s.
+	CloseTimeout time.Duration
 	// Gate, in a fleet, decides which accounts this Manager may dial (see
-	// gate.go). Nil: every account.
+	// ownership.go). Nil: every account.
 	Gate Gate
 }
 
@@ -45,6 +48,7 @@ type Manager struct {
 	now           func() time.Time
 	rand          func() float64
 	logoutTimeout time.Duration
+	closeTimeout  time.Duration
 	gate          Gate // nil: dial every account
 	policy        atomic.Pointer[Policy]
 
@@ -60,6 +64,11 @@ type Manager struct {
 	skipped      atomic.Uint64
 
 	regMu sync.Mutex // serializes adding accounts: Add, AddExisting, Refresh
+
+	devMu sync.Mutex // never held with an account's mu
+	// devMu guards the following: which account holds each device
+	// (Account.Device) while it dials, runs or is being deleted.
+	devices map[string]AccountID
 
 	mu sync.RWMutex
 	// mu guards the following
@@ -93,6 +102,11 @@ type account struct {
 	// token is the fencing token of this node's ownership of the account
 	// (with a Gate), recorded on its events.
 	token int64
+	// closing is the session being closed, for Abort.
+	closing Session
+	// claim is the device the account holds (see claimDevice) for its
+	// session, or for its delete.
+	claim string
 }
 
 // NewManager returns a Manager. Call Start to load the stored accounts.
@@ -114,8 +128,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		now:           cfg.Now,
 		rand:          cfg.Rand,
 		logoutTimeout: cfg.LogoutTimeout,
+		closeTimeout:  cfg.CloseTimeout,
 		gate:          cfg.Gate,
 		accounts:      make(map[AccountID]*account),
+		devices:       make(map[string]AccountID),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -128,6 +144,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if m.logoutTimeout <= 0 {
 		m.logoutTimeout = 15 * time.Second
+	}
+	if m.closeTimeout <= 0 {
+		m.closeTimeout = 10 * time.Second
 	}
 	m.policy.Store(&p)
 	m.hub.newQueue, m.evhub.newQueue = newStatusQueue, newEventQueue
@@ -320,17 +339,13 @@ func (m *Manager) AddExisting(ctx context.Context, acct Account) (Account, error
 	if acct.CreatedAt.IsZero() {
 		acct.CreatedAt = m.now().UTC().Truncate(time.Millisecond)
 	}
+	// An account being deleted still holds its device: its delete may log
+	// out for a while on a live session, and then wipes the keys.
+	if holder, held := m.Devices()[acct.Device()]; held && acct.Device() != "" {
+		return Account{}, fmt.Errorf("%w: %s (%s), here as %q", ErrDuplicateAccount, acct.Name, MaskPhone(acct.Phone()), holder)
+	}
 	m.mu.RLock()
 	taken := m.accounts[acct.ID] != nil || acct.ID == ""
-	for _, a := range m.accounts {
-		a.mu.Lock()
-		same := acct.JID != "" && a.m.Account.JID == acct.JID && !a.m.deleted
-		a.mu.Unlock()
-		if same {
-			m.mu.RUnlock()
-			return Account{}, fmt.Errorf("%w: %s (%s)", ErrDuplicateAccount, acct.Name, MaskPhone(acct.Phone()))
-		}
-	}
 	m.mu.RUnlock()
 	if taken {
 		acct.ID = newAccountID()
@@ -606,7 +621,18 @@ func (m *Manager) close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("close sessions: %w", ctx.Err())
+		// Out of time: tear down what is still closing, so that no socket
+		// outlives Warden.
+		for _, a := range accts {
+			m.abort(a)
+		}
+		t := time.NewTimer(abortWait)
+		select {
+		case <-done:
+		case <-t.C:
+			err = fmt.Errorf("close sessions: %w", ctx.Err())
+		}
+		t.Stop()
 	}
 	m.stop() // cancels any dial, send or self-check still running
 	bgDone := make(chan struct{})
@@ -657,6 +683,11 @@ func (m *Manager) barrier(ctx context.Context, id AccountID) error {
 	if a == nil {
 		return nil // deleted meanwhile: nothing left to wait for
 	}
+	return m.barrierOf(ctx, a)
+}
+
+// barrierOf waits until a's queued actions have run.
+func (m *Manager) barrierOf(ctx context.Context, a *account) error {
 	done := make(chan result, 1)
 	a.mu.Lock()
 	if !a.running {
@@ -849,21 +880,40 @@ func (m *Manager) dial(a *account, epoch uint64) {
 		a.mu.Lock()
 	}
 	id := a.id
+	var grant Grant
 	if m.gate != nil {
-		token, ok := m.gate.Allowed(id)
-		if !ok {
+		var ok bool
+		if grant, ok = m.gate.Allowed(id); !ok {
 			a.mu.Unlock()
 			m.input(id, input{kind: inDialFailed, epoch: epoch, err: ErrNotOwned, permanent: true})
 			return
 		}
-		a.token = token
+		a.token = grant.Token
 	}
-	ctx, cancel := context.WithCancel(m.ctx)
-	a.cancel, a.sessEp = cancel, epoch
 	acct := a.m.Account
+	if holder, ok := m.claimDevice(id, acct.Device()); !ok {
+		a.mu.Unlock()
+		name := string(holder)
+		if st, ok := m.Status(holder); ok {
+			name = st.Account.Name
+		}
+		m.input(id, input{kind: inDialFailed, epoch: epoch, err: fmt.Errorf("%w: %q", ErrDeviceInUse, name)})
+		return
+	}
+	a.claim = acct.Device()
+	// The dial's context ends when the dial is abandoned (a close, a
+	// Disconnect), when the Manager closes, and when this node's right to
+	// run the account ends.
+	ctx, cancelDial := context.WithCancel(m.ctx)
+	cancel := cancelDial
+	if grant.Lease != nil {
+		stop := context.AfterFunc(grant.Lease, cancelDial)
+		cancel = func() { stop(); cancelDial() }
+	}
+	a.cancel, a.sessEp = cancel, epoch
 	a.mu.Unlock()
 
-	sess, err := m.dialer.NewSession(acct, func(ev SessionEvent) {
+	sess, err := m.dialer.NewSession(ctx, acct, func(ev SessionEvent) {
 		if ev.Kind == SessionDelivered {
 			m.delivered(id, ev) // a receipt changes no state
 			return
@@ -871,18 +921,43 @@ func (m *Manager) dial(a *account, epoch uint64) {
 		m.input(id, input{kind: inSession, epoch: epoch, ev: ev})
 	})
 	if err != nil {
-		m.input(id, input{kind: inDialFailed, epoch: epoch, err: err, permanent: true})
+		a.mu.Lock()
+		dev := a.claim
+		a.claim = ""
+		a.mu.Unlock()
+		m.releaseDevice(id, dev)
+		switch {
+		case m.gate != nil && !m.allowed(id, grant.Token):
+			m.input(id, input{kind: inDialFailed, epoch: epoch, err: ErrNotOwned, permanent: true})
+		case ctx.Err() != nil:
+			// Abandoned: whoever cancelled it changed the state already.
+		default:
+			m.input(id, input{kind: inDialFailed, epoch: epoch, err: err, permanent: true})
+		}
 		return
 	}
 	a.mu.Lock()
 	a.sess = sess
 	a.mu.Unlock()
+	// The last moment before the socket opens: the node may have lost the
+	// account while the session was being made.
+	if m.gate != nil && !m.allowed(id, grant.Token) {
+		m.input(id, input{kind: inDialFailed, epoch: epoch, err: ErrNotOwned, permanent: true})
+		return // the yield's close closes sess
+	}
 	if ctx.Err() != nil {
 		return // closed before it dialled; the queued close closes sess
 	}
 	if err := sess.Connect(ctx); err != nil {
 		m.input(id, input{kind: inDialFailed, epoch: epoch, err: err})
 	}
+}
+
+// allowed reports whether the Gate still allows the account under the same
+// ownership (token).
+func (m *Manager) allowed(id AccountID, token int64) bool {
+	g, ok := m.gate.Allowed(id)
+	return ok && g.Token == token
 }
 
 func (m *Manager) closeSession(a *account, epoch uint64) {
@@ -892,15 +967,32 @@ func (m *Manager) closeSession(a *account, epoch uint64) {
 		s = nil
 	} else {
 		a.sess = nil
+		a.closing = s
 		if a.cancel != nil {
 			a.cancel()
 			a.cancel = nil
 		}
 	}
 	a.mu.Unlock()
-	if s != nil {
-		s.Close()
+	if s == nil {
+		return
 	}
+	// A goodbye the server never answers must not keep the socket, nor
+	// everything queued behind the close, waiting.
+	late := time.AfterFunc(m.closeTimeout, func() {
+		a.log.Warn("session torn down: its close took longer than " + m.closeTimeout.String())
+		s.Abort()
+	})
+	s.Close()
+	late.Stop()
+	a.mu.Lock()
+	a.closing = nil
+	dev := ""
+	if !a.m.deleted { // a delete holds the device until its keys are gone
+		dev, a.claim = a.claim, ""
+	}
+	a.mu.Unlock()
+	m.releaseDevice(a.id, dev)
 }
 
 func (m *Manager) session(a *account, epoch uint64) Session {
@@ -939,6 +1031,21 @@ func (m *Manager) pairPhone(a *account, act action) {
 // session), close, wipe the device keys, then the account and its timeline.
 func (m *Manager) delete(a *account, act action) {
 	acct := act.account
+	// The account holds its device until its keys are gone, session or not.
+	if dev := acct.Device(); dev != "" {
+		if _, ok := m.claimDevice(a.id, dev); ok {
+			a.mu.Lock()
+			a.claim = dev
+			a.mu.Unlock()
+		}
+	}
+	defer func() {
+		a.mu.Lock()
+		dev := a.claim
+		a.claim = ""
+		a.mu.Unlock()
+		m.releaseDevice(a.id, dev)
+	}()
 	s := m.session(a, act.epoch)
 	var unlinkErr error
 	if act.tryLogout && s != nil {

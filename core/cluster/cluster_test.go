@@ -48,7 +48,7 @@ func acquireWithin(t *testing.T, n *cluster.Node, account string, d time.Duratio
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		token, err := n.Acquire(context.Background(), account)
+		token, err := n.Acquire(context.Background(), account, "")
 		if err == nil {
 			return token, time.Now()
 		}
@@ -70,7 +70,7 @@ func TestAcquireIsExclusive(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, n := range []*cluster.Node{a, b, a, b, a, b} {
 		wg.Go(func() {
-			if _, err := n.Acquire(context.Background(), "acct-1"); err == nil {
+			if _, err := n.Acquire(context.Background(), "acct-1", ""); err == nil {
 				wins.Add(1)
 			} else if !errors.Is(err, cluster.ErrOwned) {
 				t.Errorf("Acquire: %v", err)
@@ -100,11 +100,11 @@ func TestCleanReleaseHandsOverAtOnce(t *testing.T) {
 	a := join(t, client(t, etcd.Endpoints...), "a")
 	b := join(t, client(t, etcd.Endpoints...), "b")
 	ctx := context.Background()
-	first, err := a.Acquire(ctx, "acct-1")
+	first, err := a.Acquire(ctx, "acct-1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Acquire(ctx, "acct-1"); !errors.Is(err, cluster.ErrOwned) {
+	if _, err := b.Acquire(ctx, "acct-1", ""); !errors.Is(err, cluster.ErrOwned) {
 		t.Fatalf("b acquired an owned account: %v", err)
 	}
 	if err := a.Release(ctx, "acct-1", first+1); !errors.Is(err, cluster.ErrNotOwner) {
@@ -113,7 +113,7 @@ func TestCleanReleaseHandsOverAtOnce(t *testing.T) {
 	if err := a.Release(ctx, "acct-1", first); err != nil {
 		t.Fatal(err)
 	}
-	second, err := b.Acquire(ctx, "acct-1")
+	second, err := b.Acquire(ctx, "acct-1", "")
 	if err != nil {
 		t.Fatalf("after a clean release: %v", err)
 	}
@@ -129,7 +129,7 @@ func TestCleanReleaseHandsOverAtOnce(t *testing.T) {
 	if err := b.Close(ctx2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Acquire(ctx, "acct-1"); err != nil {
+	if _, err := a.Acquire(ctx, "acct-1", ""); err != nil {
 		t.Errorf("after the owner closed: %v", err)
 	}
 }
@@ -140,7 +140,7 @@ func TestCrashedOwnerIsWaitedOut(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	a := join(t, client(t, etcd.Endpoints...), "a")
 	b := join(t, client(t, etcd.Endpoints...), "b")
-	if _, err := a.Acquire(context.Background(), "acct-1"); err != nil {
+	if _, err := a.Acquire(context.Background(), "acct-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	deadline := a.Deadline()
@@ -160,7 +160,7 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 	hole := etcdtest.NewBlackhole(t, etcd.Endpoints[0])
 	a := join(t, client(t, hole.Endpoint()), "a")
 	b := join(t, client(t, etcd.Endpoints...), "b")
-	if _, err := a.Acquire(context.Background(), "acct-1"); err != nil {
+	if _, err := a.Acquire(context.Background(), "acct-1", ""); err != nil {
 		t.Fatal(err)
 	}
 	hole.Cut()
@@ -186,7 +186,7 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 	if a.Valid() {
 		t.Error("the fenced node still says it may dial")
 	}
-	if _, err := a.Acquire(context.Background(), "acct-2"); !errors.Is(err, cluster.ErrFenced) {
+	if _, err := a.Acquire(context.Background(), "acct-2", ""); !errors.Is(err, cluster.ErrFenced) {
 		t.Errorf("a fenced node acquired: %v", err)
 	}
 	if len(a.Owned()) != 0 {
@@ -216,10 +216,10 @@ func TestPartitionedNodeFencesBeforeTakeover(t *testing.T) {
 		t.Fatal("a rejoined node's Lost is still closed")
 	default:
 	}
-	if _, err := a.Acquire(ctx, "acct-1"); !errors.Is(err, cluster.ErrOwned) {
+	if _, err := a.Acquire(ctx, "acct-1", ""); !errors.Is(err, cluster.ErrOwned) {
 		t.Errorf("the rejoined node took b's account: %v", err)
 	}
-	if _, err := a.Acquire(ctx, "acct-2"); err != nil {
+	if _, err := a.Acquire(ctx, "acct-2", ""); err != nil {
 		t.Errorf("the rejoined node cannot acquire: %v", err)
 	}
 	if nodes, err := b.Nodes(ctx); err != nil || len(nodes) != 2 {
@@ -247,7 +247,7 @@ func TestLeaderLoss(t *testing.T) {
 	accounts := []string{"acct-1", "acct-2", "acct-3", "acct-4"}
 	for i, acct := range accounts {
 		n := []*cluster.Node{a, b}[i%2]
-		if _, err := n.Acquire(ctx, acct); err != nil {
+		if _, err := n.Acquire(ctx, acct, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -263,7 +263,7 @@ func TestLeaderLoss(t *testing.T) {
 	for time.Now().Before(deadline) && (recovered == 0 || time.Since(stopped) < 3*ttl/2+recovered) {
 		for _, acct := range accounts {
 			for _, n := range []*cluster.Node{a, b} {
-				_, _ = n.Acquire(ctx, acct)
+				_, _ = n.Acquire(ctx, acct, "")
 			}
 			ao, bo := a.Owned()[acct] != 0, b.Owned()[acct] != 0
 			if ao && bo {

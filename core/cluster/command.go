@@ -149,7 +149,7 @@ func (f *Fleet) call(ctx context.Context, node string, req request) (reply, erro
 	defer cancel()
 	replyKey := f.replyKey(id)
 	// Watch before the request can be answered.
-	put, err := f.node.cli.Put(ctx, f.cmdPrefix(node)+id, string(data), clientv3.WithLease(f.node.leaseID()))
+	put, err := f.node.cli.Put(ctx, f.cmdPrefix(node)+id, string(data), clientv3.WithLease(clientv3.LeaseID(f.node.leaseID())))
 	if err != nil {
 		return reply{}, fmt.Errorf("send the command to node %s: %w", node, err)
 	}
@@ -239,7 +239,7 @@ func (f *Fleet) serveOne(key string, data []byte) {
 		ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
 		defer cancel()
 		if _, err := f.node.cli.Txn(ctx).Then(
-			clientv3.OpPut(f.replyKey(id), string(out), clientv3.WithLease(f.node.leaseID())),
+			clientv3.OpPut(f.replyKey(id), string(out), clientv3.WithLease(clientv3.LeaseID(f.node.leaseID()))),
 			clientv3.OpDelete(key),
 		).Commit(); err != nil {
 			f.log.Warn("answering a command failed", "op", req.Op, "from", req.From, "err", err)

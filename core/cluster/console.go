@@ -157,7 +157,7 @@ func (c *Console) Add(ctx context.Context, name string, opts ...core.AccountOpti
 	if err != nil {
 		return acct, err
 	}
-	if _, err := c.f.node.Acquire(ctx, string(acct.ID)); err != nil {
+	if _, err := c.f.node.Acquire(ctx, string(acct.ID), acct.Device()); err != nil {
 		return acct, fmt.Errorf("the account was added, but this node could not take it to pair it: %w", err)
 	}
 	if err := c.m().Connect(ctx, acct.ID); err != nil {
@@ -196,7 +196,8 @@ func (c *Console) do(ctx context.Context, id core.AccountID, req request, claim,
 		if !claim {
 			return reply{}, local()
 		}
-		token, err := c.f.node.Acquire(ctx, string(id))
+		st, _ := c.m().Status(id)
+		token, err := c.f.node.Acquire(ctx, string(id), st.Account.Device())
 		if err != nil {
 			if errors.Is(err, ErrOwned) {
 				return c.do(ctx, id, req, claim, keep, local) // taken meanwhile: go there
@@ -362,20 +363,30 @@ func (c *Console) Nodes(ctx context.Context) ([]NodeInfo, error) {
 
 // deleteOwned deletes an account this node owns, then lets its ownership go.
 func (f *Fleet) deleteOwned(ctx context.Context, id core.AccountID) error {
-	token, _ := f.Allowed(id)
+	grant, _ := f.Allowed(id)
 	err := f.m.Delete(ctx, id)
-	if _, still := f.m.Status(id); !still && token != 0 {
-		if rerr := f.node.Release(ctx, string(id), token); rerr != nil {
+	if _, still := f.m.Status(id); !still && grant.Token != 0 && !slices.Contains(f.m.Running(), id) {
+		if rerr := f.node.Release(ctx, string(id), grant.Token); rerr != nil {
 			f.log.Warn("releasing a deleted account failed", "account", id, "err", rerr)
 		}
 	}
 	return err
 }
 
-func (f *Fleet) handoffKey(account string) string { return f.node.key("handoff", account) }
-
 // moveOwned hands an account this node owns over to node.
 func (f *Fleet) moveOwned(ctx context.Context, id core.AccountID, node string) error {
+	return f.giveTo(ctx, id, node, func(ctx context.Context) error {
+		r, err := f.call(ctx, node, request{Op: opTake, Account: id})
+		if err != nil {
+			return err
+		}
+		return r.err()
+	})
+}
+
+// giveTo hands an account this node owns over to node (handover.go), then
+// has node take it with take.
+func (f *Fleet) giveTo(ctx context.Context, id core.AccountID, node string, take func(context.Context) error) error {
 	nodes, err := f.node.Nodes(ctx)
 	if err != nil {
 		return err
@@ -383,26 +394,25 @@ func (f *Fleet) moveOwned(ctx context.Context, id core.AccountID, node string) e
 	if !slices.Contains(nodes, node) {
 		return fmt.Errorf("%w: %q", ErrUnknownNode, node)
 	}
-	token, ok := f.Allowed(id)
+	grant, ok := f.Allowed(id)
 	if !ok {
 		return fmt.Errorf("%w: %s", errMoved, id)
 	}
 	// The hint keeps the other nodes' rounds off the account between the
 	// release and node's take; it dies with this node's lease.
-	if _, err := f.node.cli.Put(ctx, f.handoffKey(string(id)), node, clientv3.WithLease(f.node.leaseID())); err != nil {
+	if err := f.node.table.Handoff(ctx, f.node.leaseID(), string(id), node); err != nil {
 		return fmt.Errorf("move %s: %w", id, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = f.node.cli.Delete(dctx, f.handoffKey(string(id)))
+		_ = f.node.table.EndHandoff(dctx, string(id))
 	}()
-	f.handOver(ctx, string(id), token, "moved to node "+node+" by the operator")
-	r, err := f.call(ctx, node, request{Op: opTake, Account: id})
-	if err != nil {
+	f.handOver(ctx, string(id), grant.Token, "moved to node "+node+" by the operator")
+	if err := take(ctx); err != nil {
 		return fmt.Errorf("%s was released, but node %s did not take it (another node will): %w", id, node, err)
 	}
-	return r.err()
+	return nil
 }
 
 // take acquires an account handed over to this node and runs it.
@@ -410,13 +420,14 @@ func (f *Fleet) take(ctx context.Context, id core.AccountID) error {
 	if _, ok := f.Allowed(id); ok {
 		return nil
 	}
-	if _, err := f.node.Acquire(ctx, string(id)); err != nil {
+	st, _ := f.m.Status(id)
+	if _, err := f.node.Acquire(ctx, string(id), st.Account.Device()); err != nil {
 		return fmt.Errorf("%w: %v", errHandover, err)
 	}
 	if err := f.m.Resync(ctx, id); err != nil {
 		return err
 	}
-	st, _ := f.m.Status(id)
+	st, _ = f.m.Status(id)
 	if !st.Account.AutoStart {
 		return nil // moved while disconnected: it stays so, here
 	}

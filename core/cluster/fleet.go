@@ -8,16 +8,17 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"warden/core"
 )
 
 // Fleet runs this node's share of the accounts. It is the Manager's Gate: the
 // Manager dials an account only while this node owns it and its lease is
-// surely alive. Every round (a third of the TTL) it:
-//   - yields every account at once when the node's fence falls (Lost),
-//     then rejoins with a new lease once etcd answers again;
+// surely alive. When the node's fence falls, it closes every session at once
+// (handover.go), then rejoins with a new lease once etcd answers again. Every
+// round (a third of the TTL) it:
+//   - reconciles: an account the Manager runs that the node does not own is
+//     closed at once, and an owned account that should run and runs nowhere
+//     is dialled;
 //   - yields the accounts whose ownership is no longer this node's;
 //   - takes ownerless accounts that should run, up to its fair share plus
 //     one, and connects them;
@@ -52,13 +53,20 @@ func NewFleet(node *Node) *Fleet {
 	return f
 }
 
-// Allowed implements core.Gate.
-func (f *Fleet) Allowed(id core.AccountID) (int64, bool) {
-	if !f.node.Valid() {
-		return 0, false
+// Allowed implements core.Gate: the account is this node's, and its lease is
+// surely alive. The grant's Lease ends at the fence.
+func (f *Fleet) Allowed(id core.AccountID) (core.Grant, bool) {
+	token, valid, ok := f.node.allowed(string(id))
+	if !ok {
+		return core.Grant{}, false
 	}
-	token := f.node.Owned()[string(id)]
-	return token, token != 0
+	return core.Grant{Token: token, Lease: valid}, true
+}
+
+// Runs reports whether this node runs the account now.
+func (f *Fleet) Runs(id core.AccountID) bool {
+	_, ok := f.Allowed(id)
+	return ok
 }
 
 // Start runs the rounds for m until Stop.
@@ -67,11 +75,15 @@ func (f *Fleet) Start(m *core.Manager) {
 	f.m = m
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.mu.Unlock()
-	f.wg.Add(4)
+	f.wg.Add(2)
 	go f.loop()
-	go f.publishLoop()
-	go f.serveCommands()
-	go f.console.viewLoop()
+	go f.guard()
+	if f.node.cli != nil { // the Console lives in etcd
+		f.wg.Add(3)
+		go f.publishLoop()
+		go f.serveCommands()
+		go f.console.viewLoop()
+	}
 }
 
 // Stop ends the rounds; it yields nothing (Close the Manager, then the Node,
@@ -95,12 +107,28 @@ func (f *Fleet) loop() {
 		select {
 		case <-f.ctx.Done():
 			return
-		case <-f.node.Lost():
-			f.yieldAll("this node lost contact with the fleet's etcd: another node takes its accounts")
-			if !f.rejoin() {
-				return
-			}
 		case <-tick.C:
+		}
+	}
+}
+
+// guard waits for the fence: it closes every session at once, then rejoins.
+// It runs apart from the rounds, so that a round blocked on etcd never
+// delays the fence.
+func (f *Fleet) guard() {
+	defer f.wg.Done()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-f.node.Lost():
+		}
+		if f.ctx.Err() != nil {
+			return
+		}
+		f.fence("this node lost contact with the fleet's etcd: another node takes its accounts")
+		if !f.rejoin() {
+			return
 		}
 	}
 }
@@ -116,25 +144,13 @@ func (f *Fleet) rejoin() bool {
 			return true
 		}
 		f.log.Warn("rejoining the fleet failed; retrying", "err", err)
+		t := time.NewTimer(f.every)
 		select {
 		case <-f.ctx.Done():
+			t.Stop()
 			return false
-		case <-time.After(f.every):
+		case <-t.C:
 		}
-	}
-}
-
-func (f *Fleet) yieldAll(reason string) {
-	for _, st := range f.m.Statuses() {
-		id := st.Account.ID
-		if st.State == core.Idle && !st.Account.AutoStart {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), f.node.ttl)
-		if err := f.m.Yield(ctx, id, reason); err != nil && !errors.Is(err, core.ErrClosed) {
-			f.log.Warn("yielding an account failed", "account", id, "err", err)
-		}
-		cancel()
 	}
 }
 
@@ -148,7 +164,7 @@ func (f *Fleet) round() {
 	// meanwhile (by a window's command) is not in the snapshot, so it is
 	// not mistaken for one lost.
 	owned := f.node.Owned()
-	owners, handoffs, err := f.owners(ctx)
+	owners, handoffs, err := f.node.table.Owners(ctx)
 	if err != nil {
 		f.log.Warn("reading the fleet's owners failed", "err", err)
 		return
@@ -160,15 +176,16 @@ func (f *Fleet) round() {
 
 	// Ownership that is no longer this node's: close at once. Accounts
 	// deleted here: let their ownership go.
+	running := f.m.Running()
 	for account, token := range owned {
-		if _, ok := f.m.Status(core.AccountID(account)); !ok {
+		if _, ok := f.m.Status(core.AccountID(account)); !ok && !slices.Contains(running, core.AccountID(account)) {
 			if err := f.node.Release(ctx, account, token); err != nil {
 				f.log.Warn("releasing a deleted account failed", "account", account, "err", err)
 			}
 			delete(owned, account)
 			continue
 		}
-		if o, ok := owners[account]; !ok || o.node != f.node.name || o.token != token {
+		if o, ok := owners[account]; !ok || o.Node != f.node.name || o.Token != token {
 			f.node.forget(account, token)
 			if f.node.Owned()[account] == 0 { // not acquired again meanwhile
 				f.yield(account, "taken over by another Warden node")
@@ -176,13 +193,14 @@ func (f *Fleet) round() {
 			delete(owned, account)
 		}
 	}
+	f.reconcile()
 
 	// The accounts that should run somewhere: paired, and wanted running.
 	// An account not yet paired runs only on the node where the operator
 	// pairs it (Console.Add, Console.Connect).
 	var want []core.Status
 	for _, st := range f.m.Statuses() {
-		if st.Account.AutoStart && st.Account.JID != "" {
+		if wanted(st) {
 			want = append(want, st)
 		}
 	}
@@ -194,21 +212,21 @@ func (f *Fleet) round() {
 	// The share counts the accounts that should run, as want does: an
 	// account being paired here, or one the operator disconnected, neither
 	// counts nor moves.
-	wanted := make(map[string]bool, len(want))
+	isWanted := make(map[string]bool, len(want))
 	for _, st := range want {
-		wanted[string(st.Account.ID)] = true
+		isWanted[string(st.Account.ID)] = true
 	}
-	running := 0
+	n := 0
 	for account := range owned {
-		if wanted[account] {
-			running++
+		if isWanted[account] {
+			n++
 		}
 	}
 
 	// Above the share (a node joined): hand one over.
-	if running > share {
+	if n > share {
 		for account, token := range owned {
-			if wanted[account] {
+			if isWanted[account] {
 				f.handOver(ctx, account, token, "handed over to another Warden node to spread the accounts")
 				break
 			}
@@ -217,7 +235,7 @@ func (f *Fleet) round() {
 	}
 
 	for _, st := range want {
-		if running >= share {
+		if n >= share {
 			break
 		}
 		account := string(st.Account.ID)
@@ -227,17 +245,26 @@ func (f *Fleet) round() {
 		if to, ok := handoffs[account]; ok && to != f.node.name && slices.Contains(nodes, to) {
 			continue // being moved to another node by the operator
 		}
-		token, err := f.node.Acquire(ctx, account)
+		token, err := f.node.Acquire(ctx, account, st.Account.Device())
 		if err != nil {
+			if errors.Is(err, ErrDeviceOwned) {
+				f.log.Warn("not running an account: another account holds its WhatsApp device", "account", account, "err", err)
+			}
 			continue // owned meanwhile, or an orphan still waited out
 		}
 		owned[account] = token
-		running++
+		n++
 		f.run(ctx, st.Account.ID)
 		if now, ok := f.m.Status(st.Account.ID); ok {
 			f.publish(now) // the first status of this ownership
 		}
 	}
+}
+
+// wanted reports whether the account should run on some node: paired, and
+// the operator wants it running.
+func wanted(st core.Status) bool {
+	return st.Account.AutoStart && st.Account.JID != ""
 }
 
 // run starts an account this node just acquired: its record and timeline
@@ -251,51 +278,4 @@ func (f *Fleet) run(ctx context.Context, id core.AccountID) {
 	if err := f.m.Connect(ctx, id); err != nil && !errors.Is(err, core.ErrAlreadyConnected) {
 		f.log.Warn("connecting an acquired account failed", "account", id, "err", err)
 	}
-}
-
-// handOver gives an account up cleanly: the session closes, its last events
-// reach the store, then the ownership is released, and another node may
-// take it at once.
-func (f *Fleet) handOver(ctx context.Context, account string, token int64, reason string) {
-	f.yield(account, reason)
-	if err := f.m.Flush(ctx); err != nil {
-		f.log.Warn("storing the last events before a handover failed", "account", account, "err", err)
-	}
-	if err := f.node.Release(ctx, account, token); err != nil {
-		f.log.Warn("handing an account over failed", "account", account, "err", err)
-	}
-}
-
-func (f *Fleet) yield(account, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), f.node.ttl)
-	defer cancel()
-	if err := f.m.Yield(ctx, core.AccountID(account), reason); err != nil && !errors.Is(err, core.ErrClosed) {
-		f.log.Warn("yielding an account failed", "account", account, "err", err)
-	}
-}
-
-type ownership struct {
-	node  string
-	token int64
-}
-
-// owners reads every owner key, and the handoffs under way, in one request.
-func (f *Fleet) owners(ctx context.Context) (map[string]ownership, map[string]string, error) {
-	ownerPrefix, handoffPrefix := f.node.prefix+"owner/", f.node.prefix+"handoff/"
-	resp, err := f.node.cli.Txn(ctx).Then(
-		clientv3.OpGet(ownerPrefix, clientv3.WithPrefix()),
-		clientv3.OpGet(handoffPrefix, clientv3.WithPrefix()),
-	).Commit()
-	if err != nil {
-		return nil, nil, err
-	}
-	owners := map[string]ownership{}
-	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
-		owners[string(kv.Key[len(ownerPrefix):])] = ownership{node: string(kv.Value), token: kv.CreateRevision}
-	}
-	handoffs := map[string]string{}
-	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
-		handoffs[string(kv.Key[len(handoffPrefix):])] = string(kv.Value)
-	}
-	return owners, handoffs, nil
 }

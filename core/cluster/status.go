@@ -54,6 +54,9 @@ func (f *Fleet) publishLoop() {
 }
 
 func (f *Fleet) publish(st core.Status) {
+	if f.node.cli == nil {
+		return // no Console without etcd
+	}
 	account := string(st.Account.ID)
 	token := f.node.Owned()[account]
 	if token == 0 {
@@ -69,7 +72,7 @@ func (f *Fleet) publish(st core.Status) {
 	// Only while this node still owns the account with that token.
 	ownerKey := f.node.key("owner", account)
 	if _, err := f.node.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", token)).
-		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(f.node.leaseID()))).Commit(); err != nil {
+		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(clientv3.LeaseID(f.node.leaseID())))).Commit(); err != nil {
 		f.log.Warn("publishing a status failed", "account", account, "err", err)
 	}
 }

@@ -42,15 +42,28 @@ type Dialer struct {
 	// OnSend runs inside SendText of a connected session, instead of the
 	// default (an immediate ack). It may block, to play a slow server.
 	OnSend func(ctx context.Context, s *Session, to, text string) (core.Sent, error)
+	// OnNewSession runs inside NewSession before the session exists; it may
+	// block, to play a slow device store, and its error fails NewSession.
+	OnNewSession func(ctx context.Context, acct core.Account) error
+	// OnLogout runs inside Logout of a connected session before it succeeds;
+	// it may block, to play a slow server, and its error fails Logout.
+	OnLogout func(ctx context.Context, s *Session) error
+	// CloseDelay is how long a polite Close takes (the goodbye to the
+	// server); Abort ends it at once.
+	CloseDelay time.Duration
 
 	sessions map[core.AccountID][]*Session
 	open     map[core.AccountID]int
 	maxOpen  map[core.AccountID]int
-	devices  map[string]bool // JIDs whose keys exist
-	deleted  []core.AccountID
-	created  int
-	next     int // for fake JIDs
-	sent     []Message
+	// openDev and maxOpenDev count the same by device (the account's JID
+	// when the session was made): two accounts may hold one device.
+	openDev    map[string]int
+	maxOpenDev map[string]int
+	devices    map[string]bool // JIDs whose keys exist
+	deleted    []core.AccountID
+	created    int
+	next       int // for fake JIDs
+	sent       []Message
 }
 
 // Message is a message a fake session sent (acknowledged or not).
@@ -65,11 +78,13 @@ type Message struct {
 // NewDialer returns a fake Dialer with the default behaviour.
 func NewDialer() *Dialer {
 	return &Dialer{
-		sessions: make(map[core.AccountID][]*Session),
-		open:     make(map[core.AccountID]int),
-		maxOpen:  make(map[core.AccountID]int),
-		devices:  make(map[string]bool),
-		PairCode: "ABCD-EFGH",
+		sessions:   make(map[core.AccountID][]*Session),
+		open:       make(map[core.AccountID]int),
+		maxOpen:    make(map[core.AccountID]int),
+		openDev:    make(map[string]int),
+		maxOpenDev: make(map[string]int),
+		devices:    make(map[string]bool),
+		PairCode:   "ABCD-EFGH",
 	}
 }
 
@@ -78,18 +93,30 @@ func (d *Dialer) Lock()   { d.mu.Lock() }
 func (d *Dialer) Unlock() { d.mu.Unlock() }
 
 // NewSession implements core.Dialer.
-func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+	d.mu.Lock()
+	hook := d.OnNewSession
+	d.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, acct); err != nil {
+			return nil, err
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.NewSessionErr != nil {
 		return nil, d.NewSessionErr
 	}
 	d.created++
-	s := &Session{d: d, Account: acct, N: len(d.sessions[acct.ID]) + 1, emit: emit}
+	s := &Session{d: d, Account: acct, N: len(d.sessions[acct.ID]) + 1, emit: emit, device: acct.JID, aborted: make(chan struct{})}
 	s.paired = acct.JID != "" && d.devices[acct.JID]
 	d.sessions[acct.ID] = append(d.sessions[acct.ID], s)
 	d.open[acct.ID]++
 	d.maxOpen[acct.ID] = max(d.maxOpen[acct.ID], d.open[acct.ID])
+	if s.device != "" {
+		d.openDev[s.device]++
+		d.maxOpenDev[s.device] = max(d.maxOpenDev[s.device], d.openDev[s.device])
+	}
 	return s, nil
 }
 
@@ -138,6 +165,33 @@ func (d *Dialer) MaxOpen(id core.AccountID) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.maxOpen[id]
+}
+
+// OpenDevice returns the number of sessions of the device (a JID) created
+// and not closed, over every account that holds it.
+func (d *Dialer) OpenDevice(jid string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.openDev[jid]
+}
+
+// MaxOpenDevice returns the most sessions of the device (a JID) ever open at
+// once, over every account that holds it.
+func (d *Dialer) MaxOpenDevice(jid string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.maxOpenDev[jid]
+}
+
+// MaxOpenAnyDevice returns the highest MaxOpenDevice over all devices.
+func (d *Dialer) MaxOpenAnyDevice() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, v := range d.maxOpenDev {
+		n = max(n, v)
+	}
+	return n
 }
 
 // MaxOpenAny returns the highest MaxOpen over all accounts.
@@ -201,13 +255,19 @@ type Session struct {
 	Account core.Account
 	N       int // 1 for the account's first session, 2 for the next...
 	emit    func(core.SessionEvent)
+	device  string        // the JID the session was made for, "" when pairing
+	aborted chan struct{} // closed by Abort
 
 	mu sync.Mutex
 	// mu guards the following
 	paired    bool
+	dialed    bool // Connect was called
 	connected bool
 	closed    bool
 	loggedOut bool
+	abortOnce sync.Once
+	hard      bool // the session ended by Abort, not a polite Close
+	counted   bool // gone has counted it closed
 }
 
 // Connect implements core.Session.
@@ -217,6 +277,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("fake session: connect after close")
 	}
+	s.dialed = true
 	s.mu.Unlock()
 	s.d.mu.Lock()
 	hook := s.d.OnConnect
@@ -309,6 +370,20 @@ func (s *Session) Logout(ctx context.Context) error {
 		return ErrOffline
 	}
 	s.d.mu.Lock()
+	hook := s.d.OnLogout
+	s.d.mu.Unlock()
+	if hook != nil {
+		s.mu.Unlock()
+		err := hook(ctx, s)
+		s.mu.Lock()
+		if err != nil {
+			return err
+		}
+		if !s.connected || s.closed {
+			return ErrOffline
+		}
+	}
+	s.d.mu.Lock()
 	err := s.d.LogoutErr
 	if err == nil {
 		delete(s.d.devices, s.Account.JID)
@@ -349,7 +424,9 @@ func (s *Session) SendText(ctx context.Context, to, text string) (core.Sent, err
 	return sent, err
 }
 
-// Close implements core.Session.
+// Close implements core.Session: it takes the Dialer's CloseDelay (the
+// goodbye), unless Abort ends it first. The session counts as open until
+// then.
 func (s *Session) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -360,8 +437,63 @@ func (s *Session) Close() {
 	s.connected = false
 	s.mu.Unlock()
 	s.d.mu.Lock()
-	s.d.open[s.Account.ID]--
+	delay := s.d.CloseDelay
 	s.d.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.aborted:
+		}
+		t.Stop()
+	}
+	s.gone()
+}
+
+// Abort implements core.Session: the socket is closed at once, without the
+// goodbye, and a Close in progress returns.
+func (s *Session) Abort() {
+	s.mu.Lock()
+	s.hard = true
+	first := !s.closed
+	s.closed = true
+	s.connected = false
+	s.mu.Unlock()
+	s.abortOnce.Do(func() { close(s.aborted) })
+	if first {
+		s.gone()
+	}
+}
+
+// gone counts the session closed, once.
+func (s *Session) gone() {
+	s.mu.Lock()
+	if s.counted {
+		s.mu.Unlock()
+		return
+	}
+	s.counted = true
+	s.mu.Unlock()
+	s.d.mu.Lock()
+	s.d.open[s.Account.ID]--
+	if s.device != "" {
+		s.d.openDev[s.device]--
+	}
+	s.d.mu.Unlock()
+}
+
+// Dialed reports whether Connect was called: the socket was opened.
+func (s *Session) Dialed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dialed
+}
+
+// Aborted reports whether the session was torn down by Abort.
+func (s *Session) Aborted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hard
 }
 
 // Closed reports whether Close was called.

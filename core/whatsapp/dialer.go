@@ -230,7 +230,7 @@ func (d *Dialer) Close() error {
 // NewSession returns an unconnected session for acct. If acct has no JID, or
 // its device keys are gone (deleted after a logout), the session pairs a new
 // device when it connects. It goes out through acct's proxy (see proxyFor).
-func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
 	ws, media, p := d.ws, d.http, d.proxyFor(acct)
 	if p != "" {
 		var err error
@@ -241,7 +241,7 @@ func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (co
 			return nil, fmt.Errorf("new session for %s: %w", acct.ID, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	device, err := d.device(ctx, acct)
 	if err != nil {
@@ -250,8 +250,9 @@ func (d *Dialer) NewSession(acct core.Account, emit func(core.SessionEvent)) (co
 	if device == nil {
 		device = d.container.NewDevice()
 	}
-	s := newSession(d, acct, device, emit, ws, media)
-	s.proxy = p
+	conns := &connSet{}
+	s := newSession(d, acct, device, emit, conns.track(ws), media)
+	s.proxy, s.conns = p, conns
 	return s, nil
 }
 

@@ -88,7 +88,7 @@ func TestDeleteDeviceOfUnknownAccount(t *testing.T) {
 // once, and Close is safe to call twice.
 func TestSessionOffline(t *testing.T) {
 	d := newTestDialer(t, nil)
-	s, err := d.NewSession(core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) {
 		t.Errorf("unexpected event %v", ev.Kind)
 	})
 	if err != nil {
@@ -124,7 +124,7 @@ func TestConnectRefused(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) {})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -157,7 +157,7 @@ func TestConnectCancelled(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) {})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -190,7 +190,7 @@ func TestCloseAbortsHangingConnect(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) {
 		t.Errorf("unexpected event %v", ev.Kind)
 	})
 	if err != nil {

@@ -192,7 +192,7 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 func connect(t testing.TB, d *whatsapp.Dialer, acct core.Account) (core.Session, *recorder) {
 	t.Helper()
 	rec := newRecorder(t)
-	s, err := d.NewSession(acct, rec.emit)
+	s, err := d.NewSession(context.Background(), acct, rec.emit)
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}

@@ -58,6 +58,8 @@ type Session struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	handlerID uint32
+	// conns are the session's websocket connections, for Abort.
+	conns *connSet
 
 	// emitMu is held for reading while an event is delivered, and for
 	// writing by Close while it sets closed: once Close has set it, no event
@@ -271,13 +273,30 @@ func (s *Session) Close() {
 	}
 	s.cli.Disconnect()
 	deadline := time.Now().Add(CloseTimeout)
+	aborted := false
 	for s.cli.IsConnected() {
 		if time.Now().After(deadline) {
-			s.log.Warn("socket still open after close", "waited", CloseTimeout)
-			return
+			if aborted {
+				s.log.Warn("socket still open after close", "waited", CloseTimeout)
+				return
+			}
+			// The goodbye went unanswered: tear the connection down.
+			s.Abort()
+			aborted, deadline = true, time.Now().Add(time.Second)
 		}
 		time.Sleep(2 * time.Millisecond)
 		s.cli.Disconnect()
+	}
+}
+
+// Abort tears the socket down at once: its TCP connection is closed without
+// the websocket's closing handshake, which waits for the server's answer. A
+// Close in progress then returns, and no later dial of this session can open
+// a connection.
+func (s *Session) Abort() {
+	s.cancel()
+	if n := s.conns.closeAll(); n > 0 {
+		s.log.Warn("socket torn down without the goodbye", "connections", n)
 	}
 }
 

@@ -18,11 +18,11 @@ type fakeGate struct {
 	tokens map[core.AccountID]int64
 }
 
-func (g *fakeGate) Allowed(id core.AccountID) (int64, bool) {
+func (g *fakeGate) Allowed(id core.AccountID) (core.Grant, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	t, ok := g.tokens[id]
-	return t, ok
+	return core.Grant{Token: t}, ok
 }
 
 func (g *fakeGate) set(id core.AccountID, token int64) {

@@ -2,64 +2,11 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 )
 
-// A fleet of Warden nodes runs each account on one node only (see
-// core/cluster). The node tells its Manager, through a Gate, which accounts
-// it may dial: a dial the Gate refuses leaves the account Idle "run by
-// another node", keeping whether the operator wants it running (AutoStart),
-// and the node calls Connect once it owns the account. When the node loses
-// an account (its lease may have expired, or it handed the account over),
-// Yield closes the session at once, again keeping AutoStart.
-
-// ErrNotOwned is the dial error when the Gate refuses: another node runs the
-// account, or this node's ownership ended.
-var ErrNotOwned = errors.New("another Warden node runs this account")
-
-// CauseElsewhere is the cause of the events of an account that this node
-// does not run.
-const CauseElsewhere = "run by another node"
-
-// ReasonElsewhere is the status reason of an account this node does not run.
-const ReasonElsewhere = "run by another Warden node"
-
-// Gate decides which accounts this Manager may dial.
-type Gate interface {
-	// Allowed reports whether the account may be dialled now, and the
-	// fencing token of this node's ownership, recorded on every event of the
-	// session it dials.
-	Allowed(id AccountID) (token int64, ok bool)
-}
-
-// Yield closes the account's session and timers because this node no longer
-// runs it; the account becomes Idle with reason, and keeps AutoStart.
-func (m *Manager) Yield(ctx context.Context, id AccountID, reason string) error {
-	return m.command(ctx, id, input{kind: inYield, reason: reason}, true)
-}
-
-// mayRun returns nil when this node may act on the account: always without
-// a Gate, and with one only while the node owns it. Every command that
-// changes an account (Connect, Disconnect, Log out, Delete, pairing by
-// phone, Rename, SetProxy) needs it: another node's account is changed by
-// that node (core/cluster routes the command there), so that no copy of a
-// record here, perhaps stale, ever overwrites the owner's.
-func (m *Manager) mayRun(id AccountID) error {
-	if m.gate == nil {
-		return nil
-	}
-	if _, ok := m.gate.Allowed(id); !ok {
-		return fmt.Errorf("%w: %s", ErrNotOwned, id)
-	}
-	return nil
-}
-
-// idle reports whether the account runs nothing here: Idle, no session, no
-// dial pending, not being deleted. a.mu is held.
-func (a *account) idle() bool {
-	return a.m.State == Idle && !a.m.open && a.m.deadline[timerDial].IsZero() && a.sess == nil && !a.m.deleted && !a.running
-}
+// A fleet's nodes share one store (PostgreSQL): what another node changed
+// comes in here, and this node's last events go out before a handover.
 
 // Flush waits until every timeline event recorded so far is stored: a node
 // hands an account over only after its last events are in the shared store,
