@@ -53,10 +53,18 @@ var (
 	errNewerExport = errors.New("this file was exported by a newer Warden")
 )
 
-// exportAccounts writes every account and its device keys to path. With
-// disconnect, the accounts are disconnected here once the file is safely
-// written. It returns how many accounts it wrote.
-func exportAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, path string, disconnect bool) (int, error) {
+// disconnecter disconnects an account where it runs: the Manager alone, or
+// in a fleet the Console, which routes the command to the account's node as
+// the window's Disconnect does.
+type disconnecter interface {
+	Disconnect(ctx context.Context, id core.AccountID) error
+}
+
+// exportAccounts writes every account and its device keys to path. With a
+// disconnecter, the accounts are disconnected through it once the file is
+// safely written; nil leaves them running. It returns how many accounts it
+// wrote.
+func exportAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, path string, disconnect disconnecter) (int, error) {
 	var accts []core.Account
 	for _, st := range m.Statuses() {
 		accts = append(accts, st.Account)
@@ -89,10 +97,13 @@ func exportAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, pa
 	if err := writeSecretFile(path, data); err != nil {
 		return 0, fmt.Errorf("export to %s: %w", path, err)
 	}
-	if disconnect {
+	if disconnect != nil {
 		var errs []error
 		for _, a := range accts {
-			if err := m.Disconnect(ctx, a.ID); err != nil && !errors.Is(err, core.ErrUnknownAccount) {
+			// Not connected: already disconnected (and kept from starting
+			// again). Unknown: deleted meanwhile.
+			err := disconnect.Disconnect(ctx, a.ID)
+			if err != nil && !errors.Is(err, core.ErrNotConnected) && !errors.Is(err, core.ErrUnknownAccount) {
 				errs = append(errs, fmt.Errorf("disconnect %s: %w", a.Name, err))
 			}
 		}
@@ -231,7 +242,11 @@ type windowBackup struct{ svc *services }
 func (b windowBackup) Export(path string, disconnect bool) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), backupTimeout)
 	defer cancel()
-	n, err := exportAccounts(ctx, b.svc.manager, b.svc.dialer, path, disconnect)
+	var off disconnecter
+	if disconnect {
+		off = b.svc.controller() // in a fleet, the node that runs each account disconnects it
+	}
+	n, err := exportAccounts(ctx, b.svc.manager, b.svc.dialer, path, off)
 	if err == nil {
 		b.svc.log.Info("accounts exported", "accounts", n, "file", path, "disconnected", disconnect)
 	}

@@ -117,7 +117,7 @@ func TestExportWipeImport(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "fleet.warden")
-	n, err := exportAccounts(context.Background(), old.m, old.d, file, true)
+	n, err := exportAccounts(context.Background(), old.m, old.d, file, old.m)
 	if err != nil || n != 3 {
 		t.Fatalf("export = %d, %v; want 3 accounts", n, err)
 	}
@@ -170,6 +170,51 @@ func TestExportWipeImport(t *testing.T) {
 	}
 }
 
+// Export with "disconnect them here" when some accounts run nothing: one the
+// operator disconnected, one left pairing when Warden last closed (Idle, but
+// meant to run). The export succeeds, and none of them starts again.
+func TestExportDisconnectsAccountsAlreadyIdle(t *testing.T) {
+	srv, err := fakewa.New(fakewa.Config{Seed: 72})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	dir := filepath.Join(t.TempDir(), "data")
+	e := newEngine(t, srv, dir)
+	ctx := context.Background()
+	alice := e.pair(srv, "Alice")
+	bob := e.pair(srv, "Bob")
+	if err := e.m.Disconnect(ctx, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	carol, err := e.m.Add(ctx, "Carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wait(carol.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
+	e.close()
+	e = newEngine(t, srv, dir)
+	e.wait(alice.ID, "Connected", func(st core.Status) bool { return st.State == core.Connected })
+	if st, _ := e.m.Status(carol.ID); st.State != core.Idle || !st.Account.AutoStart {
+		t.Fatalf("Carol: %v, AutoStart %v; want Idle, meant to run", st.State, st.Account.AutoStart)
+	}
+
+	n, err := exportAccounts(ctx, e.m, e.d, filepath.Join(t.TempDir(), "fleet.json"), e.m)
+	if err != nil || n != 3 {
+		t.Fatalf("export = %d, %v; want 3 accounts, all disconnected", n, err)
+	}
+	stored, err := e.db.Accounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range stored {
+		if st, _ := e.m.Status(a.ID); st.State != core.Idle || st.Account.AutoStart || a.AutoStart {
+			t.Errorf("%s after the export: %v, AutoStart %v (stored %v); want Idle, not to start again", a.Name, st.State, st.Account.AutoStart, a.AutoStart)
+		}
+	}
+	waitFor(t, 5*time.Second, func() bool { return srv.LoggedIn(alice.JID) == 0 }) // Alice's socket closes
+}
+
 func TestImportRefusesBadFiles(t *testing.T) {
 	srv, err := fakewa.New(fakewa.Config{Seed: 71})
 	if err != nil {
@@ -179,7 +224,7 @@ func TestImportRefusesBadFiles(t *testing.T) {
 	e := newEngine(t, srv, filepath.Join(t.TempDir(), "data"))
 	e.pair(srv, "Alice")
 	good := filepath.Join(t.TempDir(), "good.warden")
-	if _, err := exportAccounts(context.Background(), e.m, e.d, good, false); err != nil {
+	if _, err := exportAccounts(context.Background(), e.m, e.d, good, nil); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(good)

@@ -122,6 +122,61 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 	}
 }
 
+// File › Export with "disconnect them here" on node b, of an account node a
+// runs: node a disconnects it (the command goes to its node, as the window's
+// Disconnect does), and no node starts it again.
+func TestFleetExportDisconnectsOnTheOwner(t *testing.T) {
+	srv, err := fakewa.New(fakewa.Config{Seed: 81})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	etcd := etcdtest.Start(t, 1)
+	dsn := pgserver.Start(t)
+	base := flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+	ctx := context.Background()
+
+	fa := base
+	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
+	a := fleetNode(t, fa)
+	t.Cleanup(func() { _ = a.close(context.Background()) })
+	acct, err := a.controller().Add(ctx, "Shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, a, acct.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
+	jid, err := srv.ScanQR(st.QRCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a, acct.ID, "Connected on a", func(st core.Status) bool { return st.State == core.Connected })
+
+	fb := base
+	fb.node, fb.dataDir = "b", filepath.Join(t.TempDir(), "b")
+	b := fleetNode(t, fb)
+	t.Cleanup(func() { _ = b.close(context.Background()) })
+	waitFor(t, 10*time.Second, func() bool { // b's window shows it, run by a
+		st, ok := b.controller().(*cluster.Console).Status(acct.ID)
+		return ok && st.Node == "a" && st.State == core.Connected
+	})
+
+	n, err := windowBackup{b}.Export(filepath.Join(t.TempDir(), "fleet.json"), true)
+	if err != nil || n != 1 {
+		t.Fatalf("export on b = %d, %v; want 1 account, disconnected", n, err)
+	}
+	if st, _ := a.manager.Status(acct.ID); st.State != core.Idle || st.Account.AutoStart {
+		t.Errorf("on a after b's export: %v, AutoStart %v; want Idle, not to start again", st.State, st.Account.AutoStart)
+	}
+	stored, err := b.fleet.store.Accounts(ctx)
+	if err != nil || len(stored) != 1 || stored[0].AutoStart {
+		t.Errorf("the fleet's record after the export: %+v, %v; want AutoStart off", stored, err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return srv.LoggedIn(jid) == 0 }) // a's socket closes
+	if st, _ := b.manager.Status(acct.ID); st.State != core.Idle {
+		t.Errorf("on b after its export: %v", st.State)
+	}
+}
+
 func TestClusterFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"--cluster", "http://127.0.0.1:2379"}, io.Discard); err == nil {
 		t.Error("--cluster without --devices-db accepted")

@@ -365,7 +365,14 @@ func (t *transition) connect() error {
 
 func (t *transition) disconnect() error {
 	if t.m.State == Idle && !t.m.open {
-		return fmt.Errorf("%w: it is already disconnected", ErrNotConnected)
+		if !t.m.Account.AutoStart {
+			return fmt.Errorf("%w: it is already disconnected", ErrNotConnected)
+		}
+		// Idle, but meant to run: waiting for its node in a fleet, or left
+		// pairing when Warden closed. It stays off.
+		t.setAutoStart(false)
+		t.enter(Idle, CauseDisconnect, "disconnected by the operator")
+		return nil
 	}
 	reason := "disconnected by the operator"
 	if t.m.State == Pairing {

@@ -193,6 +193,27 @@ func TestStepTable(t *testing.T) {
 	}
 }
 
+// Disconnect of an Idle account: refused when nothing would start it, and
+// turns AutoStart off when something would (its node in a fleet, the next
+// start of Warden).
+func TestDisconnectIdle(t *testing.T) {
+	for _, c := range []struct {
+		autoStart bool
+		want      string
+	}{
+		{false, "error: the account is not connected: it is already disconnected"},
+		{true, `Idle autostart=false [save, record Idle→Idle "disconnect"] reason="disconnected by the operator"`},
+	} {
+		m := fixture(Idle)
+		m.Account.AutoStart = c.autoStart
+		in := input{kind: inDisconnect}
+		after, acts, err := step(m, in, t0, DefaultPolicy())
+		if got := describe(m, in, after, acts, err); got != c.want {
+			t.Errorf("step(Idle AutoStart=%v, disconnect) = %s, want %s", c.autoStart, got, c.want)
+		}
+	}
+}
+
 // checkInvariants asserts what must hold after any step.
 func checkInvariants(t *testing.T, what string, before machine, in input, after machine, acts []action, now time.Time) {
 	t.Helper()

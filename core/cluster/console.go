@@ -32,20 +32,26 @@ type Console struct {
 
 	hub    *core.StatusHub
 	events *core.EventHub
+	ready  chan struct{} // closed once the console knows where each timeline stands (baseline)
 
 	mu sync.Mutex
 	// mu guards the following
-	remote  map[core.AccountID]Published // statuses other nodes published
-	lastSeq map[core.AccountID]uint64    // the newest event forwarded, per remote account
-	fetch   map[core.AccountID]bool      // an event fetch is scheduled
+	remote map[core.AccountID]Published // statuses other nodes published
+	// lastSeq is the newest event of each account that the window has: as
+	// the store had it when the console started, then the newest forwarded.
+	// An account missing from it was added since: all its events are new.
+	lastSeq map[core.AccountID]uint64
+	blind   map[core.AccountID]bool // accounts whose timeline could not be read at the start
+	fetch   map[core.AccountID]bool // an event fetch is scheduled
 }
 
 // Console returns the Fleet's console; it runs between Start and Stop.
 func (f *Fleet) Console() *Console { return f.console }
 
 func newConsole(f *Fleet) *Console {
-	return &Console{f: f, hub: core.NewStatusHub(), events: core.NewEventHub(),
-		remote: map[core.AccountID]Published{}, lastSeq: map[core.AccountID]uint64{}, fetch: map[core.AccountID]bool{}}
+	return &Console{f: f, hub: core.NewStatusHub(), events: core.NewEventHub(), ready: make(chan struct{}),
+		remote: map[core.AccountID]Published{}, lastSeq: map[core.AccountID]uint64{},
+		blind: map[core.AccountID]bool{}, fetch: map[core.AccountID]bool{}}
 }
 
 // orphanReason is shown for an account that should run but that no node
@@ -138,11 +144,18 @@ func (c *Console) Subscribe() (<-chan core.Status, func()) { return c.hub.Subscr
 // happen, and other nodes' as they reach the shared store.
 func (c *Console) SubscribeEvents() (<-chan core.Event, func()) { return c.events.Subscribe() }
 
-// Events implements ui.Controller, from the shared store.
+// Events implements ui.Controller, from the shared store. It waits until the
+// console knows where each timeline stands, so that what the window loads and
+// what SubscribeEvents brings afterwards leave no gap.
 func (c *Console) Events(ctx context.Context, id core.AccountID, limit int) ([]core.Event, error) {
 	m := c.m()
 	if m == nil {
 		return nil, errNotStarted
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	return m.Events(ctx, id, limit)
 }
@@ -444,6 +457,9 @@ func (c *Console) viewLoop() {
 	defer f.wg.Done()
 	defer c.hub.Close()
 	defer c.events.Close()
+	// Before the subscriptions: every local event published after them
+	// comes after the position read.
+	c.baseline()
 	local, cancelLocal := f.m.Subscribe()
 	defer cancelLocal()
 	evs, cancelEvs := f.m.SubscribeEvents()
@@ -478,6 +494,9 @@ func (c *Console) viewLoop() {
 		}
 		for id := range fresh {
 			c.changed(id)
+			// Events stored since the position read (or while the watch
+			// was down) whose status changes this read took in at once.
+			c.fetchEvents(id)
 		}
 		watch := f.node.cli.Watch(clientv3.WithRequireLeader(f.ctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
 	inner:
@@ -492,6 +511,8 @@ func (c *Console) viewLoop() {
 				if st.Removed {
 					c.mu.Lock()
 					delete(c.remote, st.Account.ID)
+					delete(c.lastSeq, st.Account.ID)
+					delete(c.blind, st.Account.ID)
 					c.mu.Unlock()
 					c.hub.Publish(st)
 					continue
@@ -501,7 +522,7 @@ func (c *Console) viewLoop() {
 				if !ok {
 					return
 				}
-				c.events.Publish(ev)
+				c.forward(c.upTo(ev))
 			case wr, ok := <-watch:
 				if !ok || wr.Err() != nil {
 					break inner // etcd lost its leader or we lost etcd: read it all again
@@ -537,8 +558,85 @@ func (c *Console) changed(id core.AccountID) {
 	}
 }
 
+// fetchLimit is how many of an account's newest events one look at the
+// store reads.
+const fetchLimit = 50
+
+// baseline reads where each account's timeline stands in the store: the
+// window loads the events up to there itself (Events waits for this), and the
+// console forwards every later one.
+func (c *Console) baseline() {
+	defer close(c.ready)
+	failed := 0
+	var lastErr error
+	for _, st := range c.f.m.Statuses() {
+		id := st.Account.ID
+		ctx, cancel := context.WithTimeout(c.f.ctx, 5*time.Second)
+		last, err := c.f.m.Events(ctx, id, 1)
+		cancel()
+		c.mu.Lock()
+		switch {
+		case errors.Is(err, core.ErrUnknownAccount):
+			// deleted meanwhile
+		case err != nil:
+			c.blind[id] = true
+			failed, lastErr = failed+1, err
+		case len(last) > 0:
+			c.lastSeq[id] = last[0].Seq
+		default:
+			c.lastSeq[id] = 0
+		}
+		c.mu.Unlock()
+	}
+	if failed > 0 && c.f.ctx.Err() == nil {
+		c.f.log.Warn("reading where the timelines stand failed: the live timeline of these accounts starts at their next look at the store",
+			"accounts", failed, "err", lastErr)
+	}
+}
+
+// forward hands events to the window's stream, each once and in order: an
+// event no newer than the newest the window has is dropped.
+func (c *Console) forward(evs []core.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range evs {
+		if last, ok := c.lastSeq[ev.Account]; ok && ev.Seq <= last {
+			continue
+		}
+		c.lastSeq[ev.Account] = ev.Seq
+		delete(c.blind, ev.Account)
+		c.events.Publish(ev) // under mu, so that forwards keep their order; the hub never blocks
+	}
+}
+
+// upTo returns this node's event ev, preceded by the events of its account
+// that the window lacks before it: those another node stored just before
+// this one took the account, not yet forwarded.
+func (c *Console) upTo(ev core.Event) []core.Event {
+	c.mu.Lock()
+	last, known := c.lastSeq[ev.Account]
+	known = known || !c.blind[ev.Account]
+	c.mu.Unlock()
+	if !known || ev.Seq <= last+1 {
+		return []core.Event{ev}
+	}
+	ctx, cancel := context.WithTimeout(c.f.ctx, 5*time.Second)
+	defer cancel()
+	stored, err := c.f.m.Events(ctx, ev.Account, fetchLimit)
+	if err != nil {
+		return []core.Event{ev}
+	}
+	var out []core.Event
+	for _, s := range stored {
+		if s.Seq > last && s.Seq < ev.Seq {
+			out = append(out, s)
+		}
+	}
+	return append(out, ev)
+}
+
 // fetchEvents forwards, a moment later, the events another node stored for
-// an account since the last forwarded one.
+// an account since the newest the window has.
 func (c *Console) fetchEvents(id core.AccountID) {
 	c.mu.Lock()
 	if c.fetch[id] {
@@ -551,30 +649,26 @@ func (c *Console) fetchEvents(id core.AccountID) {
 		c.mu.Lock()
 		delete(c.fetch, id)
 		p, remote := c.remote[id]
-		last, seen := c.lastSeq[id]
 		c.mu.Unlock()
 		if !remote || p.Node == c.f.node.name || c.f.ctx.Err() != nil {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.f.ctx, 5*time.Second)
 		defer cancel()
-		evs, err := c.m().Events(ctx, id, 50)
+		evs, err := c.m().Events(ctx, id, fetchLimit)
 		if err != nil || len(evs) == 0 {
 			return
 		}
 		c.mu.Lock()
-		if cur := c.lastSeq[id]; cur > last {
-			last, seen = cur, true
+		blind := c.blind[id]
+		if blind {
+			// Where the window stands is unknown: from here on.
+			c.lastSeq[id] = max(c.lastSeq[id], evs[len(evs)-1].Seq)
+			delete(c.blind, id)
 		}
-		c.lastSeq[id] = max(last, evs[len(evs)-1].Seq)
 		c.mu.Unlock()
-		if !seen {
-			return // the first look: the window loads the history itself
-		}
-		for _, ev := range evs {
-			if ev.Seq > last {
-				c.events.Publish(ev)
-			}
+		if !blind {
+			c.forward(evs)
 		}
 	})
 }

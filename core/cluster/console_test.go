@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -257,4 +258,90 @@ func TestPairingAccountsStayWhereTheyPair(t *testing.T) {
 			t.Errorf("%s is run by %q", id, owner)
 		}
 	}
+}
+
+// A node whose console starts after another node published its accounts'
+// statuses follows those accounts' timelines live from their next event:
+// every event stored after the console started reaches its window once, in
+// order, also across a move to this node.
+func TestConsoleFollowsAccountsPublishedBeforeItStarted(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	d, s := coretest.NewDialer(), coretest.NewStore()
+	id := storeAccounts(t, d, s, 1)[0]
+	a := startNode(t, etcd.Endpoints[0], "a", d, s)
+	ctx := context.Background()
+	waitFor(t, "a publishes its account Connected", 10*time.Second, func() bool {
+		ps, err := a.fleet.Statuses(ctx)
+		return err == nil && len(ps) == 1 && ps[0].Node == "a" && ps[0].Status.State == core.Connected
+	})
+	b := startNode(t, etcd.Endpoints[0], "b", d, s)
+	cb := b.fleet.Console()
+	waitFor(t, "b's console shows a's account", 5*time.Second, func() bool {
+		st, ok := cb.Status(id)
+		return ok && st.Node == "a" && st.State == core.Connected
+	})
+	events, cancel := cb.SubscribeEvents()
+	defer cancel()
+
+	if err := a.m.Disconnect(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Connect(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Connected on a again", 5*time.Second, func() bool { st, _ := a.m.Status(id); return st.State == core.Connected })
+
+	var got []core.Event
+	deadline := time.After(5 * time.Second)
+	for len(got) == 0 || got[len(got)-1].To != core.Connected {
+		select {
+		case ev := <-events:
+			if ev.Account == id {
+				got = append(got, ev)
+			}
+		case <-deadline:
+			t.Fatalf("b's window got %v of a's events, not up to the reconnection", seqs(got))
+		}
+	}
+	if got[0].From != core.Connected || got[0].To != core.Idle {
+		t.Errorf("b's window's first live event: %v → %v, want a's Disconnect", got[0].From, got[0].To)
+	}
+
+	// Moved to b: a's last events (its handover), then b's own, still each
+	// once and in order.
+	if err := cb.Move(ctx, id, "b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Connected on b", 5*time.Second, func() bool { st, _ := b.m.Status(id); return st.State == core.Connected })
+	for n := len(got); len(got) == n || got[len(got)-1].To != core.Connected; {
+		select {
+		case ev := <-events:
+			if ev.Account == id {
+				got = append(got, ev)
+			}
+		case <-deadline:
+			t.Fatalf("b's window got %v, not up to the reconnection on b", seqs(got))
+		}
+	}
+	if err := b.m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := s.Events(ctx, id, 1000)
+	var want []uint64
+	for _, ev := range stored {
+		if ev.Seq >= got[0].Seq {
+			want = append(want, ev.Seq)
+		}
+	}
+	if !slices.Equal(seqs(got), want) {
+		t.Errorf("b's window got events %v, want %v: each stored one once, in order", seqs(got), want)
+	}
+}
+
+func seqs(evs []core.Event) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.Seq
+	}
+	return out
 }
