@@ -209,18 +209,19 @@ type Event struct {
 
 // Causes of events. A command's cause is the command's name.
 const (
-	CauseConnect     = "connect"
-	CauseDisconnect  = "disconnect"
-	CauseLogout      = "logout"
-	CauseDelete      = "delete"
-	CauseTimer       = "timer"
-	CauseDialFailed  = "dial failed"
-	CauseZombie      = "keepalive timeout"
-	CauseStale       = "stale event dropped"
-	CauseSkipped     = "already reconnecting, skipped"
-	CauseStartup     = "warden started"
-	CauseShutdown    = "warden stopped"
-	CauseLogoutError = "logout failed"
+	CauseConnect      = "connect"
+	CauseDisconnect   = "disconnect"
+	CauseLogout       = "logout"
+	CauseDelete       = "delete"
+	CauseTimer        = "timer"
+	CauseDialFailed   = "dial failed"
+	CauseZombie       = "keepalive timeout"
+	CauseLoginTimeout = "login timeout"
+	CauseStale        = "stale event dropped"
+	CauseSkipped      = "already reconnecting, skipped"
+	CauseStartup      = "warden started"
+	CauseShutdown     = "warden stopped"
+	CauseLogoutError  = "logout failed"
 )
 
 // Dialer creates sessions. It is core's port to WhatsApp.

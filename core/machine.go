@@ -27,6 +27,9 @@ type machine struct {
 	conflicts []time.Time
 	// loggingOut is set while an operator's Logout is in flight.
 	loggingOut bool
+	// afterPairing is set from a pairing until the next dial: the login in
+	// Connecting is the one after the phone linked the device.
+	afterPairing bool
 	// deleted is set once Delete started; every later input is ignored.
 	deleted bool
 }
@@ -37,10 +40,11 @@ const (
 	timerDial   timerKind = iota // Waiting, Replaced (takeover), Banned (expiry), start-up
 	timerStable                  // Connected long enough: reset the attempt counter
 	timerZombie                  // keepalives failing for too long
+	timerLogin                   // Connecting for too long: the login never finished
 	numTimers
 )
 
-var timerNames = [numTimers]string{"dial", "stable", "zombie"}
+var timerNames = [numTimers]string{"dial", "stable", "zombie", "login"}
 
 func (k timerKind) String() string { return timerNames[k] }
 
@@ -287,6 +291,7 @@ func (t *transition) disarmAll() {
 func (t *transition) closeSession() {
 	t.disarm(timerStable)
 	t.disarm(timerZombie)
+	t.disarm(timerLogin)
 	if !t.m.open {
 		return
 	}
@@ -303,12 +308,20 @@ func (t *transition) dial(cause, reason string) {
 	t.disarm(timerDial)
 	t.m.Epoch++
 	t.m.open = true
+	t.m.afterPairing = false
 	t.do(action{kind: actDial, epoch: t.m.Epoch})
 	if t.m.Account.JID == "" {
 		t.enter(Pairing, cause, "starting pairing: waiting for a QR code")
 		return
 	}
+	t.armLogin()
 	t.enter(Connecting, cause, reason)
+}
+
+// armLogin starts the login timer: Connecting ends by logging in or by
+// this timer, never by waiting forever.
+func (t *transition) armLogin() {
+	t.arm(timerLogin, t.now.Add(t.p.loginTimeout()))
 }
 
 // retry schedules the next attempt on the reconnect schedule.
@@ -445,6 +458,7 @@ func (t *transition) session() {
 	switch ev.Kind {
 	case SessionQR:
 		if t.m.State == Connecting {
+			t.disarm(timerLogin)
 			t.enter(Pairing, cause, "the device keys are missing: pair again")
 		}
 		if t.m.State != Pairing {
@@ -460,6 +474,10 @@ func (t *transition) session() {
 		t.m.Account.JID = ev.JID
 		t.m.Account.AutoStart = true
 		t.do(action{kind: actSave, account: t.m.Account})
+		// WhatsApp now restarts the connection (515) and the session logs
+		// in with its new keys: that login is bounded like any other.
+		t.m.afterPairing = true
+		t.armLogin()
 		t.enter(Connecting, cause, "paired: logging in")
 
 	case SessionPairError:
@@ -483,6 +501,7 @@ func (t *transition) session() {
 			t.note(cause, "the session reconnected by itself (server restart)")
 			return
 		}
+		t.disarm(timerLogin)
 		t.enter(Connected, cause, "")
 		if t.m.Attempt > 0 {
 			t.arm(timerStable, t.now.Add(t.p.StableAfter))
@@ -632,6 +651,15 @@ func (t *transition) tick() {
 		if t.m.State == Connected && t.m.open {
 			t.retry(CauseZombie, fmt.Sprintf("WhatsApp did not answer keepalives for %s: reconnecting", t.p.ZombieAfter))
 		}
+	case timerLogin:
+		if t.m.State == Connecting && t.m.open {
+			reason := fmt.Sprintf("logging in took longer than %s; trying again", seconds(t.p.loginTimeout()))
+			if t.m.afterPairing {
+				reason = fmt.Sprintf("paired, but logging in after pairing did not finish within %s; trying again",
+					seconds(t.p.loginTimeout()))
+			}
+			t.retry(CauseLoginTimeout, reason)
+		}
 	}
 }
 
@@ -707,6 +735,15 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// seconds formats a duration as whole seconds, "60 s"; one under a second
+// as Go does.
+func seconds(d time.Duration) string {
+	if d < time.Second {
+		return d.String()
+	}
+	return fmt.Sprintf("%d s", int64(d.Round(time.Second)/time.Second))
 }
 
 // clock formats an instant as the operator's wall clock, HH:MM.

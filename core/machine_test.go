@@ -30,6 +30,7 @@ func fixture(s State) machine {
 	case Connecting:
 		m.open = true
 		m.Attempt = 2
+		m.deadline[timerLogin] = t0.Add(30 * time.Second)
 	case Connected:
 		m.open = true
 	case Waiting:
@@ -97,6 +98,7 @@ var allInputs = []namedInput{
 	}},
 	{"tick-dial", func(m machine) input { return input{kind: inTick, timer: timerDial, at: m.deadline[timerDial]} }},
 	{"tick-stale", func(m machine) input { return input{kind: inTick, timer: timerDial, at: t0.Add(-time.Hour)} }},
+	{"tick-login", func(m machine) input { return input{kind: inTick, timer: timerLogin, at: m.deadline[timerLogin]} }},
 	{"startup", func(machine) input { return input{kind: inStartup, delay: 250 * time.Millisecond} }},
 	{"shutdown", func(machine) input { return input{kind: inShutdown} }},
 }
@@ -251,6 +253,9 @@ func checkInvariants(t *testing.T, what string, before machine, in input, after 
 	if !after.NextAttempt.IsZero() && !after.deadline[timerDial].Equal(after.NextAttempt) {
 		t.Errorf("%s: next attempt %v but dial timer %v", what, after.NextAttempt, after.deadline[timerDial])
 	}
+	if login := !after.deadline[timerLogin].IsZero(); login != (after.State == Connecting) {
+		t.Errorf("%s: state %v with the login timer armed=%v: it must run exactly in Connecting", what, after.State, login)
+	}
 	if isFinal(before) && !isCommand(in.kind) && after.State != before.State {
 		t.Errorf("%s: final state %v left to %v without a command", what, before.State, after.State)
 	}
@@ -383,7 +388,7 @@ func fuzzInput(b byte, m machine, now *time.Time) (input, bool) {
 		}
 		return input{kind: inShutdown}, true
 	case 20, 21, 22:
-		k := timerKind(b % 3)
+		k := timerKind(int(b&0x7f) / 24 % int(numTimers))
 		if m.deadline[k].IsZero() {
 			return input{}, false
 		}
@@ -395,6 +400,102 @@ func fuzzInput(b byte, m machine, now *time.Time) (input, bool) {
 		return input{kind: inDialFailed, epoch: epoch, err: errors.New("refused")}, true
 	default: // 7..19: the thirteen session event kinds
 		return se(SessionEventKind(b&0x7f%24 - 6))
+	}
+}
+
+// The login timer runs exactly while the account is Connecting: a dial or a
+// pairing arms it, logging in or leaving Connecting disarms it, and when it
+// fires the session is closed and the account waits on the schedule.
+func TestLoginTimer(t *testing.T) {
+	p := DefaultPolicy()
+	p.Jitter = 0
+	zero := p
+	zero.LoginTimeout = 0 // a policy saved before the field existed
+	tickLogin := func(m machine) input { return input{kind: inTick, timer: timerLogin, at: m.deadline[timerLogin]} }
+	paired := func(m machine) input {
+		return input{kind: inSession, epoch: m.Epoch, ev: SessionEvent{Kind: SessionPairSuccess, JID: "15550002222.0:1@s.whatsapp.net"}}
+	}
+	dialTick := func(m machine) input { return input{kind: inTick, timer: timerDial, at: m.deadline[timerDial]} }
+	type timed struct {
+		after time.Duration // since t0
+		in    func(m machine) input
+	}
+	tests := []struct {
+		name   string
+		from   State
+		p      Policy
+		inputs []timed
+		want   State
+		login  time.Duration // the login deadline after the inputs, since t0; 0: disarmed
+		acts   string        // the last step's actions
+		reason string
+	}{
+		{name: "the dial arms it", from: Waiting, p: p, inputs: []timed{{5 * time.Second, dialTick}},
+			want: Connecting, login: 65 * time.Second, acts: "[dial#4 arm login record Waiting→Connecting]"},
+		{name: "a policy without one gets the default", from: Waiting, p: zero, inputs: []timed{{5 * time.Second, dialTick}},
+			want: Connecting, login: 65 * time.Second},
+		{name: "pairing arms it", from: Pairing, p: p, inputs: []timed{{0, paired}},
+			want: Connecting, login: 60 * time.Second, acts: "[save arm login record Pairing→Connecting]"},
+		{name: "logging in disarms it", from: Connecting, p: p, inputs: []timed{{time.Second, ev(SessionConnected)}},
+			want: Connected, acts: "[disarm login record Connecting→Connected arm stable]"},
+		{name: "missing keys disarm it", from: Connecting, p: p, inputs: []timed{{time.Second, ev(SessionQR)}},
+			want: Pairing, acts: "[disarm login record Connecting→Pairing]"},
+		{name: "a late tick after logging in changes nothing", from: Connecting, p: p,
+			inputs: []timed{{time.Second, ev(SessionConnected)}, {30 * time.Second, func(machine) input {
+				return input{kind: inTick, timer: timerLogin, at: t0.Add(30 * time.Second)}
+			}}},
+			want: Connected, acts: "[]"},
+		{name: "it fires: retried on the schedule", from: Connecting, p: p, inputs: []timed{{30 * time.Second, tickLogin}},
+			want: Waiting, acts: "[close#3 arm dial record Connecting→Waiting]",
+			reason: "logging in took longer than 60 s; trying again"},
+		{name: "it fires after pairing", from: Pairing, p: p, inputs: []timed{{0, paired}, {60 * time.Second, tickLogin}},
+			want: Waiting, acts: "[close#3 arm dial record Connecting→Waiting]",
+			reason: "paired, but logging in after pairing did not finish within 60 s; trying again"},
+		{name: "a retry after pairing is an ordinary login", from: Pairing, p: p,
+			inputs: []timed{{0, paired}, {60 * time.Second, tickLogin}, {63 * time.Second, dialTick}, {123 * time.Second, tickLogin}},
+			want:   Waiting, reason: "logging in took longer than 60 s; trying again"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fixture(tt.from)
+			var acts []action
+			for _, ti := range tt.inputs {
+				var err error
+				before, in, now := m, ti.in(m), t0.Add(ti.after)
+				m, acts, err = step(m, in, now, tt.p)
+				if err != nil {
+					t.Fatalf("step(%v, %v): %v", before.State, in, err)
+				}
+				checkInvariants(t, fmt.Sprintf("%v + %v", before.State, in), before, in, m, acts, now)
+			}
+			if m.State != tt.want {
+				t.Errorf("state = %v (%s), want %v", m.State, m.Reason, tt.want)
+			}
+			var login time.Duration
+			if d := m.deadline[timerLogin]; !d.IsZero() {
+				login = d.Sub(t0)
+			}
+			if login != tt.login {
+				t.Errorf("login deadline = +%v, want +%v (0: disarmed)", login, tt.login)
+			}
+			if tt.acts != "" {
+				if got := fmt.Sprint(acts); got != tt.acts {
+					t.Errorf("actions = %s, want %s", got, tt.acts)
+				}
+			}
+			if tt.reason != "" && m.Reason != tt.reason {
+				t.Errorf("reason = %q, want %q", m.Reason, tt.reason)
+			}
+			if tt.want == Waiting {
+				if len(acts) == 0 {
+					t.Fatal("no actions: nothing recorded")
+				}
+				last := acts[len(acts)-1].event
+				if last.Cause != CauseLoginTimeout || last.Reason != tt.reason {
+					t.Errorf("recorded %q: %q, want %q: %q", last.Cause, last.Reason, CauseLoginTimeout, tt.reason)
+				}
+			}
+		})
 	}
 }
 

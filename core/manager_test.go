@@ -441,3 +441,133 @@ func TestLateEventOfOldEpochChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// A session whose socket is up but that never logs in is closed after the
+// login timeout and retried on the schedule; the retry logs in.
+func TestLoginTimeoutRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := noJitter()
+		r := newRig(t, p)
+		id := r.paired("kappa")
+		// The first session's socket comes up, but WhatsApp never logs it in.
+		r.d.OnConnect = func(ctx context.Context, s *coretest.Session) error {
+			if s.N == 1 {
+				return nil
+			}
+			return coretest.Behave(ctx, s)
+		}
+		r.startManager()
+		synctest.Wait()
+		r.wantState(id, core.Connecting)
+		first := r.d.Last(id)
+
+		time.Sleep(p.LoginTimeout - time.Second)
+		synctest.Wait()
+		r.wantState(id, core.Connecting)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st := r.wantState(id, core.Waiting)
+		if !first.Closed() {
+			t.Fatal("the session that did not log in was not closed")
+		}
+		if st.Attempt != 1 || st.NextAttempt.Sub(time.Now()) != 3*time.Second {
+			t.Errorf("after the login timeout: attempt %d in %v, want attempt 1 in 3s", st.Attempt, st.NextAttempt.Sub(time.Now()))
+		}
+		if want := "logging in took longer than 60 s"; !strings.Contains(st.Reason, want) {
+			t.Errorf("reason = %q, want it to say %q", st.Reason, want)
+		}
+
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		r.wantState(id, core.Connected)
+		// Logged in: the timer of the login is gone with it.
+		time.Sleep(2 * p.LoginTimeout)
+		synctest.Wait()
+		r.wantState(id, core.Connected)
+		if n := len(r.d.Sessions(id)); n != 2 {
+			t.Errorf("%d sessions, want 2", n)
+		}
+		if n := r.d.MaxOpen(id); n != 1 {
+			t.Errorf("MaxOpen = %d, want 1", n)
+		}
+		evs, err := r.m.Events(context.Background(), id, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var timeouts int
+		for _, ev := range evs {
+			if ev.Cause == core.CauseLoginTimeout {
+				timeouts++
+				if ev.From != core.Connecting || ev.To != core.Waiting {
+					t.Errorf("login timeout event %v → %v, want Connecting → Waiting", ev.From, ev.To)
+				}
+			}
+		}
+		if timeouts != 1 {
+			t.Errorf("%d login timeouts on the timeline, want 1", timeouts)
+		}
+	})
+}
+
+// After pairing, the session must log in again (WhatsApp's 515 restart). If
+// that never finishes, the account does not stay on "paired: logging in": it
+// is retried on the schedule with the keys it just got, and logs in.
+func TestLoginTimeoutAfterPairing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := noJitter()
+		r := newRig(t, p)
+		r.startManager()
+		acct, err := r.m.Add(context.Background(), "Lambda")
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		r.wantState(acct.ID, core.Pairing)
+		// The phone links the device; the login after it never comes.
+		r.d.Last(acct.ID).Emit(core.SessionEvent{Kind: core.SessionPairSuccess, JID: "15550009999.0:1@s.whatsapp.net"})
+		synctest.Wait()
+		st := r.wantState(acct.ID, core.Connecting)
+		if st.Reason != "paired: logging in" {
+			t.Fatalf("reason = %q", st.Reason)
+		}
+
+		time.Sleep(p.LoginTimeout - time.Second)
+		synctest.Wait()
+		r.wantState(acct.ID, core.Connecting)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		st = r.wantState(acct.ID, core.Waiting)
+		if want := "paired, but logging in after pairing did not finish within 60 s"; !strings.Contains(st.Reason, want) {
+			t.Errorf("reason = %q, want it to say %q", st.Reason, want)
+		}
+		if st.Account.JID == "" {
+			t.Fatal("the pairing was forgotten")
+		}
+
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		st = r.wantState(acct.ID, core.Connected)
+		if n := len(r.d.Sessions(acct.ID)); n != 2 {
+			t.Errorf("%d sessions, want 2 (pairing, retry)", n)
+		}
+		if n := r.d.MaxOpen(acct.ID); n != 1 {
+			t.Errorf("MaxOpen = %d, want 1", n)
+		}
+	})
+}
+
+func TestLoginTimeoutValidate(t *testing.T) {
+	p := core.DefaultPolicy()
+	if p.LoginTimeout != core.DefaultLoginTimeout {
+		t.Errorf("DefaultPolicy().LoginTimeout = %v, want %v", p.LoginTimeout, core.DefaultLoginTimeout)
+	}
+	for _, c := range []struct {
+		timeout time.Duration
+		ok      bool
+	}{{0, true}, {time.Second, true}, {core.DefaultLoginTimeout, true}, {-time.Second, false}} {
+		p.LoginTimeout = c.timeout
+		if err := p.Validate(); (err == nil) != c.ok {
+			t.Errorf("Validate(LoginTimeout %v) = %v, want ok %v", c.timeout, err, c.ok)
+		}
+	}
+}

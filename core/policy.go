@@ -38,6 +38,12 @@ type Policy struct {
 	// reconnect through the schedule.
 	ZombieAfter time.Duration `json:"zombie_after"`
 
+	// LoginTimeout bounds Connecting: a session that has not logged in this
+	// long after its dial, or after its pairing, is closed and retried
+	// through the schedule. Zero means DefaultLoginTimeout (a policy saved
+	// before the field existed has none).
+	LoginTimeout time.Duration `json:"login_timeout,omitempty"`
+
 	// StartSpread is the gap between two accounts' first dials at start-up;
 	// the whole start-up is capped at StartWindow.
 	StartSpread time.Duration `json:"start_spread"`
@@ -49,6 +55,16 @@ type Policy struct {
 	SelfCheckEvery time.Duration `json:"self_check_every,omitempty"`
 }
 
+// DefaultLoginTimeout is the login timeout of DefaultPolicy. It is the sum of
+// the bounds on each step of a dial that reports its own failure: 30 s to
+// open the TCP connection (net/http's dialer), 10 s for TLS, 20 s for
+// whatsmeow's Noise handshake. So the timer never cuts short a dial that
+// would fail with its own, more precise error. It only catches what has no
+// bound of its own: a websocket upgrade that is never answered, a login
+// WhatsApp never answers, a restart after pairing that never logs in. A
+// login on a sound connection takes a few seconds.
+const DefaultLoginTimeout = 60 * time.Second
+
 // MinSelfCheckEvery is the shortest self-check interval: a message to the
 // account's own number shows on the phone, and WhatsApp frowns on chatty
 // clients.
@@ -56,7 +72,8 @@ const MinSelfCheckEvery = 10 * time.Minute
 
 // DefaultPolicy returns the seed's policy: 3 s, then 5 s for attempts 2–5, 10 s
 // for 6–15 and 30 s after that, with up to 10 % jitter; one takeover after 30 s
-// unless a second conflict came within 10 minutes; zombie after 3 minutes.
+// unless a second conflict came within 10 minutes; zombie after 3 minutes; a
+// login timeout of 60 s.
 func DefaultPolicy() Policy {
 	return Policy{
 		Schedule: []Backoff{
@@ -71,9 +88,18 @@ func DefaultPolicy() Policy {
 		ConflictWindow: 10 * time.Minute,
 		TakeoverDelay:  30 * time.Second,
 		ZombieAfter:    3 * time.Minute,
+		LoginTimeout:   DefaultLoginTimeout,
 		StartSpread:    250 * time.Millisecond,
 		StartWindow:    10 * time.Second,
 	}
+}
+
+// loginTimeout returns LoginTimeout, or its default when zero.
+func (p Policy) loginTimeout() time.Duration {
+	if p.LoginTimeout <= 0 {
+		return DefaultLoginTimeout
+	}
+	return p.LoginTimeout
 }
 
 // Delay returns the table delay before attempt n (1-based), without jitter.
@@ -141,6 +167,8 @@ func (p Policy) Validate() error {
 		return bad("the takeover delay must be positive")
 	case p.ZombieAfter <= 0:
 		return bad("the zombie threshold must be positive")
+	case p.LoginTimeout < 0:
+		return bad("the login timeout must not be negative (zero means %s)", DefaultLoginTimeout)
 	case p.StartSpread < 0 || p.StartWindow < 0:
 		return bad("the start-up spread must not be negative")
 	case p.SelfCheckEvery < 0 || (p.SelfCheckEvery > 0 && p.SelfCheckEvery < MinSelfCheckEvery):

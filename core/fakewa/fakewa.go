@@ -119,6 +119,8 @@ type Server struct {
 	failNext  map[string]Fault     // device JID → failure for its next login
 	liveNext  map[string][]Fault   // device JID → faults for right after its next login
 	refuse    int                  // websocket upgrades still to refuse
+	refused   int                  // websocket upgrades refused so far
+	afterPair int                  // added to refuse as the next pairing's 515 goes out
 	failSend  map[string]SendFault // device JID → fault for its next message
 	acked     map[string]time.Time // "sender id" → when the message was acked
 	received  []Message            // what simulated devices decrypted, oldest first

@@ -478,6 +478,40 @@ func TestRefusedUpgradeFailsConnect(t *testing.T) {
 	}
 }
 
+// RefuseAfterPairing refuses the reconnect that the pairing's 515 asks for:
+// the device is paired but not logged in, until a later connect.
+func TestRefuseAfterPairingFailsTheRestart(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 24})
+	c := newClient(t, s, newContainer(t).NewDevice())
+	if _, err := c.GetQRChannel(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	codes := waitEvent[*events.QR](t, c).Codes
+	s.RefuseAfterPairing(1)
+	if s.Refusals() != 0 {
+		t.Fatal("refused before the pairing")
+	}
+	jid, err := s.ScanQR(codes[0])
+	if err != nil {
+		t.Fatalf("ScanQR: %v", err)
+	}
+	waitEvent[*events.PairSuccess](t, c)
+	waitUntil(t, "the reconnect after the 515 is refused", func() bool { return s.Refusals() == 1 })
+	if s.Logins(jid) != 0 || c.IsConnected() {
+		t.Fatalf("after the refused restart: Logins = %d, connected = %v; want 0, false", s.Logins(jid), c.IsConnected())
+	}
+	if err := c.Connect(); err != nil {
+		t.Fatalf("Connect after the refusal: %v", err)
+	}
+	waitEvent[*events.Connected](t, c)
+	if s.Logins(jid) != 1 || s.Refusals() != 1 {
+		t.Fatalf("Logins = %d, Refusals = %d; want 1 and 1", s.Logins(jid), s.Refusals())
+	}
+}
+
 func TestLogoutUnlinksDevice(t *testing.T) {
 	s := newServer(t, fakewa.Config{Seed: 23})
 	c, _, jid := pairByQR(t, s, 1)

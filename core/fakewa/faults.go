@@ -182,6 +182,25 @@ func (s *Server) RefuseUpgrades(n int) {
 	s.refuse = max(n, 0)
 }
 
+// RefuseAfterPairing makes the reconnect that follows the next pairing fail.
+// A pairing ends with a 515 stream error, on which the companion reconnects
+// to log in with its new keys; as the server sends that 515, it starts
+// refusing the next n websocket upgrades with HTTP 503, as RefuseUpgrades
+// does. The refusals go to the next upgrades, whoever makes them.
+func (s *Server) RefuseAfterPairing(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.afterPair = max(n, 0)
+}
+
+// Refusals returns how many websocket upgrades the server refused on command
+// (RefuseUpgrades, RefuseAfterPairing).
+func (s *Server) Refusals() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 // chaosRun is a running StartChaos.
 type chaosRun struct {
 	cancel context.CancelFunc

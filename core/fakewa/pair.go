@@ -151,6 +151,8 @@ func (s *Server) completePairing(c *sock, p *phone, identityPub, advSecret []byt
 	s.mu.Lock()
 	s.devices[key] = &device{jid: jid, lid: lid, noiseKey: c.clientStatic}
 	s.statsLocked(key)
+	s.refuse += s.afterPair // before the 515: its reconnect is refused
+	s.afterPair = 0
 	s.mu.Unlock()
 	s.saveState()
 	s.log.Debug("fakewa: device paired", "jid", key)

@@ -77,6 +77,7 @@ func (s *Server) takeRefusal() bool {
 	defer s.mu.Unlock()
 	if s.refuse > 0 {
 		s.refuse--
+		s.refused++
 		return true
 	}
 	return false

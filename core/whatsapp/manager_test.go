@@ -347,6 +347,47 @@ func TestManagerRestartDropAndRefusal(t *testing.T) {
 	r.oneClient(acct.JID)
 }
 
+// 4b. After pairing, WhatsApp asks for a reconnect (515) to log in with the
+// new keys. When that reconnect fails, the account does not stay on "paired:
+// logging in": the adapter reports it at once, and core retries on its
+// schedule with the keys just made. The login timeout is set far off, so that
+// only the adapter's report can end Connecting within the test.
+func TestManagerRestartAfterPairingFails(t *testing.T) {
+	p := testPolicy()
+	p.LoginTimeout = time.Hour
+	r := newRig(t, 205, p)
+	acct, err := r.m.Add(context.Background(), "Erin")
+	if err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	st := r.waitState(acct.ID, core.Pairing, func(st core.Status) bool { return st.QRCode != "" })
+	r.srv.RefuseAfterPairing(1)
+	jid, err := r.srv.ScanQR(st.QRCode)
+	if err != nil {
+		t.Fatalf("ScanQR: %v", err)
+	}
+	st = r.waitState(acct.ID, core.Connected)
+	if st.Account.JID != jid {
+		t.Fatalf("JID = %q, want %q", st.Account.JID, jid)
+	}
+	if n := r.srv.Refusals(); n != 1 {
+		t.Fatalf("Refusals = %d: the reconnect after pairing was not refused", n)
+	}
+	evs := r.events(acct.ID)
+	paired, i := transition(evs, 0, core.Connecting)
+	waiting, j := transition(evs, i, core.Waiting)
+	if i < 0 || paired.Cause != core.SessionPairSuccess.String() || j < 0 {
+		t.Fatalf("want pair success → Connecting → Waiting; timeline:\n%s", r.timeline(acct.ID))
+	}
+	if waiting.Cause != core.SessionDisconnected.String() || !strings.Contains(waiting.Reason, "after pairing") {
+		t.Errorf("Waiting for %q: %q, want the failed reconnect after pairing in the reason", waiting.Cause, waiting.Reason)
+	}
+	if r.srv.Logins(jid) != 1 {
+		t.Errorf("Logins = %d, want 1 (the retry)", r.srv.Logins(jid))
+	}
+	r.oneClient(jid)
+}
+
 // 5. The permanent ends: a device removed on the phone and a 401 at login end
 // in LoggedOut with the keys gone; 402 is a ban with its expiry; 405 is
 // Outdated.

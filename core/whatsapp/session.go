@@ -53,13 +53,16 @@ type Session struct {
 	emitFn func(core.SessionEvent)
 
 	// ctx lives until Close (or a cancelled Connect). whatsmeow runs its node
-	// handlers, its 515 reconnect and the QR channel under it, and it carries
-	// the zerolog logger whatsmeow uses for some lines.
+	// handlers and the QR channel under it, and the session its reconnect
+	// after a 515 (restart); it carries the zerolog logger whatsmeow uses
+	// for some lines.
 	ctx       context.Context
 	cancel    context.CancelFunc
 	handlerID uint32
 	// conns are the session's websocket connections, for Abort.
 	conns *connSet
+	// restarts tracks the restart goroutines; Close waits for them.
+	restarts sync.WaitGroup
 
 	// emitMu is held for reading while an event is delivered, and for
 	// writing by Close while it sets closed: once Close has set it, no event
@@ -71,6 +74,11 @@ type Session struct {
 	closed    bool
 	connected bool // Connect was called
 	pairing   bool // the session connected without a device and has not paired yet
+	// pairEnded, on a session that began without a device, is closed once
+	// the pairing's outcome (PairSuccess or PairError) was delivered; nil on
+	// a paired session's.
+	pairEnded chan struct{}
+	pairOver  bool // pairEnded is closed
 	// loggedIn is true between Connected and the event that ends the socket.
 	loggedIn bool
 	// ended is set once an event that ends the socket was emitted, until the
@@ -102,6 +110,9 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	log := d.log.With("account", acct.ID)
 	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
 	cli.EnableAutoReconnect = false
+	// The session reconnects after a 515 itself (see restart): whatsmeow
+	// would only log a failure of that reconnect.
+	cli.DisableLoginAutoReconnect = true
 	cli.SetPreLoginHTTPClient(ws)
 	cli.SetWebsocketHTTPClient(ws)
 	if media != nil {
@@ -147,6 +158,9 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.connected = true
 	s.pairing = s.cli.Store.ID == nil
 	pairing := s.pairing
+	if pairing {
+		s.pairEnded = make(chan struct{})
+	}
 	s.mu.Unlock()
 
 	if pairing {
@@ -262,7 +276,7 @@ func (s *Session) Close() {
 	s.emitMu.Unlock()
 
 	// Cancelling first aborts a dial in progress, which holds whatsmeow's
-	// socket lock, and makes any later whatsmeow reconnect (515) fail.
+	// socket lock, and makes any later reconnect (restart) fail.
 	s.cancel()
 	if first {
 		s.d.unwatch(s)
@@ -271,6 +285,8 @@ func (s *Session) Close() {
 		// called from Close's caller.
 		s.cli.RemoveEventHandler(s.handlerID)
 	}
+	// No restart starts once closed is set; one running ends with ctx.
+	s.restarts.Wait()
 	s.cli.Disconnect()
 	deadline := time.Now().Add(CloseTimeout)
 	aborted := false
@@ -314,6 +330,16 @@ func (s *Session) handle(evt any) {
 		s.jid = e.ID
 		s.mu.Unlock()
 		s.log.Debug("paired", "jid", e.ID.String())
+	case *events.ManualLoginReconnect:
+		// A 515: WhatsApp wants the client to reconnect. Not on whatsmeow's
+		// goroutine, which must go on dispatching.
+		s.mu.Lock()
+		if !s.closed { // Close waits for the restarts it can see
+			s.restarts.Add(1)
+			go s.restart()
+		}
+		s.mu.Unlock()
+		return
 	case *events.ClientOutdated:
 		s.mu.Lock()
 		s.outdatedPending = true
@@ -346,6 +372,68 @@ func (s *Session) handle(evt any) {
 	if ev, ok := sessionEvent(evt, time.Now()); ok {
 		s.deliver(ev)
 	}
+	switch evt.(type) {
+	case *events.PairSuccess, *events.PairError:
+		s.mu.Lock()
+		if s.pairEnded != nil && !s.pairOver {
+			s.pairOver = true
+			close(s.pairEnded)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// restart is the reconnect that a 515 stream error asks for: after pairing,
+// so that the device logs in with its new keys, and now and then on a live
+// socket. whatsmeow would do it by itself and only log a failure: nothing
+// would tell core, and an account just paired would sit on "paired: logging
+// in". So the session does it (DisableLoginAutoReconnect), and reports a
+// failure as Disconnected with its reason, which core retries on its
+// schedule. Success needs no word: the login's Connected follows.
+//
+// After pairing, whatsmeow reports PairSuccess from a goroutine of its own,
+// which may not have finished when the 515 comes. The restart waits for it:
+// core must know the account's JID before it hears how the login went.
+func (s *Session) restart() {
+	defer s.restarts.Done()
+	s.mu.Lock()
+	pairEnded := s.pairEnded
+	s.mu.Unlock()
+	if pairEnded != nil {
+		select {
+		case <-pairEnded:
+		case <-s.ctx.Done():
+			return
+		}
+	}
+	s.mu.Lock()
+	afterPairing := pairEnded != nil && !s.loggedIn
+	s.mu.Unlock()
+	s.log.Debug("WhatsApp asked for a reconnect (515)", "after_pairing", afterPairing)
+	s.cli.Disconnect()
+	// As in Connect: whatsmeow reads the announced version while it logs in.
+	s.d.versionMu.RLock()
+	announced := s.d.WebVersion().Version
+	err := s.cli.ConnectContext(s.ctx)
+	s.d.versionMu.RUnlock()
+	if err == nil {
+		s.mu.Lock()
+		s.announced = announced
+		s.mu.Unlock()
+		return
+	}
+	if s.ctx.Err() != nil {
+		return // closed meanwhile: no one to tell
+	}
+	if perr := classifyProxyError(err, s.proxy); perr != nil {
+		err = perr
+	}
+	what := "the reconnect WhatsApp asked for (515) failed"
+	if afterPairing {
+		what = "the reconnect after pairing failed"
+	}
+	s.log.Warn(what, "err", err)
+	s.deliver(core.SessionEvent{Kind: core.SessionDisconnected, Reason: what + ": " + err.Error()})
 }
 
 // watchQR turns the QR channel's items into events until it closes or the
@@ -467,10 +555,10 @@ func (s *Session) deliverAs(ev core.SessionEvent, verdict bool) {
 	s.emitFn(ev)
 }
 
-// checkSocket is the watchdog's check: whatsmeow reconnects by itself after a
-// 515 stream error and reports nothing if that reconnect fails. A session that
-// is logged in without a socket on two checks in a row is reported
-// disconnected.
+// checkSocket is the watchdog's check, for a socket lost without an event: a
+// session that is logged in without a socket on two checks in a row is
+// reported disconnected. (A failed reconnect after a 515 was such a loss
+// while whatsmeow made that reconnect; restart reports it now.)
 func (s *Session) checkSocket() {
 	s.mu.Lock()
 	suspect := s.loggedIn && !s.closed

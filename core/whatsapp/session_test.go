@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,8 +249,8 @@ func keysGone(t *testing.T, e faultEnv) {
 	e.rec.none(core.SessionDisconnected, 100*time.Millisecond)
 }
 
-// whatsmeow reconnects by itself after a 515 and says nothing when that
-// reconnect fails. The watchdog notices the missing socket and reports it.
+// whatsmeow would reconnect by itself after a 515 and say nothing when that
+// reconnect fails. The session makes that reconnect and reports its failure.
 func TestSilentLossAfterRestartIsReported(t *testing.T) {
 	srv := newServer(t, 8)
 	d, _ := newDialer(t, srv)
@@ -259,11 +260,40 @@ func TestSilentLossAfterRestartIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := rec.next(core.SessionDisconnected, core.SessionConnected)
-	if ev.Reason == "" {
-		t.Errorf("the watchdog's event has no reason")
+	if !strings.Contains(ev.Reason, "515") {
+		t.Errorf("reason = %q, want the failed reconnect after the 515", ev.Reason)
 	}
-	if srv.LiveSockets() != 0 {
-		t.Errorf("LiveSockets = %d, want 0", srv.LiveSockets())
+	// The report comes as soon as the reconnect is refused; the server
+	// notices the old socket's close a moment later.
+	waitUntil(t, "no socket is left", func() bool { return srv.LiveSockets() == 0 })
+}
+
+// The reconnect after pairing (515) is the session's too: when it fails, the
+// session says so at once, instead of leaving the device paired and never
+// logged in.
+func TestRestartAfterPairingFailureIsReported(t *testing.T) {
+	srv := newServer(t, 10)
+	d, _ := newDialer(t, srv)
+	s, rec := connect(t, d, core.Account{ID: "a1"})
+	qr := rec.next(core.SessionQR)
+	srv.RefuseAfterPairing(1)
+	jid, err := srv.ScanQR(qr.QRCode)
+	if err != nil {
+		t.Fatalf("ScanQR: %v", err)
+	}
+	if got := rec.next(core.SessionPairSuccess); got.JID != jid {
+		t.Fatalf("PairSuccess JID = %q, want %q", got.JID, jid)
+	}
+	ev := rec.next(core.SessionDisconnected, core.SessionConnected)
+	if !strings.Contains(ev.Reason, "after pairing") || !strings.Contains(ev.Reason, "503") {
+		t.Errorf("reason = %q, want the failed reconnect after pairing and why", ev.Reason)
+	}
+	s.Close()
+	// The keys were kept: a new session logs in without pairing.
+	_, rec = connect(t, d, core.Account{ID: "a1", JID: jid})
+	rec.next(core.SessionConnected, core.SessionQR)
+	if srv.Logins(jid) != 1 || srv.MaxConcurrentLogins(jid) != 1 {
+		t.Errorf("Logins = %d, MaxConcurrentLogins = %d; want 1 and 1", srv.Logins(jid), srv.MaxConcurrentLogins(jid))
 	}
 }
 
