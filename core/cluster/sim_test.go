@@ -216,3 +216,14 @@ func (sm *sim) connected() map[core.AccountID]int {
 	}
 	return out
 }
+
+// connectedOn counts the node's Connected accounts.
+func (sm *sim) connectedOn(sn *simNode) int {
+	n := 0
+	for _, st := range sn.m.Statuses() {
+		if st.State == core.Connected {
+			n++
+		}
+	}
+	return n
+}
