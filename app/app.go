@@ -25,7 +25,6 @@ import (
 	"warden/assets"
 	"warden/core"
 	"warden/core/logbook"
-	"warden/core/metrics"
 	"warden/core/store"
 	"warden/core/whatsapp"
 	"warden/ui"
@@ -123,7 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		}
 	}
 	if f.metrics != "" {
-		if _, err := metrics.CheckAddr(f.metrics, f.metricsRemote); err != nil {
+		if _, err := core.CheckMetricsAddr(f.metrics, f.metricsRemote); err != nil {
 			return f, fmt.Errorf("--metrics: %w", err)
 		}
 	}

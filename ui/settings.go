@@ -16,7 +16,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
-	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences that the Settings dialog edits.
@@ -285,8 +284,8 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 
 	s.MetricsAddr, s.MetricsAllowRemote = strings.TrimSpace(f.metricsAddr), f.metricsRemote
 	if s.MetricsAddr != "" {
-		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
-			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), metrics.ErrInvalidAddr.Error()+": "), metrics.ErrNotLoopback.Error()+": ")) + "."
+		if _, err := core.CheckMetricsAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), core.ErrInvalidMetricsAddr.Error()+": "), core.ErrMetricsNotLoopback.Error()+": ")) + "."
 		}
 	}
 

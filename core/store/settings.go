@@ -12,7 +12,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"warden/core"
-	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences. Each field is stored under a key
@@ -29,7 +28,7 @@ type Settings struct {
 	// core.NormalizeProxy); "" for none.
 	DefaultProxy string
 	// MetricsAddr is where Prometheus metrics and /healthz are served
-	// ("" for off; see metrics.CheckAddr); MetricsAllowRemote allows an
+	// ("" for off; see core.CheckMetricsAddr); MetricsAllowRemote allows an
 	// address other machines can reach.
 	MetricsAddr        string
 	MetricsAllowRemote bool
@@ -142,7 +141,7 @@ func (s Settings) Validate() error {
 		return bad("EventRetention.MaxAge", "%s is not between %s and %s", r.MaxAge, MinMaxAge, MaxMaxAge)
 	}
 	if s.MetricsAddr != "" {
-		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+		if _, err := core.CheckMetricsAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
 			return fmt.Errorf("%w: MetricsAddr: %w", ErrInvalidSettings, err)
 		}
 	}
