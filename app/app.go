@@ -24,9 +24,7 @@ import (
 
 	"warden/assets"
 	"warden/core"
-	"warden/core/cluster"
 	"warden/core/logbook"
-	"warden/core/metrics"
 	"warden/core/store"
 	"warden/core/whatsapp"
 	"warden/ui"
@@ -106,25 +104,25 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		if f.standalone {
 			return f, errors.New("--standalone and --cluster contradict each other")
 		}
-		if _, err := cluster.ParseEndpoints(f.cluster); err != nil {
+		if _, err := core.ParseEtcdEndpoints(f.cluster); err != nil {
 			return f, fmt.Errorf("--cluster: %w", err)
 		}
-		if err := cluster.CheckDatabaseURL(f.devicesDB); err != nil {
+		if err := core.CheckDatabaseURL(f.devicesDB); err != nil {
 			return f, fmt.Errorf("--devices-db: %w", err)
 		}
 	}
 	if f.node != "" {
-		if err := cluster.CheckNodeName(f.node); err != nil {
+		if err := core.CheckNodeName(f.node); err != nil {
 			return f, fmt.Errorf("--node: %w", err)
 		}
 	}
 	if f.leaseTTL != 0 {
-		if err := cluster.CheckTTL(f.leaseTTL); err != nil {
+		if err := core.CheckLeaseTTL(f.leaseTTL); err != nil {
 			return f, fmt.Errorf("--lease-ttl: %w", err)
 		}
 	}
 	if f.metrics != "" {
-		if _, err := metrics.CheckAddr(f.metrics, f.metricsRemote); err != nil {
+		if _, err := core.CheckMetricsAddr(f.metrics, f.metricsRemote); err != nil {
 			return f, fmt.Errorf("--metrics: %w", err)
 		}
 	}

@@ -49,7 +49,7 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	if p.store, err = postgres.Open(ctx, f.devicesDB, svc.log); err != nil {
 		return nil, err
 	}
-	endpoints, err := cluster.ParseEndpoints(f.cluster)
+	endpoints, err := core.ParseEtcdEndpoints(f.cluster)
 	if err != nil {
 		p.close(ctx)
 		return nil, err

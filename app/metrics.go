@@ -41,7 +41,7 @@ func (e *metricsEndpoint) start(addr string, allowRemote bool) error {
 	if addr == "" {
 		return nil
 	}
-	loopback, err := metrics.CheckAddr(addr, allowRemote)
+	loopback, err := core.CheckMetricsAddr(addr, allowRemote)
 	if err != nil {
 		return err
 	}

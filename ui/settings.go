@@ -16,8 +16,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
-	"warden/core/cluster"
-	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences that the Settings dialog edits.
@@ -286,8 +284,8 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 
 	s.MetricsAddr, s.MetricsAllowRemote = strings.TrimSpace(f.metricsAddr), f.metricsRemote
 	if s.MetricsAddr != "" {
-		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
-			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), metrics.ErrInvalidAddr.Error()+": "), metrics.ErrNotLoopback.Error()+": ")) + "."
+		if _, err := core.CheckMetricsAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+			errs[fieldMetrics] = capitalize(strings.TrimPrefix(strings.TrimPrefix(err.Error(), core.ErrInvalidMetricsAddr.Error()+": "), core.ErrMetricsNotLoopback.Error()+": ")) + "."
 		}
 	}
 
@@ -297,28 +295,28 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 		db = base.Fleet.DatabaseURL // left as shown: keep the saved password
 	}
 	fleetErr := func(field string, err error) {
-		errs[field] = capitalize(strings.TrimPrefix(err.Error(), cluster.ErrInvalidConfig.Error()+": ")) + "."
+		errs[field] = capitalize(strings.TrimPrefix(err.Error(), core.ErrInvalidFleet.Error()+": ")) + "."
 	}
 	if etcd != "" || db != "" || strings.TrimSpace(f.fleetNode) != "" || strings.TrimSpace(f.fleetTTL) != "" {
 		s.Fleet = FleetSettings{Endpoints: etcd, DatabaseURL: db, Node: strings.TrimSpace(f.fleetNode)}
-		if eps, err := cluster.ParseEndpoints(etcd); err != nil {
+		if eps, err := core.ParseEtcdEndpoints(etcd); err != nil {
 			fleetErr(fieldFleetEtcd, err)
 		} else {
 			s.Fleet.Endpoints = strings.Join(eps, ",")
 		}
 		if db == "" {
 			errs[fieldFleetDB] = "A fleet needs its database too."
-		} else if err := cluster.CheckDatabaseURL(db); err != nil {
+		} else if err := core.CheckDatabaseURL(db); err != nil {
 			fleetErr(fieldFleetDB, err)
 		}
 		if s.Fleet.Node != "" {
-			if err := cluster.CheckNodeName(s.Fleet.Node); err != nil {
+			if err := core.CheckNodeName(s.Fleet.Node); err != nil {
 				fleetErr(fieldFleetNode, err)
 			}
 		}
 		if t := strings.TrimSpace(f.fleetTTL); t != "" {
 			var secs int
-			secs, msg = parseCount(t, int(cluster.MinTTL.Seconds()), int(cluster.MaxTTL.Seconds()))
+			secs, msg = parseCount(t, int(core.MinLeaseTTL.Seconds()), int(core.MaxLeaseTTL.Seconds()))
 			check(fieldFleetTTL, msg)
 			s.Fleet.LeaseTTL = time.Duration(secs) * time.Second
 		}

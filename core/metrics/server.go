@@ -16,7 +16,8 @@ import (
 
 // Options for Serve.
 type Options struct {
-	// Addr is host:port, for example "127.0.0.1:9464"; empty: DefaultAddr.
+	// Addr is host:port, for example "127.0.0.1:9464"; empty:
+	// core.DefaultMetricsAddr. core.CheckMetricsAddr checks it.
 	// Port 0 picks a free port (tests); Addr reports it.
 	Addr string
 	// AllowRemote allows an address other machines can reach. Without it, a
@@ -55,9 +56,9 @@ func Serve(m *core.Manager, opts Options) (*Server, error) {
 	}
 	addr := opts.Addr
 	if addr == "" {
-		addr = DefaultAddr
+		addr = core.DefaultMetricsAddr
 	}
-	if _, err := checkAddr(addr, opts.AllowRemote, true); err != nil {
+	if _, err := core.CheckMetricsListenAddr(addr, opts.AllowRemote); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -70,7 +71,7 @@ func Serve(m *core.Manager, opts Options) (*Server, error) {
 	// A host name could resolve to more than loopback: check what was bound.
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && !opts.AllowRemote {
 		_ = ln.Close()
-		return nil, fmt.Errorf("%w: %s listens on %s; use %s, or allow remote access to the metrics", ErrNotLoopback, addr, tcp.IP, DefaultAddr)
+		return nil, fmt.Errorf("%w: %s listens on %s; use %s, or allow remote access to the metrics", core.ErrMetricsNotLoopback, addr, tcp.IP, core.DefaultMetricsAddr)
 	}
 
 	s := &Server{exp: newExporter(m, log, opts.Runs), ln: ln, log: log, served: make(chan struct{})}

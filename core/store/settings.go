@@ -12,8 +12,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"warden/core"
-	"warden/core/cluster"
-	"warden/core/metrics"
 )
 
 // Settings are the operator's preferences. Each field is stored under a key
@@ -30,8 +28,8 @@ type Settings struct {
 	// core.NormalizeProxy); "" for none.
 	DefaultProxy string
 	// MetricsAddr is where Prometheus metrics and /healthz are served
-	// ("" for off); MetricsAllowRemote allows an address other machines can
-	// reach.
+	// ("" for off; see core.CheckMetricsAddr); MetricsAllowRemote allows an
+	// address other machines can reach.
 	MetricsAddr        string
 	MetricsAllowRemote bool
 	// Fleet, when its endpoints are set, makes Warden a node of a fleet the
@@ -59,19 +57,19 @@ func (f Fleet) Validate() error {
 	if f.Endpoints == "" || f.DatabaseURL == "" {
 		return errors.New("a fleet needs both etcd's endpoints and the database URL")
 	}
-	if _, err := cluster.ParseEndpoints(f.Endpoints); err != nil {
+	if _, err := core.ParseEtcdEndpoints(f.Endpoints); err != nil {
 		return err
 	}
-	if err := cluster.CheckDatabaseURL(f.DatabaseURL); err != nil {
+	if err := core.CheckDatabaseURL(f.DatabaseURL); err != nil {
 		return err
 	}
 	if f.Node != "" {
-		if err := cluster.CheckNodeName(f.Node); err != nil {
+		if err := core.CheckNodeName(f.Node); err != nil {
 			return err
 		}
 	}
 	if f.LeaseTTL != 0 {
-		return cluster.CheckTTL(f.LeaseTTL)
+		return core.CheckLeaseTTL(f.LeaseTTL)
 	}
 	return nil
 }
@@ -143,7 +141,7 @@ func (s Settings) Validate() error {
 		return bad("EventRetention.MaxAge", "%s is not between %s and %s", r.MaxAge, MinMaxAge, MaxMaxAge)
 	}
 	if s.MetricsAddr != "" {
-		if _, err := metrics.CheckAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
+		if _, err := core.CheckMetricsAddr(s.MetricsAddr, s.MetricsAllowRemote); err != nil {
 			return fmt.Errorf("%w: MetricsAddr: %w", ErrInvalidSettings, err)
 		}
 	}

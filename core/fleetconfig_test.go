@@ -1,4 +1,4 @@
-package cluster_test
+package core_test
 
 import (
 	"errors"
@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"warden/core/cluster"
+	"warden/core"
 )
 
-func TestParseEndpoints(t *testing.T) {
-	got, err := cluster.ParseEndpoints(" http://e1:2379, https://e2:2379/ ,")
+func TestParseEtcdEndpoints(t *testing.T) {
+	got, err := core.ParseEtcdEndpoints(" http://e1:2379, https://e2:2379/ ,")
 	if err != nil || strings.Join(got, ",") != "http://e1:2379,https://e2:2379" {
-		t.Errorf("ParseEndpoints = %v, %v", got, err)
+		t.Errorf("ParseEtcdEndpoints = %v, %v", got, err)
 	}
 	for in, want := range map[string]string{
 		"":                    "no etcd endpoint",
@@ -23,21 +23,21 @@ func TestParseEndpoints(t *testing.T) {
 		"http://e1:2379,%zz":  "not an etcd endpoint",
 		"http://e1:2379, , ,": "",
 	} {
-		_, err := cluster.ParseEndpoints(in)
+		_, err := core.ParseEtcdEndpoints(in)
 		if want == "" {
 			if err != nil {
 				t.Errorf("%q: %v", in, err)
 			}
 			continue
 		}
-		if !errors.Is(err, cluster.ErrInvalidConfig) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, core.ErrInvalidFleet) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want it to say %q", in, err, want)
 		}
 	}
 }
 
 func TestCheckDatabaseURLAndNodeName(t *testing.T) {
-	if err := cluster.CheckDatabaseURL("postgres://w:pw@db:5432/warden?sslmode=disable"); err != nil {
+	if err := core.CheckDatabaseURL("postgres://w:pw@db:5432/warden?sslmode=disable"); err != nil {
 		t.Error(err)
 	}
 	for in, want := range map[string]string{
@@ -45,21 +45,21 @@ func TestCheckDatabaseURLAndNodeName(t *testing.T) {
 		"postgres:///warden": "no host",
 		"postgres://db":      "no database",
 	} {
-		if err := cluster.CheckDatabaseURL(in); err == nil || !strings.Contains(err.Error(), want) {
+		if err := core.CheckDatabaseURL(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
 	}
 	for _, ok := range []string{"node-a", "desk_2.office"} {
-		if err := cluster.CheckNodeName(ok); err != nil {
+		if err := core.CheckNodeName(ok); err != nil {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
 	for _, bad := range []string{"", "a b", "é", strings.Repeat("x", 65), "a/b"} {
-		if err := cluster.CheckNodeName(bad); err == nil {
+		if err := core.CheckNodeName(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if cluster.CheckTTL(5*time.Second) != nil || cluster.CheckTTL(time.Second) == nil || cluster.CheckTTL(2500*time.Millisecond) == nil || cluster.CheckTTL(2*time.Minute) == nil {
-		t.Error("CheckTTL bounds")
+	if core.CheckLeaseTTL(5*time.Second) != nil || core.CheckLeaseTTL(time.Second) == nil || core.CheckLeaseTTL(2500*time.Millisecond) == nil || core.CheckLeaseTTL(2*time.Minute) == nil {
+		t.Error("CheckLeaseTTL bounds")
 	}
 }
