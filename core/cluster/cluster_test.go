@@ -294,3 +294,49 @@ func TestLeaderLoss(t *testing.T) {
 		}
 	}
 }
+
+// On etcd too, a device is owned like an account: a second account of the
+// same device is refused on any node until the first is released, and a
+// node that vanished holding it is waited out.
+func TestDeviceIsOwnedOnEtcd(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	a := join(t, client(t, etcd.Endpoints[0]), "a")
+	b := join(t, client(t, etcd.Endpoints[0]), "b")
+	ctx := context.Background()
+	dev := "15551234567:3@s.whatsapp.net"
+	token, err := a.Acquire(ctx, "acct-x", dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*cluster.Node{a, b} {
+		if _, err := n.Acquire(ctx, "acct-y", dev); !errors.Is(err, cluster.ErrDeviceOwned) {
+			t.Errorf("%s acquiring another account of a held device: %v, want ErrDeviceOwned", n.Name(), err)
+		}
+	}
+	if err := a.Release(ctx, "acct-x", token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Acquire(ctx, "acct-y", dev); err != nil {
+		t.Fatalf("after a clean release: %v", err)
+	}
+	// b vanishes holding the device: a waits out a full TTL before another
+	// account of it may run.
+	b.Crash()
+	start := time.Now()
+	for {
+		_, err := a.Acquire(ctx, "acct-x", dev)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, cluster.ErrDeviceOwned) && !errors.Is(err, cluster.ErrOrphanWait) {
+			t.Fatalf("a: %v", err)
+		}
+		if time.Since(start) > 10*ttl {
+			t.Fatalf("the device was never freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if waited := time.Since(start); waited < ttl {
+		t.Errorf("another account of the device ran %v after its holder vanished, before a full TTL (%v)", waited, ttl)
+	}
+}
