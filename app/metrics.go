@@ -48,7 +48,7 @@ func (e *metricsEndpoint) start(addr string, allowRemote bool) error {
 	opts := metrics.Options{Addr: addr, AllowRemote: allowRemote, Logger: e.svc.log}
 	if e.svc.fleet != nil {
 		fleet := e.svc.fleet.fleet
-		opts.Runs = func(id core.AccountID) bool { _, ok := fleet.Allowed(id); return ok }
+		opts.Runs = fleet.Runs
 	}
 	srv, err := metrics.Serve(e.svc.manager, opts)
 	if err != nil {

@@ -94,14 +94,8 @@ func TestTwoAccountsOfOneDeviceNeverBothRun(t *testing.T) {
 // opens no socket.
 func TestGateCheckedAgainBeforeTheSocketOpens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, s := coretest.NewDialer(), coretest.NewStore()
-		gate := &fakeGate{tokens: map[core.AccountID]int64{}}
-		m, err := core.NewManager(core.Config{Dialer: d, Store: s, Policy: noJitter(), Gate: gate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.Close(context.Background()) })
-		r := &rig{t: t, m: m, d: d, s: s}
+		r, gate := newGatedRig(t)
+		d := r.d
 		id := r.paired("mine")
 		gate.set(id, 7)
 		inStore, release := make(chan struct{}), make(chan struct{})

@@ -10,12 +10,7 @@ package core
 // which holds its device until its keys are gone. An import must not bring
 // in any of them.
 func (m *Manager) Devices() map[string]string {
-	m.mu.RLock()
-	accts := make([]*account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		accts = append(accts, a)
-	}
-	m.mu.RUnlock()
+	accts := m.all()
 	out := make(map[string]string)
 	for _, a := range accts {
 		a.mu.Lock()

@@ -533,12 +533,7 @@ func (m *Manager) Status(id AccountID) (Status, bool) {
 
 // Statuses returns every account's status, oldest account first.
 func (m *Manager) Statuses() []Status {
-	m.mu.RLock()
-	accts := make([]*account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		accts = append(accts, a)
-	}
-	m.mu.RUnlock()
+	accts := m.all()
 	out := make([]Status, 0, len(accts))
 	for _, a := range accts {
 		a.mu.Lock()
@@ -654,6 +649,17 @@ func (m *Manager) close(ctx context.Context) error {
 }
 
 // --- plumbing --------------------------------------------------------------
+
+// all returns every account's record, in no order.
+func (m *Manager) all() []*account {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	accts := make([]*account, 0, len(m.accounts))
+	for _, a := range m.accounts {
+		accts = append(accts, a)
+	}
+	return accts
+}
 
 func (m *Manager) lookup(id AccountID) *account {
 	m.mu.RLock()

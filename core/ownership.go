@@ -73,14 +73,14 @@ func (m *Manager) Yield(ctx context.Context, id AccountID, reason string) error 
 // ends are torn down hard. It returns when every session is closed, and
 // reports how many had to be torn down.
 func (m *Manager) YieldAll(ctx context.Context, reason string) (aborted int, err error) {
-	m.mu.RLock()
-	accts := make([]*account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		accts = append(accts, a)
-	}
-	m.mu.RUnlock()
+	accts := m.all()
 	for _, a := range accts {
-		_ = m.inputTo(a, input{kind: inYield, reason: reason}) // closed or deleted: nothing to yield
+		a.mu.Lock()
+		runs := !a.idle() && !a.m.deleted
+		a.mu.Unlock()
+		if runs { // an account idle here keeps its own reason
+			_ = m.inputTo(a, input{kind: inYield, reason: reason}) // closed meanwhile: nothing to yield
+		}
 	}
 	var (
 		mu   sync.Mutex
@@ -150,12 +150,7 @@ func (m *Manager) abort(a *account) {
 // being deleted holds its device until its keys are gone). A node must own
 // every one of them.
 func (m *Manager) Running() []AccountID {
-	m.mu.RLock()
-	accts := make([]*account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		accts = append(accts, a)
-	}
-	m.mu.RUnlock()
+	accts := m.all()
 	var out []AccountID
 	for _, a := range accts {
 		a.mu.Lock()

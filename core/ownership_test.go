@@ -35,16 +35,23 @@ func (g *fakeGate) set(id core.AccountID, token int64) {
 	g.tokens[id] = token
 }
 
+// newGatedRig is a rig whose Manager dials only what gate allows.
+func newGatedRig(t *testing.T) (*rig, *fakeGate) {
+	t.Helper()
+	d, s := coretest.NewDialer(), coretest.NewStore()
+	gate := &fakeGate{tokens: map[core.AccountID]int64{}}
+	m, err := core.NewManager(core.Config{Dialer: d, Store: s, Policy: noJitter(), Gate: gate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return &rig{t: t, m: m, d: d, s: s}, gate
+}
+
 func TestGateDialsOnlyOwnedAccounts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d, s := coretest.NewDialer(), coretest.NewStore()
-		gate := &fakeGate{tokens: map[core.AccountID]int64{}}
-		m, err := core.NewManager(core.Config{Dialer: d, Store: s, Policy: noJitter(), Gate: gate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = m.Close(context.Background()) })
-		r := &rig{t: t, m: m, d: d, s: s}
+		r, gate := newGatedRig(t)
+		d, s, m := r.d, r.s, r.m
 		mine, theirs := r.paired("mine"), r.paired("theirs")
 		gate.set(mine, 41)
 		r.startManager()

@@ -61,12 +61,7 @@ func (m *Manager) selfChecks() {
 
 // dueChecks returns the accounts due a self-check and marks them as checking.
 func (m *Manager) dueChecks(now time.Time, every time.Duration) []*account {
-	m.mu.RLock()
-	accts := make([]*account, 0, len(m.accounts))
-	for _, a := range m.accounts {
-		accts = append(accts, a)
-	}
-	m.mu.RUnlock()
+	accts := m.all()
 	var due []*account
 	for _, a := range accts {
 		a.mu.Lock()
