@@ -3,6 +3,8 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,7 +33,11 @@ func client(t testing.TB, endpoints ...string) *clientv3.Client {
 
 func join(t testing.TB, cli *clientv3.Client, name string) *cluster.Node {
 	t.Helper()
-	n, err := cluster.Join(context.Background(), cluster.Config{Client: cli, Name: name, TTL: ttl})
+	var log *slog.Logger
+	if os.Getenv("WARDEN_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
+	}
+	n, err := cluster.Join(context.Background(), cluster.Config{Client: cli, Name: name, TTL: ttl, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -421,7 +421,7 @@ func (f *Fleet) giveTo(ctx context.Context, id core.AccountID, node string, take
 		defer cancel()
 		_ = f.node.table.EndHandoff(dctx, string(id))
 	}()
-	f.handOver(ctx, string(id), grant.Token, "moved to node "+node+" by the operator")
+	f.handOver(string(id), grant.Token, "moved to node "+node+" by the operator")
 	if err := take(ctx); err != nil {
 		return fmt.Errorf("%s was released, but node %s did not take it (another node will): %w", id, node, err)
 	}

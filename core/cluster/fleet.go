@@ -155,7 +155,10 @@ func (f *Fleet) rejoin() bool {
 }
 
 func (f *Fleet) round() {
-	ctx, cancel := context.WithTimeout(f.ctx, f.every)
+	// A TTL, not a round's interval: on a loaded machine etcd and the store
+	// may take longer than that, and a round cut short only waits for the
+	// next. The fence does not wait for rounds (guard).
+	ctx, cancel := context.WithTimeout(f.ctx, f.node.ttl)
 	defer cancel()
 	if !f.node.Valid() {
 		return
@@ -193,6 +196,7 @@ func (f *Fleet) round() {
 			delete(owned, account)
 		}
 	}
+	f.releaseLeaving(ctx)
 	f.reconcile()
 
 	// The accounts that should run somewhere: paired, and wanted running.
@@ -227,7 +231,7 @@ func (f *Fleet) round() {
 	if n > share {
 		for account, token := range owned {
 			if isWanted[account] {
-				f.handOver(ctx, account, token, "handed over to another Warden node to spread the accounts")
+				f.handOver(account, token, "handed over to another Warden node to spread the accounts")
 				break
 			}
 		}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"warden/core"
@@ -13,16 +14,46 @@ import (
 // start a session any more), its session closes, its last events reach the
 // store, and only then is the ownership released, so that another node may
 // take it at once.
-func (f *Fleet) handOver(ctx context.Context, account string, token int64, reason string) {
+//
+// It runs on a context of its own (a TTL), not what a round has left. A
+// release that fails leaves the account withdrawn: every round tries again
+// (releaseLeaving), so that it never stays owned by a node that does not
+// run it.
+func (f *Fleet) handOver(account string, token int64, reason string) {
 	if !f.node.withdraw(account, token) {
 		return // not ours any more (fenced, or taken over)
 	}
 	f.yield(account, reason)
+	ctx, cancel := context.WithTimeout(f.ctx, f.node.ttl)
+	defer cancel()
 	if err := f.m.Flush(ctx); err != nil {
 		f.log.Warn("storing the last events before a handover failed", "account", account, "err", err)
 	}
-	if err := f.node.Release(ctx, account, token); err != nil {
-		f.log.Warn("handing an account over failed", "account", account, "err", err)
+	if err := f.node.Release(ctx, account, token); err != nil && !errors.Is(err, ErrNotOwner) {
+		f.log.Warn("handing an account over failed; the next round tries again", "account", account, "err", err)
+	}
+}
+
+// releaseLeaving releases the accounts withdrawn by a handover whose release
+// failed, once their sessions are closed: a handover still closing one
+// releases it itself.
+func (f *Fleet) releaseLeaving(ctx context.Context) {
+	leaving := f.node.Leaving()
+	if len(leaving) == 0 {
+		return
+	}
+	running := f.m.Running()
+	for account, token := range leaving {
+		if slices.Contains(running, core.AccountID(account)) {
+			continue
+		}
+		if err := f.m.Flush(ctx); err != nil { // its last events first, as handOver
+			f.log.Warn("storing the last events before a handover failed", "account", account, "err", err)
+			return
+		}
+		if err := f.node.Release(ctx, account, token); err != nil && !errors.Is(err, ErrNotOwner) {
+			f.log.Warn("releasing a handed-over account failed", "account", account, "err", err)
+		}
 	}
 }
 

@@ -171,7 +171,19 @@ func (n *Node) Owned() map[string]int64 {
 	return out
 }
 
-// grant returns this node's permission to run the account, if it owns it
+// Leaving returns the accounts withdrawn by a handover and not yet released,
+// with their tokens.
+func (n *Node) Leaving() map[string]int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]int64, len(n.leaving))
+	for a, o := range n.leaving {
+		out[a] = o.token
+	}
+	return out
+}
+
+// allowed returns this node's permission to run the account, if it owns it
 // and its lease is surely alive.
 func (n *Node) allowed(account string) (int64, context.Context, bool) {
 	n.mu.Lock()
