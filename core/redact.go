@@ -130,7 +130,13 @@ func hidden(raw string) []bool {
 	start := len(raw) - len(body)
 	switch n := schemeLen(body); {
 	case n > 0:
-		h.url(start + n)
+		// A list of URLs (etcd's endpoints): each on its own.
+		base, from := start+n, start+n
+		for _, m := range nextURL.FindAllStringIndex(raw[base:], -1) {
+			h.url(from, base+m[0])
+			from = base + m[1]
+		}
+		h.url(from, len(raw))
 	case strings.Contains(raw, "="):
 		h.keywords()
 	default: // host:port, "direct", or user:password@host without a scheme
@@ -141,6 +147,9 @@ func hidden(raw string) []bool {
 }
 
 const asciiSpace = " \t\n\r\v\f"
+
+// nextURL is where a comma-separated list of URLs goes on to the next.
+var nextURL = regexp.MustCompile(`,\s*[A-Za-z][A-Za-z0-9+.-]*://`)
 
 // schemeLen returns the length of s's "scheme://", or 0.
 func schemeLen(s string) int {
@@ -178,10 +187,10 @@ func (h *hider) userinfo(from, to int) {
 	}
 }
 
-// url hides the secrets of a URL whose authority starts at s[start:], as
-// pgx (libpq's rules) and net/url would each read it.
-func (h *hider) url(start int) {
-	p := h.s[start:]
+// url hides the secrets of the URL in s[start:end] whose authority starts
+// at start, as pgx (libpq's rules) and net/url would each read it.
+func (h *hider) url(start, end int) {
+	p := h.s[start:end]
 
 	// libpq: the userinfo ends at the first '@' before any '/'.
 	rest := 0
@@ -192,7 +201,7 @@ func (h *hider) url(start int) {
 		rest = i + 1
 	}
 	if q := strings.IndexByte(p[rest:], '?'); q >= 0 {
-		h.query(start + rest + q + 1)
+		h.query(start+rest+q+1, end)
 	}
 
 	// net/url: the fragment and the query go first; the userinfo ends at
@@ -200,7 +209,7 @@ func (h *hider) url(start int) {
 	auth, _, _ := strings.Cut(p, "#")
 	auth, _, hasQuery := strings.Cut(auth, "?")
 	if hasQuery {
-		h.query(start + len(auth) + 1)
+		h.query(start+len(auth)+1, end)
 	}
 	auth, _, _ = strings.Cut(auth, "/")
 	at := strings.LastIndexByte(auth, '@')
@@ -219,11 +228,11 @@ func (h *hider) url(start int) {
 	}
 }
 
-// query hides the values of the secret parameters of the query that starts
-// at s[start:] (to the end: libpq has no fragment).
-func (h *hider) query(start int) {
+// query hides the values of the secret parameters of the query in
+// s[start:end] (to the URL's end: libpq has no fragment).
+func (h *hider) query(start, end int) {
 	off := start
-	for _, pair := range strings.Split(h.s[start:], "&") {
+	for _, pair := range strings.Split(h.s[start:end], "&") {
 		if k, _, ok := strings.Cut(pair, "="); ok {
 			name, err := url.PathUnescape(k)
 			if err != nil {

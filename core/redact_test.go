@@ -50,6 +50,8 @@ func TestRedactURL(t *testing.T) {
 		// etcd endpoints and proxies.
 		{"http://root:secret@127.0.0.1:2379", "http://root:xxxxx@127.0.0.1:2379"},
 		{"socks5://u:secret@127.0.0.1:1080", "socks5://u:xxxxx@127.0.0.1:1080"},
+		{"http://root:secret@e1:2379, https://e2:2379,http://root:secret@e3:2379/?token=secret",
+			"http://root:xxxxx@e1:2379, https://e2:2379,http://root:xxxxx@e3:2379/?token=xxxxx"},
 	} {
 		if got := core.RedactURL(tt.in); got != tt.want {
 			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
