@@ -400,7 +400,7 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 			f.leaseTTL = fl.LeaseTTL
 		}
 		svc.fleetFromSettings = true
-		log.Info("joining the fleet saved in Settings (start with --standalone to run alone)", "etcd", fl.Endpoints)
+		log.Info("joining the fleet saved in Settings (start with --standalone to run alone)", "etcd", core.RedactURL(fl.Endpoints))
 	}
 	if f.cluster != "" {
 		if svc.fleet, err = joinFleet(f, svc); err != nil {

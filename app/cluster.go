@@ -56,7 +56,7 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	}
 	if p.etcd, err = clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}); err != nil {
 		p.close(ctx)
-		return nil, fmt.Errorf("connect to etcd %s: %w", f.cluster, err)
+		return nil, fmt.Errorf("connect to etcd %s: %w", core.RedactURL(f.cluster), err)
 	}
 	name := f.node
 	if name == "" {
@@ -67,7 +67,7 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	}
 	if p.node, err = cluster.Join(ctx, cluster.Config{Client: p.etcd, Name: name, TTL: f.leaseTTL, Logger: svc.log}); err != nil {
 		p.close(ctx)
-		return nil, fmt.Errorf("join the fleet on etcd %s: %w", f.cluster, err)
+		return nil, fmt.Errorf("join the fleet on etcd %s: %w", core.RedactURL(f.cluster), err)
 	}
 	where := "the command line"
 	if svc.fleetFromSettings {

@@ -36,15 +36,16 @@ func ParseEtcdEndpoints(s string) ([]string, error) {
 			continue
 		}
 		u, err := url.Parse(raw)
+		shown := RedactURL(raw)
 		switch {
 		case err != nil || u.Host == "":
-			return nil, fmt.Errorf("%w: %q is not an etcd endpoint: write it as http://host:2379", ErrInvalidFleet, raw)
+			return nil, fmt.Errorf("%w: %q is not an etcd endpoint: write it as http://host:2379", ErrInvalidFleet, shown)
 		case u.Scheme != "http" && u.Scheme != "https":
-			return nil, fmt.Errorf("%w: %q: an etcd endpoint starts with http:// or https://", ErrInvalidFleet, raw)
+			return nil, fmt.Errorf("%w: %q: an etcd endpoint starts with http:// or https://", ErrInvalidFleet, shown)
 		case u.Port() == "":
-			return nil, fmt.Errorf("%w: %q has no port: etcd's is usually 2379", ErrInvalidFleet, raw)
+			return nil, fmt.Errorf("%w: %q has no port: etcd's is usually 2379", ErrInvalidFleet, shown)
 		case u.Path != "" && u.Path != "/":
-			return nil, fmt.Errorf("%w: %q: an etcd endpoint has no path", ErrInvalidFleet, raw)
+			return nil, fmt.Errorf("%w: %q: an etcd endpoint has no path", ErrInvalidFleet, shown)
 		}
 		out = append(out, u.Scheme+"://"+u.Host)
 	}

@@ -34,6 +34,13 @@ func TestParseEtcdEndpoints(t *testing.T) {
 			t.Errorf("%q: %v, want it to say %q", in, err, want)
 		}
 	}
+	// An endpoint's password never shows in what is wrong with it.
+	for _, in := range []string{"root:hunter2@e1:2379", "http://root:hunter2@e1", "ftp://root:hunter2@e1:2379",
+		"http://root:hunter2@e1:2379/v3", "http://root:hunter2@e1:2379/%zz"} {
+		if _, err := core.ParseEtcdEndpoints(in); err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: %v, want an error without the password", in, err)
+		}
+	}
 }
 
 func TestCheckDatabaseURLAndNodeName(t *testing.T) {

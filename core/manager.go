@@ -806,6 +806,13 @@ func (m *Manager) logEvent(a *account, ev Event) {
 	if ev.Delay > 0 {
 		attrs = append(attrs, "delay", ev.Delay.Round(time.Millisecond).String())
 	}
+	// An event that leaves the state as it was (Warden closed while the
+	// account waits for the operator, a skipped reconnect) is not a
+	// transition, and entering the state already warned.
+	if ev.From == ev.To {
+		a.log.Info("state "+ev.To.String()+", unchanged", attrs...)
+		return
+	}
 	level := slog.LevelInfo
 	switch ev.To {
 	case Replaced, LoggedOut, Banned, Outdated, Failed:

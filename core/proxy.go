@@ -72,35 +72,6 @@ func NormalizeProxy(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// RedactURL hides a URL's password the standard way (a database's URL, for
-// showing and logging); an unreadable URL is not shown at all.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an unreadable URL)"
-	}
-	return u.Redacted()
-}
-
-// RedactProxy shows a proxy URL with its password hidden, for the window and
-// the logs, which never show a proxy's password.
-func RedactProxy(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		if i := strings.LastIndex(raw, "@"); err != nil && i >= 0 {
-			// Unparseable: keep the scheme, drop everything up to the host.
-			scheme, _, _ := strings.Cut(raw, "://")
-			return scheme + "://•••@" + raw[i+1:]
-		}
-		return raw
-	}
-	if _, set := u.User.Password(); set {
-		u.User = url.UserPassword(u.User.Username(), "•••")
-	}
-	s := u.String()
-	return strings.Replace(s, url.PathEscape("•••"), "•••", 1)
-}
-
 // AccountOption sets something of a new account (see Manager.Add).
 type AccountOption func(*Account) error
 

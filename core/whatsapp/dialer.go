@@ -117,14 +117,16 @@ const storeTimeout = 10 * time.Second
 // password.
 func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where string, err error) {
 	if cfg.DevicesURL != "" {
+		// pgx's errors may quote the URL: RedactError hides its secrets
+		// there too.
 		where = core.RedactURL(cfg.DevicesURL)
 		db, err = sql.Open("pgx", cfg.DevicesURL)
 		if err != nil {
-			return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
+			return nil, "", where, fmt.Errorf("open device store %s: %w", where, core.RedactError(err, cfg.DevicesURL))
 		}
 		if err := db.PingContext(ctx); err != nil {
 			_ = db.Close()
-			return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)
+			return nil, "", where, fmt.Errorf("open device store %s: %w", where, core.RedactError(err, cfg.DevicesURL))
 		}
 		return db, "postgres", where, nil
 	}
@@ -176,7 +178,7 @@ func NewDialer(cfg Config) (*Dialer, error) {
 	container := sqlstore.NewWithDB(db, dialect, newWALogger(cfg.Logger, "Database", cfg.Level))
 	if err := container.Upgrade(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open device store %s: %w", where, err)
+		return nil, fmt.Errorf("open device store %s: %w", where, core.RedactError(err, cfg.DevicesURL))
 	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	d := &Dialer{

@@ -77,4 +77,9 @@ func TestDevicesOnPostgreSQLUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("error %q: want the address, never the password", err)
 	}
+	// pgx quotes a DSN it cannot read, hiding only the passwords it knows.
+	_, err = whatsapp.NewDialer(whatsapp.Config{DevicesURL: "postgres://warden@127.0.0.1:1/devices?sslmode=bogus&password=hunter2&auth_token=s3cr3t-t0ken"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t-t0ken") || !strings.Contains(err.Error(), "sslmode") {
+		t.Errorf("a device store with an unreadable DSN: %v; want an error about sslmode without the secrets", err)
+	}
 }

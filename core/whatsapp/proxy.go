@@ -1,6 +1,7 @@
 package whatsapp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -90,6 +91,14 @@ func proxied(base *http.Client, raw string) (*http.Client, error) {
 		t.Proxy = http.ProxyURL(u)
 		t.DialContext = direct.DialContext
 		t.DialTLSContext = nil
+		// net/http reports a CONNECT that is not answered 200 with the
+		// status text alone; this keeps the status for classifyProxyError.
+		t.OnProxyConnectResponse = func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
+			if resp.StatusCode != http.StatusOK {
+				return &connectError{code: resp.StatusCode, status: resp.Status}
+			}
+			return nil
+		}
 	default:
 		return nil, fmt.Errorf("proxy %s: unsupported kind %q", core.RedactProxy(raw), u.Scheme)
 	}
@@ -97,6 +106,14 @@ func proxied(base *http.Client, raw string) (*http.Client, error) {
 	c.Transport = t
 	return &c, nil
 }
+
+// connectError is an HTTP proxy's answer to CONNECT other than 200.
+type connectError struct {
+	code   int
+	status string // "407 Proxy Authentication Required"
+}
+
+func (e *connectError) Error() string { return "the proxy answered " + e.status }
 
 // proxyError says what went wrong with the proxy in an operator's words, or
 // returns nil when err is not the proxy's doing.
@@ -116,9 +133,18 @@ func classifyProxyError(err error, raw string) error {
 	msg := err.Error()
 	var what string
 	var netErr net.Error
+	var connErr *connectError
 	switch {
-	case strings.Contains(msg, "no acceptable authentication methods"),
-		strings.Contains(msg, "407 Proxy Authentication Required"):
+	// An HTTP proxy says 407 to both; it refused what it was given, if
+	// anything.
+	case errors.As(err, &connErr) && connErr.code == http.StatusProxyAuthRequired:
+		what = "needs a user name and password"
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			what = "refused the user name or password"
+		}
+	case errors.As(err, &connErr):
+		what = "could not reach WhatsApp (" + connErr.status + ")"
+	case strings.Contains(msg, "no acceptable authentication methods"):
 		what = "needs a user name and password"
 	case strings.Contains(msg, "username/password authentication failed"):
 		what = "refused the user name or password"

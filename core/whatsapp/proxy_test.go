@@ -5,6 +5,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -222,5 +223,84 @@ func TestDefaultProxy(t *testing.T) {
 	r.add("After")
 	if px.count() != before {
 		t.Error("the default proxy was still used after it was removed")
+	}
+}
+
+// httpProxy is an HTTP proxy on 127.0.0.1 that answers every CONNECT with
+// the same status, and remembers whether the last one carried credentials.
+type httpProxy struct {
+	addr string
+
+	mu      sync.Mutex
+	asked   int
+	withPwd bool
+}
+
+func newHTTPProxy(t testing.TB, status int) *httpProxy {
+	t.Helper()
+	p := &httpProxy{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.asked++
+		p.withPwd = r.Header.Get("Proxy-Authorization") != ""
+		p.mu.Unlock()
+		if status == http.StatusProxyAuthRequired {
+			w.Header().Set("Proxy-Authenticate", `Basic realm="proxy"`)
+		}
+		w.WriteHeader(status)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return p
+}
+
+func (p *httpProxy) last() (asked int, withPwd bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.asked, p.withPwd
+}
+
+// An HTTP proxy's 407 reads as the SOCKS5 proxy's refusals do: it needs a
+// user name and password, or it refused the ones given. Another answer to
+// CONNECT is named.
+func TestManagerHTTPProxyRefuses(t *testing.T) {
+	p := testPolicy()
+	p.Schedule = []core.Backoff{{UpTo: 1, Delay: 50 * time.Millisecond}, {UpTo: 100, Delay: 200 * time.Millisecond}}
+	r := newRig(t, 333, p)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, userinfo string
+		status         int
+		want           string
+	}{
+		{"NoPassword", "", http.StatusProxyAuthRequired, "needs a user name and password"},
+		{"WrongPassword", "warden:wrong@", http.StatusProxyAuthRequired, "refused the user name or password"},
+		{"Forbidden", "warden:right@", http.StatusForbidden, "could not reach WhatsApp (403 Forbidden)"},
+	} {
+		px := newHTTPProxy(t, c.status)
+		acct := r.add(c.name)
+		if err := r.m.SetProxy(ctx, acct.ID, "http://"+c.userinfo+px.addr); err != nil {
+			t.Fatal(err)
+		}
+		// The proxy applies from the next connection.
+		if err := r.m.Disconnect(ctx, acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.m.Connect(ctx, acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		st := r.waitState(acct.ID, core.Waiting, func(st core.Status) bool { return st.Attempt >= 1 })
+		t.Logf("%s: %s", c.name, st.Reason)
+		if want := "the proxy http://" + strings.NewReplacer("wrong", "•••", "right", "•••").Replace(c.userinfo) + px.addr + " " + c.want; !strings.Contains(st.Reason, want) {
+			t.Errorf("%s: reason %q, want it to say %q", c.name, st.Reason, want)
+		}
+		if asked, withPwd := px.last(); asked == 0 || withPwd != (c.userinfo != "") {
+			t.Errorf("%s: the proxy was asked %d times, with a password: %v", c.name, asked, withPwd)
+		}
 	}
 }

@@ -40,15 +40,16 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// pgx's errors may quote dsn: RedactError hides its secrets there too.
 	where := core.RedactURL(dsn)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open the store %s: %w", where, err)
+		return nil, fmt.Errorf("open the store %s: %w", where, core.RedactError(err, dsn))
 	}
 	s := &DB{db: db, log: log}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open the store %s: %w", where, err)
+		return nil, fmt.Errorf("open the store %s: %w", where, core.RedactError(err, dsn))
 	}
 	return s, nil
 }

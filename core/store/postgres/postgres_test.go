@@ -73,4 +73,9 @@ func TestOpen(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("Open of nothing = %v; want an error without the password", err)
 	}
+	// pgx quotes a DSN it cannot read, hiding only the passwords it knows.
+	_, err = postgres.Open(ctx, "postgres://warden@127.0.0.1:1/x?sslmode=bogus&password=hunter2&auth_token=s3cr3t-t0ken", nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t-t0ken") || !strings.Contains(err.Error(), "sslmode") {
+		t.Errorf("Open of an unreadable DSN = %v; want an error about sslmode without the secrets", err)
+	}
 }
