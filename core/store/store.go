@@ -98,6 +98,7 @@ type options struct {
 	lockTimeout   time.Duration
 	logCap        int
 	pruneInterval time.Duration
+	held          bool
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -123,6 +124,13 @@ func WithLogCap(n int) Option { return func(o *options) { o.logCap = n } }
 // also runs once shortly after Open and whenever the retention settings change.
 func WithPruneInterval(d time.Duration) Option { return func(o *options) { o.pruneInterval = d } }
 
+// WithWritesHeld makes the store write nothing by itself until
+// ReleaseWrites: the log handler keeps its lines in memory and the pruner
+// waits. A start that fails after Open then leaves the file as it was: Close
+// before ReleaseWrites drops the held lines. Explicit writes (PutAccount,
+// AppendEvents, SaveSettings…) are not held.
+func WithWritesHeld() Option { return func(o *options) { o.held = true } }
+
 // DB is Warden's store. It is safe for concurrent use.
 type DB struct {
 	bolt   *bolt.DB
@@ -135,6 +143,8 @@ type DB struct {
 	writes   chan *writeReq // to the writer goroutine
 	pruneNow chan struct{}  // nudges the pruner; buffered 1
 	closing  chan struct{}  // closed by Close
+	released chan struct{}  // closed by ReleaseWrites (at Open without WithWritesHeld)
+	release  sync.Once
 	wg       sync.WaitGroup // the writer and the pruner
 
 	closeOnce sync.Once
@@ -151,9 +161,12 @@ type DB struct {
 // created with mode 0700 and the file with 0600.
 //
 // It returns ErrLocked, after the lock timeout, when another process holds the
-// file; ErrCorrupt when the file is damaged or not a Warden database (the file is
-// not modified); ErrNewerSchema when a newer Warden wrote it. An empty file is
-// taken as a new store: a crash before the first write leaves one.
+// file; ErrCorrupt when the file is damaged or not a Warden database, or a
+// record Warden reads at start (an account, the last event of a timeline)
+// does not decode (the file is not modified); ErrNewerSchema when a newer
+// Warden wrote it. An empty file is taken as a new store: a crash before the
+// first write leaves one. A sound file of the current schema is not written
+// to by Open itself; one of an older schema is migrated.
 func Open(path string, opts ...Option) (*DB, error) {
 	o := options{
 		logger:        slog.Default(),
@@ -206,7 +219,14 @@ func Open(path string, opts ...Option) (*DB, error) {
 	// Grow the file in larger steps: fewer syncs of a growing file.
 	bdb.AllocSize = 4 << 20
 
-	if err := bdb.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations, o.logger) }); err != nil {
+	// An Update commits even when it changes nothing, so it runs only when
+	// a migration is due.
+	var version int
+	err = bdb.View(func(tx *bolt.Tx) (err error) { version, err = readVersion(tx); return err })
+	if err == nil && version != schemaVersion {
+		err = bdb.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations, o.logger) })
+	}
+	if err != nil {
 		_ = bdb.Close()
 		if errors.Is(err, ErrCorrupt) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
@@ -223,6 +243,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		writes:          make(chan *writeReq),
 		pruneNow:        make(chan struct{}, 1),
 		closing:         make(chan struct{}),
+		released:        make(chan struct{}),
 		retention:       o.retention,
 		retentionOption: o.retention,
 	}
@@ -234,11 +255,24 @@ func Open(path string, opts ...Option) (*DB, error) {
 	db.retention = s.EventRetention
 
 	db.sink = newLogSink(db)
+	db.sink.held = o.held
+	if !o.held {
+		db.ReleaseWrites()
+	}
 	db.wg.Add(2)
 	go db.writeLoop()
 	go db.pruneLoop(o.pruneInterval)
 	go db.sink.run()
 	return db, nil
+}
+
+// ReleaseWrites ends WithWritesHeld: the held log lines are written and
+// the pruner starts. It is safe to call twice.
+func (db *DB) ReleaseWrites() {
+	db.release.Do(func() {
+		close(db.released)
+		db.sink.release()
+	})
 }
 
 // Path returns the database file's path.
