@@ -158,7 +158,8 @@ type DB struct {
 }
 
 // Open opens (creating it if needed) the store at path. The directory is
-// created with mode 0700 and the file with 0600.
+// created with mode 0700 and the file with 0600; an existing file that other
+// users may read is set to 0600, and the logger told.
 //
 // It returns ErrLocked, after the lock timeout, when another process holds the
 // file; ErrCorrupt when the file is damaged or not a Warden database, or a
@@ -199,14 +200,18 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if info, err := os.Stat(path); err == nil {
-		if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 { // Windows has ACLs, not modes
-			o.logger.Warn("the store file is accessible by other users; it should be mode 0600",
-				"file", path, "mode", info.Mode().Perm().String())
-		}
 		if info.Size() > 0 {
 			if err := checkFile(path, o.lockTimeout); err != nil {
 				return nil, err
 			}
+		}
+		// Windows has ACLs, not modes. A damaged file is left as it is.
+		if mode := info.Mode().Perm(); runtime.GOOS != "windows" && mode&0o077 != 0 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return nil, fmt.Errorf("open store: %s is accessible by other users (mode %v) and its mode could not be set to 0600: %w", path, mode, err)
+			}
+			o.logger.Warn("the store file was accessible by other users; Warden set its mode to 0600",
+				"file", path, "mode", mode.String())
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -133,6 +133,8 @@ func damaged(err error) error {
 	return err
 }
 
+var _ core.DeviceLister = (*Dialer)(nil)
+
 // StoredDevices returns the devices whose keys the device store holds, in
 // the form of core.Account.Device. It implements core.DeviceLister.
 func (d *Dialer) StoredDevices(ctx context.Context) ([]string, error) {
