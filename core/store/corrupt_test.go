@@ -269,6 +269,13 @@ func TestOpenWritesNothingUntilReleased(t *testing.T) {
 	if _, err := db.Accounts(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// The dialer saves a fetched WhatsApp Web version in the background.
+	if err := db.SaveWebVersion(context.Background(), "2.3000.1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := db.WebVersion(context.Background()); err != nil || v != "2.3000.1" {
+		t.Errorf("WebVersion while held = %q, %v; want the one just saved", v, err)
+	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +287,9 @@ func TestOpenWritesNothingUntilReleased(t *testing.T) {
 	db = openAt(t, path, WithWritesHeld())
 	log = slog.New(db.LogHandler(slog.LevelInfo))
 	log.Info("held until the start is done")
+	if err := db.SaveWebVersion(context.Background(), "2.3000.2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	db.ReleaseWrites()
 	log.Info("after the start")
 	db.FlushLogs()
@@ -289,5 +299,10 @@ func TestOpenWritesNothingUntilReleased(t *testing.T) {
 	}
 	if len(lines) != 2 || lines[0].Message != "held until the start is done" {
 		t.Errorf("Warden's log after the release = %+v, want the held line and the next", lines)
+	}
+	db.Close()
+	db = openAt(t, path)
+	if v, _, err := db.WebVersion(context.Background()); err != nil || v != "2.3000.2" {
+		t.Errorf("WebVersion after the release and a reopen = %q, %v; want the one saved while held", v, err)
 	}
 }

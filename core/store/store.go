@@ -125,7 +125,8 @@ func WithLogCap(n int) Option { return func(o *options) { o.logCap = n } }
 func WithPruneInterval(d time.Duration) Option { return func(o *options) { o.pruneInterval = d } }
 
 // WithWritesHeld makes the store write nothing by itself until
-// ReleaseWrites: the log handler keeps its lines in memory and the pruner
+// ReleaseWrites: the log handler keeps its lines in memory, so does
+// SaveWebVersion (which the dialer calls in the background), and the pruner
 // waits. A start that fails after Open then leaves the file as it was: Close
 // before ReleaseWrites drops the held lines. Explicit writes (PutAccount,
 // AppendEvents, SaveSettings…) are not held.
@@ -155,6 +156,9 @@ type DB struct {
 	// mu guards the following.
 	mu        sync.Mutex
 	retention Retention // the retention in force: the setting's, else the option's
+	// heldVersion is the web version saved under WithWritesHeld, written
+	// by ReleaseWrites.
+	heldVersion *webVersionRecord
 }
 
 // Open opens (creating it if needed) the store at path. The directory is
@@ -271,11 +275,20 @@ func Open(path string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
-// ReleaseWrites ends WithWritesHeld: the held log lines are written and
-// the pruner starts. It is safe to call twice.
+// ReleaseWrites ends WithWritesHeld: the held log lines and web version are
+// written and the pruner starts. It is safe to call twice.
 func (db *DB) ReleaseWrites() {
 	db.release.Do(func() {
+		db.mu.Lock()
 		close(db.released)
+		v := db.heldVersion
+		db.heldVersion = nil
+		db.mu.Unlock()
+		if v != nil {
+			if err := db.saveWebVersion(context.Background(), *v); err != nil {
+				db.log.Warn("saving the WhatsApp Web version failed", "err", err)
+			}
+		}
 		db.sink.release()
 	})
 }
