@@ -203,7 +203,13 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err := EnsureDataDir(dir); err != nil {
 		return nil, err
 	}
+	// A store that is new (no file, or an empty one) and cannot be set up,
+	// for a full disk say, is put back as it was, not left half-written.
+	undo := func() {}
 	if info, err := os.Stat(path); err == nil {
+		if info.Size() == 0 {
+			undo = func() { _ = os.Truncate(path, 0) }
+		}
 		if info.Size() > 0 {
 			if err := checkFile(path, o.lockTimeout); err != nil {
 				return nil, err
@@ -217,12 +223,17 @@ func Open(path string, opts ...Option) (*DB, error) {
 			o.logger.Warn("the store file was accessible by other users; Warden set its mode to 0600",
 				"file", path, "mode", mode.String())
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if errors.Is(err, os.ErrNotExist) {
+		undo = func() { _ = os.Remove(path) }
+	} else {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 
 	bdb, err := openBolt(path, &bolt.Options{Timeout: o.lockTimeout})
 	if err != nil {
+		if !errors.Is(err, ErrLocked) { // a locked file is another Warden's
+			undo()
+		}
 		return nil, err
 	}
 	// Grow the file in larger steps: fewer syncs of a growing file.
@@ -237,6 +248,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	if err != nil {
 		_ = bdb.Close()
+		undo()
 		if errors.Is(err, ErrCorrupt) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
