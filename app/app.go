@@ -463,7 +463,7 @@ func (s *services) begin(f flags) error {
 		return err
 	}
 	if err := s.manager.Start(context.Background()); err != nil {
-		return err
+		return explainOpen(err, s.dataDir) // a damaged record the store's check did not read
 	}
 	forgetDeleted(s.manager, s.book)
 	if s.fleet != nil {

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -100,4 +101,49 @@ func TestStartShowsAccountsWithoutKeys(t *testing.T) {
 			t.Errorf("after Pair again: %v (%s), want pairing", st.State, st.Reason)
 		}
 	})
+}
+
+// failingTimeline is a store whose timeline of one account cannot be read.
+type failingTimeline struct {
+	*coretest.Store
+	bad core.AccountID
+}
+
+func (s failingTimeline) Events(ctx context.Context, id core.AccountID, limit int) ([]core.Event, error) {
+	if id == s.bad {
+		return nil, errors.New("the timeline is damaged")
+	}
+	return s.Store.Events(ctx, id, limit)
+}
+
+// A Start that fails to load the accounts leaves none behind, so that Close
+// writes nothing: the store that failed to load is not written to.
+func TestFailedStartWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	s := coretest.NewStore()
+	now := time.Now()
+	for _, a := range []core.Account{
+		{ID: "a", Name: "A", JID: "15550001.0:1@s.whatsapp.net", AutoStart: true, CreatedAt: now},
+		{ID: "b", Name: "B", JID: "15550002.0:1@s.whatsapp.net", AutoStart: true, CreatedAt: now.Add(time.Second)},
+	} {
+		if err := s.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := core.NewManager(core.Config{Dialer: coretest.NewDialer(), Store: failingTimeline{Store: s, bad: "b"}, Policy: noJitter()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx); err == nil {
+		t.Fatal("Start succeeded with a timeline it cannot read")
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := s.Events(ctx, "a", 10); len(evs) != 0 {
+		t.Errorf("the failed start wrote %d events: %+v", len(evs), evs)
+	}
+	if n := len(m.Statuses()); n != 0 {
+		t.Errorf("%d accounts left after a failed Start", n)
+	}
 }

@@ -190,18 +190,26 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("load accounts: %w", err)
 	}
 	slices.SortFunc(accts, compareAccounts)
-	missing := m.keysMissing(ctx, accts)
-	var autostart, keyless []*account
-	for _, acct := range accts {
+	// Everything loads before any account is added: a Start that fails
+	// leaves none, so that Close writes nothing to a store that did not load.
+	lastStates := make([]State, len(accts))
+	loaded := make([]*account, len(accts))
+	for i, acct := range accts {
 		a := m.newAccount(acct)
 		last, err := m.store.Events(ctx, acct.ID, 1)
 		if err != nil {
 			return fmt.Errorf("load the timeline of %s: %w", acct.ID, err)
 		}
-		lastState := Idle
+		lastStates[i] = Idle
 		if len(last) > 0 {
-			a.seq, a.m.Epoch, lastState = last[0].Seq, last[0].Epoch, last[0].To
+			a.seq, a.m.Epoch, lastStates[i] = last[0].Seq, last[0].Epoch, last[0].To
 		}
+		loaded[i] = a
+	}
+	missing := m.keysMissing(ctx, accts)
+	var autostart, keyless []*account
+	for i, acct := range accts {
+		a, lastState := loaded[i], lastStates[i]
 		m.mu.Lock()
 		m.accounts[acct.ID] = a
 		m.mu.Unlock()
