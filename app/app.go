@@ -361,7 +361,8 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 
 	// Device keys without a warden.db to go with them: an empty list of
 	// accounts must not begin over them. Checked before the store creates
-	// (or writes into) warden.db.
+	// (or writes into) warden.db; no Warden runs here, or warden.db would
+	// not be empty.
 	devicesChecked := false
 	if missing, empty := isNew(dbPath); (missing || empty) && f.cluster == "" && !f.demo {
 		what := "is empty"

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -364,5 +363,3 @@ func BenchmarkSecondWardenRefused(b *testing.B) {
 		}
 	}
 }
-
-var _ = bytes.Equal
