@@ -24,8 +24,12 @@
 // chunk at a time, so appends never wait for a long prune. LogHandler is a
 // slog.Handler that feeds the logs without ever blocking a logger.
 //
-// Open checks an existing file read-only before it opens it for writing, and
-// reports a damaged or foreign file as ErrCorrupt without touching it. The
+// Open checks an existing file read-only before it opens it for writing (its
+// pages, and the records a start reads), and reports a damaged or foreign
+// file as ErrCorrupt without touching it; a sound file of the current schema
+// is not written by Open at all. With WithWritesHeld, the store's own writes
+// (log lines, pruning, the web version) wait for ReleaseWrites, so that a
+// start that fails after Open leaves the file as it was. The
 // data directory (DefaultDataDir, Paths) also holds whatsmeow's device
 // database, DevicesFile.
 package store
