@@ -167,6 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	svc, err := start(f, level, slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err != nil {
 		fmt.Fprintln(stderr, "warden:", err)
+		showRefusal(fyneapp.NewWithID(AppID), err)
 		return 1
 	}
 	log := svc.log
@@ -224,23 +225,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	// Before Start, so that the counters see every event from the first.
-	if err := svc.startMetrics(f); err != nil {
+	if err := svc.begin(f); err != nil {
 		fmt.Fprintln(stderr, "warden:", err)
-		_ = svc.close(context.Background())
+		tr.stop()
+		svc.abandon()
+		signal.Stop(sigs)
+		showRefusal(a, err)
 		return 1
-	}
-	if err := svc.manager.Start(context.Background()); err != nil {
-		fmt.Fprintln(stderr, "warden:", err)
-		_ = svc.close(context.Background())
-		return 1
-	}
-	forgetDeleted(svc.manager, svc.book)
-	if svc.fleet != nil {
-		svc.fleet.start(svc.manager)
-	}
-	if svc.demo != nil {
-		svc.demo.start(svc.manager)
 	}
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
 
@@ -258,6 +249,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// showRefusal shows why Warden did not start in a small window of a, until
+// the operator quits it or a signal comes: started from a desktop menu,
+// Warden has no terminal to print to.
+func showRefusal(a fyne.App, err error) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			fyne.Do(a.Quit)
+		case <-done:
+		}
+	}()
+	a.SetIcon(assets.Icon)
+	ui.NewRefusal(a, err.Error(), a.Quit).Window().Show()
+	a.Run()
+}
+
 // runHeadless runs Warden without a window until a signal arrives on stop.
 // Pairing needs a window (a QR code to scan), so a headless node runs the
 // accounts that are already paired; new ones are added from a window.
@@ -269,22 +281,10 @@ func runHeadless(f flags, stderr io.Writer, stop <-chan os.Signal) int {
 		return 1
 	}
 	log := svc.log
-	if err := svc.startMetrics(f); err != nil {
+	if err := svc.begin(f); err != nil {
 		fmt.Fprintln(stderr, "warden:", err)
-		_ = svc.close(context.Background())
+		svc.abandon()
 		return 1
-	}
-	if err := svc.manager.Start(context.Background()); err != nil {
-		fmt.Fprintln(stderr, "warden:", err)
-		_ = svc.close(context.Background())
-		return 1
-	}
-	forgetDeleted(svc.manager, svc.book)
-	if svc.fleet != nil {
-		svc.fleet.start(svc.manager)
-	}
-	if svc.demo != nil {
-		svc.demo.start(svc.manager)
 	}
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo, "headless", true)
 	sig := <-stop
@@ -326,16 +326,20 @@ type services struct {
 	fleetFromSettings bool
 	cleanup           func() // removes the demo's temporary data directory
 	book              *logbook.Book
+	// created are the data files this start made (or wrote into while
+	// empty): abandon puts them back.
+	created []fileState
 }
 
-// start opens the data directory and builds the engine. On error nothing is
-// left open.
+// start checks the data directory's files and builds the engine on them;
+// begin then starts it. On error nothing is left open, and the data files
+// are as they were: the error says what is wrong and what to do.
 func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, err error) {
 	log := slog.New(console)
 	svc := &services{log: log}
 	defer func() {
 		if err != nil {
-			_ = svc.close(context.Background())
+			svc.abandon()
 		}
 	}()
 	dir := f.dataDir
@@ -355,10 +359,29 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	svc.dataDir = dir
 	dbPath, devicesPath := store.Paths(dir)
 
-	svc.db, err = store.Open(dbPath, store.WithLogger(log))
+	// Device keys without a warden.db to go with them: an empty list of
+	// accounts must not begin over them. Checked before the store creates
+	// (or writes into) warden.db; no Warden runs here, or warden.db would
+	// not be empty.
+	devicesChecked := false
+	if missing, empty := isNew(dbPath); (missing || empty) && f.cluster == "" && !f.demo {
+		what := "is empty"
+		if missing {
+			what = "is missing"
+		}
+		if err := checkDevices(devicesPath, dir, 0, what, log); err != nil {
+			return nil, err
+		}
+		devicesChecked = true
+	}
+	created := newFiles(dbPath, devicesPath, devicesPath+"-wal", devicesPath+"-shm")
+	// The store writes nothing by itself until begin: a start that fails
+	// leaves warden.db as it was.
+	svc.db, err = store.Open(dbPath, store.WithLogger(log), store.WithWritesHeld(), store.WithLockTimeout(lockWait))
 	if err != nil {
 		return nil, explainOpen(err, dir)
 	}
+	svc.created = created // this start holds the data directory: what it made is its own
 	// From here on, log lines also go to the store, per account, so the logs
 	// view shows earlier runs too.
 	svc.book = logbook.New(level, logbook.Options{}) // the logs views' newest lines
@@ -402,6 +425,15 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 		svc.fleetFromSettings = true
 		log.Info("joining the fleet saved in Settings (start with --standalone to run alone)", "etcd", core.RedactURL(fl.Endpoints))
 	}
+	if f.cluster == "" && !devicesChecked {
+		accts, err := svc.db.Accounts(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("read the accounts: %w", err)
+		}
+		if err := checkDevices(devicesPath, dir, len(accts), "holds no accounts", log); err != nil {
+			return nil, err
+		}
+	}
 	if f.cluster != "" {
 		if svc.fleet, err = joinFleet(f, svc); err != nil {
 			return nil, err
@@ -413,13 +445,36 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 		DefaultProxy: svc.settings.DefaultProxy,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open the device keys: %w", err)
+		return nil, explainFiles(fmt.Errorf("open the device keys: %w", err), dir)
 	}
 	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// begin starts what start built: the metrics endpoint, the Manager (which
+// loads the accounts and starts those that were running), the fleet's rounds
+// and the demo. Only then may the store write by itself (its log lines, the
+// pruner): a start that fails before leaves warden.db as it was.
+func (s *services) begin(f flags) error {
+	// Before Start, so that the counters see every event from the first.
+	if err := s.startMetrics(f); err != nil {
+		return err
+	}
+	if err := s.manager.Start(context.Background()); err != nil {
+		return explainOpen(err, s.dataDir) // a damaged record the store's check did not read
+	}
+	forgetDeleted(s.manager, s.book)
+	if s.fleet != nil {
+		s.fleet.start(s.manager)
+	}
+	if s.demo != nil {
+		s.demo.start(s.manager)
+	}
+	s.db.ReleaseWrites()
+	return nil
 }
 
 // startMetrics serves the metrics the flag or the settings ask for. A flag's
@@ -439,17 +494,6 @@ func (s *services) startMetrics(f flags) error {
 		}
 	}
 	return nil
-}
-
-// explainOpen turns the store's errors into what the operator should do.
-func explainOpen(err error, dir string) error {
-	switch {
-	case errors.Is(err, store.ErrLocked):
-		return fmt.Errorf("%w\nAnother Warden is already running with this data directory (%s). Close it first, or start this one with --data-dir pointing elsewhere", err, dir)
-	case errors.Is(err, store.ErrCorrupt):
-		return fmt.Errorf("%w\nWarden left the file untouched. Move it aside to start afresh, or restore it from a backup", err)
-	}
-	return err
 }
 
 // close shuts Warden down in order: the demo's fault injector, the Manager

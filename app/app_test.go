@@ -60,7 +60,7 @@ func TestSecondWardenOnSameDataDir(t *testing.T) {
 	// bbolt gives up after its 1 s lock timeout: returning at all shows it
 	// does not hang.
 	_, err = start(flags{dataDir: dir}, level, slog.DiscardHandler)
-	if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "Another Warden is already running") {
+	if !errors.Is(err, store.ErrLocked) || !strings.Contains(err.Error(), "another Warden is already running") {
 		t.Fatalf("second start = %v, want ErrLocked with an explanation", err)
 	}
 }
@@ -73,7 +73,7 @@ func TestCorruptStoreIsAClearMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := start(flags{dataDir: dir}, new(slog.LevelVar), slog.DiscardHandler)
-	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "left the file untouched") {
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "left the files untouched") {
 		t.Fatalf("start = %v, want ErrCorrupt with advice", err)
 	}
 	if got, _ := os.ReadFile(db); !bytes.Equal(got, junk) {
@@ -93,10 +93,9 @@ func TestShutdownOrder(t *testing.T) {
 	dataDir := svc.dataDir
 	svc.demo.scanAfter = 100 * time.Millisecond
 	svc.demo.faultEvery = time.Hour
-	if err := svc.manager.Start(context.Background()); err != nil {
+	if err := svc.begin(flags{}); err != nil {
 		t.Fatal(err)
 	}
-	svc.demo.start(svc.manager)
 	waitFor(t, 20*time.Second, func() bool {
 		n := 0
 		for _, st := range svc.manager.Statuses() {

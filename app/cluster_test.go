@@ -24,10 +24,9 @@ func fleetNode(t *testing.T, f flags) *services {
 	if err != nil {
 		t.Fatalf("start node %s: %v", f.node, err)
 	}
-	if err := svc.manager.Start(context.Background()); err != nil {
+	if err := svc.begin(flags{}); err != nil {
 		t.Fatal(err)
 	}
-	svc.fleet.start(svc.manager)
 	return svc
 }
 

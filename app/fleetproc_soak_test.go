@@ -159,7 +159,7 @@ func (r *fleetRig) startSingle(t *testing.T, n int) *nodeProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.manager.Start(context.Background()); err != nil {
+	if err := svc.begin(flags{}); err != nil {
 		t.Fatal(err)
 	}
 	var jids []string

@@ -1,5 +1,7 @@
 package core
 
+import "context"
+
 // One WhatsApp device, one client: on one node, the Manager lets an
 // account dial only while no other account here holds its device (Account.Device),
 // and an account being deleted holds it until its keys are gone. Across a
@@ -59,4 +61,43 @@ func (m *Manager) releaseDevice(id AccountID, dev string) {
 		delete(m.devices, dev)
 	}
 	m.devMu.Unlock()
+}
+
+// ReasonKeysMissing is the status reason of a paired account whose device
+// keys are not in the device store when Warden starts.
+const ReasonKeysMissing = "its device keys are missing from devices.db: pair it again"
+
+// DeviceLister is a Dialer that can list the devices whose keys it holds.
+// When the Dialer is one, Start shows a paired account whose keys are gone
+// (a lost or replaced devices.db) as LoggedOut with ReasonKeysMissing,
+// instead of dialling it, which would show a QR code for a new pairing
+// without a word.
+type DeviceLister interface {
+	// StoredDevices returns the devices with keys, in Account.Device's form.
+	StoredDevices(ctx context.Context) ([]string, error)
+}
+
+// keysMissing returns the paired accounts among accts whose device keys the
+// dialer does not hold, or nil when it cannot tell.
+func (m *Manager) keysMissing(ctx context.Context, accts []Account) map[AccountID]bool {
+	lister, ok := m.dialer.(DeviceLister)
+	if !ok {
+		return nil
+	}
+	stored, err := lister.StoredDevices(ctx)
+	if err != nil {
+		m.log.Warn("could not check which accounts have their device keys", "err", err)
+		return nil
+	}
+	have := make(map[string]bool, len(stored))
+	for _, d := range stored {
+		have[d] = true
+	}
+	missing := make(map[AccountID]bool)
+	for _, a := range accts {
+		if dev := a.Device(); dev != "" && !have[dev] {
+			missing[a.ID] = true
+		}
+	}
+	return missing
 }

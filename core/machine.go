@@ -51,24 +51,26 @@ func (k timerKind) String() string { return timerNames[k] }
 type inputKind int
 
 const (
-	inConnect    inputKind = iota + 1 // operator: start / retry now / take over / pair again
-	inDisconnect                      // operator: close, keep the pairing
-	inLogout                          // operator: unlink on the phone
-	inLogoutDone                      // the result of a logout action
-	inDelete                          // operator: wipe the account
-	inPairPhone                       // operator: ask for a phone pairing code
-	inSession                         // a session reported an event
-	inDialFailed                      // NewSession or Connect returned an error
-	inTick                            // a timer fired
-	inStartup                         // Manager.Start: first dial after delay
-	inShutdown                        // Manager.Close
-	inYield                           // the node no longer runs the account (see Gate)
+	inConnect     inputKind = iota + 1 // operator: start / retry now / take over / pair again
+	inDisconnect                       // operator: close, keep the pairing
+	inLogout                           // operator: unlink on the phone
+	inLogoutDone                       // the result of a logout action
+	inDelete                           // operator: wipe the account
+	inPairPhone                        // operator: ask for a phone pairing code
+	inSession                          // a session reported an event
+	inDialFailed                       // NewSession or Connect returned an error
+	inTick                             // a timer fired
+	inStartup                          // Manager.Start: first dial after delay
+	inShutdown                         // Manager.Close
+	inYield                            // the node no longer runs the account (see Gate)
+	inKeysMissing                      // Manager.Start: a paired account's device keys are gone
 )
 
 var inputNames = map[inputKind]string{
 	inConnect: "connect", inDisconnect: "disconnect", inLogout: "logout", inLogoutDone: "logout done",
 	inDelete: "delete", inPairPhone: "pair phone", inSession: "session", inDialFailed: "dial failed",
 	inTick: "tick", inStartup: "startup", inShutdown: "shutdown", inYield: "yield",
+	inKeysMissing: "keys missing",
 }
 
 func (k inputKind) String() string { return inputNames[k] }
@@ -212,6 +214,8 @@ func step(m machine, in input, now time.Time, p Policy) (machine, []action, erro
 		t.shutdown()
 	case inYield:
 		t.yield(t.in.reason)
+	case inKeysMissing:
+		t.keysMissing()
 	default:
 		err = fmt.Errorf("core: unknown input %d", in.kind)
 	}
@@ -672,6 +676,17 @@ func (t *transition) startup() {
 	t.arm(timerDial, t.m.NextAttempt)
 	t.enter(Waiting, CauseStartup, "starting")
 	t.lastDelay(t.in.delay)
+}
+
+// keysMissing shows an idle paired account whose device keys are gone as
+// needing pairing again, rather than letting a dial pair it anew behind a
+// QR code. It keeps AutoStart: with its keys put back, the account starts
+// again at the next start.
+func (t *transition) keysMissing() {
+	if t.m.State != Idle || t.m.open || t.m.Account.JID == "" {
+		return
+	}
+	t.enter(LoggedOut, CauseStartup, ReasonKeysMissing)
 }
 
 // yield closes the session and the timers of an account this node does not

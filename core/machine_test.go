@@ -100,6 +100,7 @@ var allInputs = []namedInput{
 	{"tick-stale", func(m machine) input { return input{kind: inTick, timer: timerDial, at: t0.Add(-time.Hour)} }},
 	{"tick-login", func(m machine) input { return input{kind: inTick, timer: timerLogin, at: m.deadline[timerLogin]} }},
 	{"startup", func(machine) input { return input{kind: inStartup, delay: 250 * time.Millisecond} }},
+	{"keys-missing", func(machine) input { return input{kind: inKeysMissing} }},
 	{"shutdown", func(machine) input { return input{kind: inShutdown} }},
 }
 
@@ -273,7 +274,7 @@ func isFinal(m machine) bool {
 
 func isCommand(k inputKind) bool {
 	switch k {
-	case inConnect, inDisconnect, inLogout, inDelete, inPairPhone, inStartup:
+	case inConnect, inDisconnect, inLogout, inDelete, inPairPhone, inStartup, inKeysMissing:
 		return true
 	}
 	return false

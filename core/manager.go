@@ -190,20 +190,37 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("load accounts: %w", err)
 	}
 	slices.SortFunc(accts, compareAccounts)
-	var autostart []*account
-	for _, acct := range accts {
+	// Everything loads before any account is added: a Start that fails
+	// leaves none, so that Close writes nothing to a store that did not load.
+	lastStates := make([]State, len(accts))
+	loaded := make([]*account, len(accts))
+	for i, acct := range accts {
 		a := m.newAccount(acct)
 		last, err := m.store.Events(ctx, acct.ID, 1)
 		if err != nil {
 			return fmt.Errorf("load the timeline of %s: %w", acct.ID, err)
 		}
+		lastStates[i] = Idle
 		if len(last) > 0 {
-			a.seq, a.m.Epoch = last[0].Seq, last[0].Epoch
+			a.seq, a.m.Epoch, lastStates[i] = last[0].Seq, last[0].Epoch, last[0].To
 		}
+		loaded[i] = a
+	}
+	missing := m.keysMissing(ctx, accts)
+	var autostart, keyless []*account
+	for i, acct := range accts {
+		a, lastState := loaded[i], lastStates[i]
 		m.mu.Lock()
 		m.accounts[acct.ID] = a
 		m.mu.Unlock()
 		m.hub.publish(a.m.Status)
+		// A logout (by the operator or the phone) deletes the keys and
+		// turns AutoStart off: those keys are not missing, they are gone.
+		loggedOut := lastState == LoggedOut && !acct.AutoStart
+		if missing[acct.ID] && !loggedOut && m.mayRun(acct.ID) == nil {
+			keyless = append(keyless, a)
+			continue
+		}
 		if acct.AutoStart && acct.JID != "" {
 			if m.mayRun(acct.ID) != nil {
 				a.m.Reason = ReasonElsewhere // its node starts it once it owns it
@@ -219,6 +236,13 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	for i, a := range autostart {
 		m.inputTo(a, input{kind: inStartup, delay: time.Duration(i) * gap})
+	}
+	for _, a := range keyless {
+		m.inputTo(a, input{kind: inKeysMissing})
+	}
+	if len(keyless) > 0 {
+		m.log.Warn("some paired accounts have no device keys in devices.db: they need pairing again, "+
+			"unless devices.db is put back from a backup", "accounts", len(keyless))
 	}
 	m.log.Info("manager started", "accounts", len(accts), "autostart", len(autostart))
 	return nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"warden/core"
 )
 
 // checkFile opens an existing, non-empty file read-only and checks it is a
@@ -42,6 +45,53 @@ func checkFile(path string, lockTimeout time.Duration) (err error) {
 		prefetch(path, tx.Size())
 		if err := checkLayout(tx); err != nil {
 			return corrupt(path, err)
+		}
+		if err := checkRecords(tx); err != nil {
+			return corrupt(path, err)
+		}
+		return nil
+	})
+}
+
+// checkRecords decodes what a start reads: the schema version, every
+// account, and the last event of every timeline, so that a damaged record is
+// found here, before anything writes, rather than when the accounts load. The
+// settings and the saved web version are not checked: one that does not
+// decode is read as its default.
+func checkRecords(tx *bolt.Tx) error {
+	if tx.Bucket(bucketMeta) == nil {
+		return nil // a new store, checked by checkLayout
+	}
+	if _, err := readVersion(tx); err != nil {
+		return err
+	}
+	if b := tx.Bucket(bucketAccounts); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			var a core.Account
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("account %q does not decode: %w", k, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	events := tx.Bucket(bucketEvents)
+	if events == nil {
+		return nil
+	}
+	return events.ForEachBucket(func(id []byte) error {
+		k, v := events.Bucket(id).Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		var r eventRecord
+		if len(k) != 8 {
+			return fmt.Errorf("the last event of account %q has a %d-byte key", id, len(k))
+		}
+		if err := decodeEvent(v, &r); err != nil {
+			return fmt.Errorf("the last event of account %q (%d) does not decode: %w", id, keySeq(k), err)
 		}
 		return nil
 	})

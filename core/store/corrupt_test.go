@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -168,7 +169,9 @@ func usedSize(t *testing.T, good []byte) int {
 	return int(size)
 }
 
-func assertCorrupt(t *testing.T, path string, want []byte) {
+// assertCorrupt checks that Open refuses the file as damaged, naming it,
+// and leaves it as want; it returns Open's error.
+func assertCorrupt(t *testing.T, path string, want []byte) error {
 	t.Helper()
 	db, err := Open(path, WithLogger(discard), WithLockTimeout(200*time.Millisecond))
 	if err == nil {
@@ -188,6 +191,7 @@ func assertCorrupt(t *testing.T, path string, want []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("Open modified the damaged file (%d bytes before, %d after)", len(want), len(got))
 	}
+	return err
 }
 
 // An empty file is what a crash before the first write leaves: it opens as a
@@ -202,5 +206,103 @@ func TestOpenEmptyFile(t *testing.T) {
 	accts, err := db.Accounts(context.Background())
 	if err != nil || len(accts) != 1 {
 		t.Errorf("Accounts() = %v, %v; want one", accts, err)
+	}
+}
+
+// A file whose pages are sound but whose records Warden reads at start do not
+// decode is damaged too: Open says so, names the record, and writes nothing.
+func TestOpenDamagedRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bucket [][]byte // the bucket's path from the root
+		key    []byte
+		want   string
+	}{
+		{"an account", [][]byte{bucketAccounts}, []byte("b"), `account "b"`},
+		{"an account's last event", [][]byte{bucketEvents, []byte("c")}, seqKey(1000), `the last event of account "c"`},
+		{"the schema version", [][]byte{bucketMeta}, keyVersion, "schema version"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, _ := goodFile(t)
+			other, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket(tc.bucket[0])
+				for _, name := range tc.bucket[1:] {
+					b = b.Bucket(name)
+				}
+				if b.Get(tc.key) == nil {
+					t.Fatalf("the good file has no %q in %q", tc.key, tc.bucket)
+				}
+				return b.Put(tc.key, []byte(`{"id":"b","name":"Bo`)) // cut short
+			}); err != nil {
+				t.Fatal(err)
+			}
+			other.Close()
+			bad, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = assertCorrupt(t, path, bad)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open = %v, want it to name %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// Open itself writes nothing to a sound file of the current schema, and with
+// WithWritesHeld neither do the log handler and the pruner until
+// ReleaseWrites: a start that fails after Open leaves the file as it was.
+func TestOpenWritesNothingUntilReleased(t *testing.T) {
+	path, good := goodFile(t)
+	db, err := Open(path, WithLogger(discard), WithWritesHeld(), WithPruneInterval(time.Millisecond),
+		WithRetention(1, time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(db.LogHandler(slog.LevelInfo))
+	log.Info("a line logged while the start is not done")
+	log.Info("another", AccountKey, "a")
+	if _, err := db.Accounts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The dialer saves a fetched WhatsApp Web version in the background.
+	if err := db.SaveWebVersion(context.Background(), "2.3000.1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := db.WebVersion(context.Background()); err != nil || v != "2.3000.1" {
+		t.Errorf("WebVersion while held = %q, %v; want the one just saved", v, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, good) {
+		t.Fatal("the file changed, though nothing was released")
+	}
+
+	// Released, the held lines are written and the pruner runs.
+	db = openAt(t, path, WithWritesHeld())
+	log = slog.New(db.LogHandler(slog.LevelInfo))
+	log.Info("held until the start is done")
+	if err := db.SaveWebVersion(context.Background(), "2.3000.2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db.ReleaseWrites()
+	log.Info("after the start")
+	db.FlushLogs()
+	lines, err := db.Logs(context.Background(), "", 10, slog.LevelInfo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 2 || lines[0].Message != "held until the start is done" {
+		t.Errorf("Warden's log after the release = %+v, want the held line and the next", lines)
+	}
+	db.Close()
+	db = openAt(t, path)
+	if v, _, err := db.WebVersion(context.Background()); err != nil || v != "2.3000.2" {
+		t.Errorf("WebVersion after the release and a reopen = %q, %v; want the one saved while held", v, err)
 	}
 }

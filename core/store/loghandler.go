@@ -60,6 +60,7 @@ type logSink struct {
 	n       int  // lines in pending
 	dropped int  // lines dropped since the last flush
 	closed  bool // no more lines are taken
+	held    bool // WithWritesHeld, until ReleaseWrites: lines wait, unwritten
 	lastErr error
 	// forward, when set, writes the lines of accounts elsewhere.
 	forward func(ctx context.Context, batch map[core.AccountID][]LogLine) error
@@ -128,11 +129,23 @@ func (s *logSink) run() {
 	}
 }
 
-// close stops taking lines and waits until the buffered ones are written.
+// release writes the held lines, and every later one as usual.
+func (s *logSink) release() {
+	s.mu.Lock()
+	s.held = false
+	s.mu.Unlock()
+	signal(s.wake)
+}
+
+// close stops taking lines and waits until the buffered ones are written;
+// held lines are dropped.
 func (s *logSink) close() {
 	s.mu.Lock()
 	already := s.closed
 	s.closed = true
+	if s.held {
+		s.pending, s.n, s.dropped = nil, 0, 0
+	}
 	s.mu.Unlock()
 	if !already {
 		close(s.stop)
@@ -142,6 +155,10 @@ func (s *logSink) close() {
 
 func (s *logSink) flush() {
 	s.mu.Lock()
+	if s.held {
+		s.mu.Unlock()
+		return
+	}
 	batch, dropped := s.pending, s.dropped
 	s.pending, s.n, s.dropped = make(map[core.AccountID][]LogLine), 0, 0
 	s.mu.Unlock()

@@ -16,10 +16,15 @@ const pruneChunk = 1000
 // firstPrune is the longest wait from Open to the first pruning.
 const firstPrune = 30 * time.Second
 
-// pruneLoop prunes every timeline shortly after Open, then every interval,
-// and whenever the retention changes, until Close.
+// pruneLoop prunes every timeline shortly after Open (or ReleaseWrites),
+// then every interval, and whenever the retention changes, until Close.
 func (db *DB) pruneLoop(interval time.Duration) {
 	defer db.wg.Done()
+	select {
+	case <-db.released:
+	case <-db.closing:
+		return
+	}
 	t := time.NewTimer(min(interval, firstPrune))
 	defer t.Stop()
 	for {

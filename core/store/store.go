@@ -24,8 +24,12 @@
 // chunk at a time, so appends never wait for a long prune. LogHandler is a
 // slog.Handler that feeds the logs without ever blocking a logger.
 //
-// Open checks an existing file read-only before it opens it for writing, and
-// reports a damaged or foreign file as ErrCorrupt without touching it. The
+// Open checks an existing file read-only before it opens it for writing (its
+// pages, and the records a start reads), and reports a damaged or foreign
+// file as ErrCorrupt without touching it; a sound file of the current schema
+// is not written by Open at all. With WithWritesHeld, the store's own writes
+// (log lines, pruning, the web version) wait for ReleaseWrites, so that a
+// start that fails after Open leaves the file as it was. The
 // data directory (DefaultDataDir, Paths) also holds whatsmeow's device
 // database, DevicesFile.
 package store
@@ -98,6 +102,7 @@ type options struct {
 	lockTimeout   time.Duration
 	logCap        int
 	pruneInterval time.Duration
+	held          bool
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -123,6 +128,14 @@ func WithLogCap(n int) Option { return func(o *options) { o.logCap = n } }
 // also runs once shortly after Open and whenever the retention settings change.
 func WithPruneInterval(d time.Duration) Option { return func(o *options) { o.pruneInterval = d } }
 
+// WithWritesHeld makes the store write nothing by itself until
+// ReleaseWrites: the log handler keeps its lines in memory, so does
+// SaveWebVersion (which the dialer calls in the background), and the pruner
+// waits. A start that fails after Open then leaves the file as it was: Close
+// before ReleaseWrites drops the held lines. Explicit writes (PutAccount,
+// AppendEvents, SaveSettings…) are not held.
+func WithWritesHeld() Option { return func(o *options) { o.held = true } }
+
 // DB is Warden's store. It is safe for concurrent use.
 type DB struct {
 	bolt   *bolt.DB
@@ -135,6 +148,8 @@ type DB struct {
 	writes   chan *writeReq // to the writer goroutine
 	pruneNow chan struct{}  // nudges the pruner; buffered 1
 	closing  chan struct{}  // closed by Close
+	released chan struct{}  // closed by ReleaseWrites (at Open without WithWritesHeld)
+	release  sync.Once
 	wg       sync.WaitGroup // the writer and the pruner
 
 	closeOnce sync.Once
@@ -145,15 +160,22 @@ type DB struct {
 	// mu guards the following.
 	mu        sync.Mutex
 	retention Retention // the retention in force: the setting's, else the option's
+	// heldVersion is the web version saved under WithWritesHeld, written
+	// by ReleaseWrites.
+	heldVersion *webVersionRecord
 }
 
 // Open opens (creating it if needed) the store at path. The directory is
-// created with mode 0700 and the file with 0600.
+// created with mode 0700 and the file with 0600; an existing file that other
+// users may read is set to 0600, and the logger told.
 //
 // It returns ErrLocked, after the lock timeout, when another process holds the
-// file; ErrCorrupt when the file is damaged or not a Warden database (the file is
-// not modified); ErrNewerSchema when a newer Warden wrote it. An empty file is
-// taken as a new store: a crash before the first write leaves one.
+// file; ErrCorrupt when the file is damaged or not a Warden database, or a
+// record Warden reads at start (an account, the last event of a timeline)
+// does not decode (the file is not modified); ErrNewerSchema when a newer
+// Warden wrote it. An empty file is taken as a new store: a crash before the
+// first write leaves one. A sound file of the current schema is not written
+// to by Open itself; one of an older schema is migrated.
 func Open(path string, opts ...Option) (*DB, error) {
 	o := options{
 		logger:        slog.Default(),
@@ -185,29 +207,52 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err := EnsureDataDir(dir); err != nil {
 		return nil, err
 	}
+	// A store that is new (no file, or an empty one) and cannot be set up,
+	// for a full disk say, is put back as it was, not left half-written.
+	undo := func() {}
 	if info, err := os.Stat(path); err == nil {
-		if runtime.GOOS != "windows" && info.Mode().Perm()&0o077 != 0 { // Windows has ACLs, not modes
-			o.logger.Warn("the store file is accessible by other users; it should be mode 0600",
-				"file", path, "mode", info.Mode().Perm().String())
+		if info.Size() == 0 {
+			undo = func() { _ = os.Truncate(path, 0) }
 		}
 		if info.Size() > 0 {
 			if err := checkFile(path, o.lockTimeout); err != nil {
 				return nil, err
 			}
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+		// Windows has ACLs, not modes. A damaged file is left as it is.
+		if mode := info.Mode().Perm(); runtime.GOOS != "windows" && mode&0o077 != 0 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return nil, fmt.Errorf("open store: %s is accessible by other users (mode %v) and its mode could not be set to 0600: %w", path, mode, err)
+			}
+			o.logger.Warn("the store file was accessible by other users; Warden set its mode to 0600",
+				"file", path, "mode", mode.String())
+		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		undo = func() { _ = os.Remove(path) }
+	} else {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 
 	bdb, err := openBolt(path, &bolt.Options{Timeout: o.lockTimeout})
 	if err != nil {
+		if !errors.Is(err, ErrLocked) { // a locked file is another Warden's
+			undo()
+		}
 		return nil, err
 	}
 	// Grow the file in larger steps: fewer syncs of a growing file.
 	bdb.AllocSize = 4 << 20
 
-	if err := bdb.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations, o.logger) }); err != nil {
+	// An Update commits even when it changes nothing, so it runs only when
+	// a migration is due.
+	var version int
+	err = bdb.View(func(tx *bolt.Tx) (err error) { version, err = readVersion(tx); return err })
+	if err == nil && version != schemaVersion {
+		err = bdb.Update(func(tx *bolt.Tx) error { return migrate(tx, migrations, o.logger) })
+	}
+	if err != nil {
 		_ = bdb.Close()
+		undo()
 		if errors.Is(err, ErrCorrupt) {
 			return nil, fmt.Errorf("open %s: %w", path, err)
 		}
@@ -223,6 +268,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		writes:          make(chan *writeReq),
 		pruneNow:        make(chan struct{}, 1),
 		closing:         make(chan struct{}),
+		released:        make(chan struct{}),
 		retention:       o.retention,
 		retentionOption: o.retention,
 	}
@@ -234,11 +280,33 @@ func Open(path string, opts ...Option) (*DB, error) {
 	db.retention = s.EventRetention
 
 	db.sink = newLogSink(db)
+	db.sink.held = o.held
+	if !o.held {
+		db.ReleaseWrites()
+	}
 	db.wg.Add(2)
 	go db.writeLoop()
 	go db.pruneLoop(o.pruneInterval)
 	go db.sink.run()
 	return db, nil
+}
+
+// ReleaseWrites ends WithWritesHeld: the held log lines and web version are
+// written and the pruner starts. It is safe to call twice.
+func (db *DB) ReleaseWrites() {
+	db.release.Do(func() {
+		db.mu.Lock()
+		close(db.released)
+		v := db.heldVersion
+		db.heldVersion = nil
+		db.mu.Unlock()
+		if v != nil {
+			if err := db.saveWebVersion(context.Background(), *v); err != nil {
+				db.log.Warn("saving the WhatsApp Web version failed", "err", err)
+			}
+		}
+		db.sink.release()
+	})
 }
 
 // Path returns the database file's path.

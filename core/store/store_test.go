@@ -352,8 +352,12 @@ func TestPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), path) {
-		t.Errorf("Open of a 0644 file did not warn naming it; log: %s", buf.String())
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), path) ||
+		!strings.Contains(buf.String(), "set its mode to 0600") {
+		t.Errorf("Open of a 0644 file did not say it set the mode, naming the file; log: %s", buf.String())
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("after Open, a 0644 file is %v, %v; want 0600", info.Mode().Perm(), err)
 	}
 }
 

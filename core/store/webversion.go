@@ -24,6 +24,12 @@ type webVersionRecord struct {
 // when it was fetched; "" if none was saved. An unreadable record is logged
 // and reads as none.
 func (db *DB) WebVersion(ctx context.Context) (string, time.Time, error) {
+	db.mu.Lock()
+	held := db.heldVersion
+	db.mu.Unlock()
+	if held != nil {
+		return held.Version, held.FetchedAt, nil
+	}
 	var raw []byte
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketSettings).Get([]byte(keyWebVersion)); v != nil {
@@ -42,9 +48,25 @@ func (db *DB) WebVersion(ctx context.Context) (string, time.Time, error) {
 	return rec.Version, rec.FetchedAt, nil
 }
 
-// SaveWebVersion keeps the WhatsApp Web version fetched at at.
+// SaveWebVersion keeps the WhatsApp Web version fetched at at. Under
+// WithWritesHeld, it is kept in memory and written by ReleaseWrites: the
+// dialer fetches it in the background, while the start may still fail.
 func (db *DB) SaveWebVersion(ctx context.Context, version string, at time.Time) error {
-	v, err := json.Marshal(webVersionRecord{Version: version, FetchedAt: at.UTC()})
+	rec := webVersionRecord{Version: version, FetchedAt: at.UTC()}
+	db.mu.Lock()
+	select {
+	case <-db.released: // closed under mu
+		db.mu.Unlock()
+		return db.saveWebVersion(ctx, rec)
+	default:
+		db.heldVersion = &rec
+		db.mu.Unlock()
+		return nil
+	}
+}
+
+func (db *DB) saveWebVersion(ctx context.Context, rec webVersionRecord) error {
+	v, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,8 @@ import (
 // Config configures a Dialer.
 type Config struct {
 	// DevicesPath is the SQLite file holding every account's device keys
-	// (devices.db beside Warden's own data). It is created with mode 0600.
+	// (devices.db beside Warden's own data). It is created with mode 0600,
+	// and an existing one readable by others is set to 0600 (and logged).
 	DevicesPath string
 	// DevicesURL, when set, holds the device keys in PostgreSQL instead
 	// (postgres://user:password@host:port/db?...), so that every node of a
@@ -136,6 +137,9 @@ func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where st
 		return nil, "", where, fmt.Errorf("open device store: %w", err)
 	}
 	if err := f.Close(); err != nil {
+		return nil, "", where, fmt.Errorf("open device store: %w", err)
+	}
+	if err := tightenMode(cfg.DevicesPath, cfg.Logger); err != nil {
 		return nil, "", where, fmt.Errorf("open device store: %w", err)
 	}
 	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
