@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,14 +125,22 @@ func normJID(s string) string {
 }
 
 // damaged marks an error about a file that is damaged, or was changed after
-// Warden wrote it: the operator exports the accounts again.
-type damaged struct{ error }
+// Warden wrote it: the operator exports the accounts again. said is set when
+// the error says so already.
+type damaged struct {
+	error
+	said bool
+}
 
 func (e damaged) Unwrap() error { return e.error }
 
 // refused is an import's error when it wrote nothing, saying what to do.
 func refused(path string, err error) error {
-	if errors.As(err, new(damaged)) {
+	var d damaged
+	switch {
+	case errors.As(err, &d) && d.said:
+		return fmt.Errorf("import %s: %w; nothing was imported: export the accounts again", path, err)
+	case errors.As(err, &d):
 		return fmt.Errorf("import %s: %w; nothing was imported: the file is damaged or was changed after Warden wrote it, so export the accounts again", path, err)
 	}
 	return fmt.Errorf("import %s: %w; nothing was imported", path, err)
@@ -155,7 +164,7 @@ func importAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, pa
 	undo, err := d.ImportDevices(ctx, f.Schema, devices)
 	if err != nil {
 		if !errors.Is(err, whatsapp.ErrNewerSchema) && !errors.Is(err, whatsapp.ErrDeviceExists) {
-			err = damaged{err} // keys that do not fit whatsmeow's tables
+			err = damaged{error: err} // keys that do not fit whatsmeow's tables
 		}
 		return 0, refused(path, err)
 	}
@@ -195,8 +204,8 @@ func readExport(path string) (exportFile, error) {
 		Version json.RawMessage `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil || head.Format != exportFormat {
-		if err != nil && head.Format == "" && strings.Contains(string(data[:min(len(data), 64)]), exportFormat) {
-			return exportFile{}, fmt.Errorf("the file is damaged or cut short (%.200s)", err)
+		if err != nil && head.Format == "" && bytes.Contains(data, []byte(`"`+exportFormat+`"`)) {
+			return exportFile{}, damaged{error: fmt.Errorf("the file is damaged or cut short (%.200s)", err), said: true}
 		}
 		return exportFile{}, errNotExport
 	}
@@ -205,19 +214,19 @@ func readExport(path string) (exportFile, error) {
 	number := raw != "" && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
 	switch {
 	case raw == "" || raw == "null":
-		return exportFile{}, damaged{errors.New("the file has no format version")}
+		return exportFile{}, damaged{error: errors.New("the file has no format version")}
 	case err != nil && number:
 		return exportFile{}, fmt.Errorf("the file's format version %.24s is not one this Warden reads (it reads version %d): the file is damaged, or comes from a newer Warden", raw, exportVersion)
 	case err != nil:
-		return exportFile{}, damaged{fmt.Errorf("the file's format version %.24s is not a number", raw)}
+		return exportFile{}, damaged{error: fmt.Errorf("the file's format version %.24s is not a number", raw)}
 	case v > exportVersion:
 		return exportFile{}, fmt.Errorf("%w (format %d; this one reads up to %d): update Warden first", errNewerExport, v, exportVersion)
 	case v < 1:
-		return exportFile{}, damaged{fmt.Errorf("the file's format version %d is not one Warden writes (they start at 1)", v)}
+		return exportFile{}, damaged{error: fmt.Errorf("the file's format version %d is not one Warden writes (they start at 1)", v)}
 	}
 	var f exportFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return exportFile{}, fmt.Errorf("the file is damaged or cut short (%.200s)", err)
+		return exportFile{}, damaged{error: fmt.Errorf("the file is damaged or cut short (%.200s)", err), said: true}
 	}
 	return f, nil
 }
@@ -236,15 +245,15 @@ func checkImport(f exportFile, here map[string]string) ([]core.Account, []whatsa
 	for i, ea := range f.Accounts {
 		a, err := core.ValidateAccount(ea.Account)
 		if err != nil {
-			return nil, nil, damaged{fmt.Errorf("%s: %w", accountLabel(ea.Account, i), err)}
+			return nil, nil, damaged{error: fmt.Errorf("%s: %w", accountLabel(ea.Account, i), err)}
 		}
 		if a.JID != "" {
 			if a.JID, err = whatsapp.DeviceJID(a.JID); err != nil {
-				return nil, nil, damaged{fmt.Errorf("account %q: %w", a.Name, err)}
+				return nil, nil, damaged{error: fmt.Errorf("account %q: %w", a.Name, err)}
 			}
 			dev := core.CanonicalDevice(a.JID)
 			if seen[dev] {
-				return nil, nil, damaged{fmt.Errorf("the file lists the WhatsApp account of %q twice", a.Name)}
+				return nil, nil, damaged{error: fmt.Errorf("the file lists the WhatsApp account of %q twice", a.Name)}
 			}
 			seen[dev] = true
 			if name, ok := here[dev]; ok {
@@ -257,7 +266,7 @@ func checkImport(f exportFile, here map[string]string) ([]core.Account, []whatsa
 		case a.JID != "":
 			keys := *ea.Device
 			if keys.JID, err = whatsapp.DeviceJID(keys.JID); err != nil || keys.JID != a.JID {
-				return nil, nil, damaged{fmt.Errorf("account %q: its device keys are another account's", a.Name)}
+				return nil, nil, damaged{error: fmt.Errorf("account %q: its device keys are another account's", a.Name)}
 			}
 			devices = append(devices, keys)
 		}

@@ -51,18 +51,11 @@ func exportTwo(t testing.TB, seed int64) *exported {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &exported{srv: srv, data: data, alice: alice, bob: bob}
-	// Alice first, then Bob (the file is in the order of the IDs).
-	x.data = x.edit(t, func(f map[string]any) {
-		accts := f["accounts"].([]any)
-		if a, _ := fileAccount(f, 0); a["name"] == "Bob" {
-			accts[0], accts[1] = accts[1], accts[0]
-		}
-	})
-	return x
+	return &exported{srv: srv, data: data, alice: alice, bob: bob}
 }
 
-// edit returns the file with fn applied to its JSON.
+// edit returns the file with Alice first, then Bob (the export is in the
+// order of their IDs), and fn applied to its JSON.
 func (x *exported) edit(t testing.TB, fn func(f map[string]any)) []byte {
 	t.Helper()
 	var f map[string]any
@@ -70,6 +63,10 @@ func (x *exported) edit(t testing.TB, fn func(f map[string]any)) []byte {
 	dec.UseNumber() // 64-bit integers stay whole
 	if err := dec.Decode(&f); err != nil {
 		t.Fatal(err)
+	}
+	if a, _ := fileAccount(f, 0); a["name"] == "Bob" {
+		accts := f["accounts"].([]any)
+		accts[0], accts[1] = accts[1], accts[0]
 	}
 	fn(f)
 	b, err := json.MarshalIndent(f, "", " ")
@@ -110,7 +107,7 @@ func respell(f map[string]any, i int, jid string) {
 func (e *engine) counts() map[string]int {
 	e.t.Helper()
 	_, devicesPath := store.Paths(e.dir)
-	db, err := sql.Open("sqlite", "file:"+devicesPath+"?mode=ro")
+	db, err := sql.Open("sqlite", readOnly(devicesPath))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -149,12 +146,17 @@ func (e *engine) counts() map[string]int {
 	return out
 }
 
+// readOnly is SQLite's URI of the file at path, opened read-only.
+func readOnly(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path) + "?mode=ro"
+}
+
 // rowsOf counts the device store's rows of one device, under exactly this
 // spelling of its JID.
 func (e *engine) rowsOf(jid string) int {
 	e.t.Helper()
 	_, devicesPath := store.Paths(e.dir)
-	db, err := sql.Open("sqlite", "file:"+devicesPath+"?mode=ro")
+	db, err := sql.Open("sqlite", readOnly(devicesPath))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -310,4 +312,112 @@ func TestImportStoresKeysUnderTheCanonicalJID(t *testing.T) {
 	if st.State != core.Connected {
 		t.Errorf("Bob pairs again after the import")
 	}
+}
+
+// FuzzImportAccounts imports any file into a new Warden. A refused import
+// leaves every table's row count as it was and says that nothing was
+// imported; an accepted one imports every account of the file, the paired
+// ones with keys their sessions find.
+func FuzzImportAccounts(f *testing.F) {
+	x := exportTwo(f, 76)
+	bob := func(field string, v any) []byte {
+		return x.edit(f, func(file map[string]any) { acct, _ := fileAccount(file, 1); acct[field] = v })
+	}
+	j, err := types.ParseJID(x.bob.JID)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(x.data)
+	// The issue's triggers.
+	f.Add(bob("id", strings.Repeat("b", 257)))
+	f.Add(bob("id", "\x00bob"))
+	f.Add(bob("created_at", "9999-12-31T23:59:59-23:59"))
+	f.Add(x.edit(f, func(file map[string]any) { respell(file, 1, otherDevice(f, x.bob.JID)) }))
+	f.Add(x.edit(f, func(file map[string]any) { respell(file, 1, fmt.Sprintf("%s.0:%d@%s", j.User, j.Device, j.Server)) }))
+	f.Add(bob("proxy", "socks5://"+strings.Repeat("p", 70_000)+".example.com:1080"))
+	f.Add(bytes.Replace(x.data, []byte(`"version": 1,`), []byte(`"version": 1e400,`), 1))
+	f.Add([]byte(`{"format": "warden-accounts", "version": -1, "accounts": []}`))
+	// Cut short.
+	f.Add(x.data[:len(x.data)/2])
+	f.Add(x.data[:len(x.data)-1])
+	// Huge numbers.
+	f.Add(bytes.Replace(x.data, []byte(`"device_schema": `), []byte(`"device_schema": 1e400, "x": `), 1))
+	f.Add(bytes.Replace(x.data, []byte(`"i": `), []byte(`"i": 1e400, "x": `), 1))
+	f.Add(bob("auto_start", 1e300))
+	// Duplicates: one account twice, and the accounts key twice (the last wins).
+	f.Add(x.edit(f, func(file map[string]any) {
+		accts := file["accounts"].([]any)
+		file["accounts"] = append(accts, accts[0])
+	}))
+	f.Add(append([]byte(`{"accounts": [], `), x.data[1:]...))
+	// Rows of another device: one of Alice's prekeys among Bob's keys, and
+	// Alice's keys given to Bob.
+	f.Add(x.edit(f, func(file map[string]any) {
+		_, alice := fileAccount(file, 0)
+		_, bob := fileAccount(file, 1)
+		at, bt := alice["tables"].(map[string]any), bob["tables"].(map[string]any)
+		bt["whatsmeow_pre_keys"] = append(bt["whatsmeow_pre_keys"].([]any), at["whatsmeow_pre_keys"].([]any)[0])
+	}))
+	f.Add(x.edit(f, func(file map[string]any) {
+		_, alice := fileAccount(file, 0)
+		ea := file["accounts"].([]any)[1].(map[string]any)
+		ea["device"] = alice
+	}))
+	// Enormous fields.
+	f.Add(bob("name", strings.Repeat("n", 1<<20)))
+	f.Add(x.edit(f, func(file map[string]any) {
+		_, bob := fileAccount(file, 1)
+		bob["tables"].(map[string]any)[strings.Repeat("t", 1<<20)] = []any{}
+	}))
+	// Accounts never paired.
+	f.Add([]byte(`{"format": "warden-accounts", "version": 1, "accounts": [{"account": {"id": "a1", "name": "One"}}, {"account": {"id": "a1", "name": "Two", "auto_start": true}}]}`))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := newEngine(t, x.srv, filepath.Join(t.TempDir(), "data"))
+		before := e.counts()
+		ctx := context.Background()
+		n, err := importAccounts(ctx, e.m, e.d, writeFile(t, data))
+		after := e.counts()
+		if err != nil {
+			if !maps.Equal(after, before) {
+				t.Errorf("a refused import (%.300v) changed the stores:\nbefore %v\nafter  %v", err, before, after)
+			}
+			if n != 0 || !strings.Contains(err.Error(), "nothing was imported") {
+				t.Errorf("a refused import = %d, %.300v; want 0 and words saying nothing was imported", n, err)
+			}
+			if len(err.Error()) > 4096 {
+				t.Errorf("the error is %d bytes long: %.300v", len(err.Error()), err)
+			}
+			return
+		}
+		var file exportFile
+		if err := json.Unmarshal(data, &file); err != nil {
+			t.Fatalf("an import of a file that does not decode was accepted: %v", err)
+		}
+		if n != len(file.Accounts) {
+			t.Errorf("import = %d, want every account of the file: %d", n, len(file.Accounts))
+		}
+		for _, k := range []string{"warden.db accounts", "the Manager's accounts"} {
+			if after[k] != before[k]+len(file.Accounts) {
+				t.Errorf("%s: %d before, %d after importing %d", k, before[k], after[k], len(file.Accounts))
+			}
+		}
+		here := map[string]core.Account{}
+		for _, st := range e.m.Statuses() {
+			here[st.Account.Device()] = st.Account
+		}
+		for _, ea := range file.Accounts {
+			if ea.Device == nil || ea.Account.JID == "" {
+				continue
+			}
+			a, ok := here[core.CanonicalDevice(ea.Account.JID)]
+			if !ok {
+				t.Errorf("%q was imported without its device %s", ea.Account.Name, ea.Account.JID)
+				continue
+			}
+			if ok, err := e.d.HasDevice(ctx, a); !ok || err != nil {
+				t.Errorf("%q: its session finds no keys under %s (%v)", a.Name, a.JID, err)
+			}
+		}
+	})
 }
