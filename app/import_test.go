@@ -274,8 +274,8 @@ func TestImportUndoesTheKeysWhenAnAccountFails(t *testing.T) {
 	e := newEngineWith(t, x.srv, filepath.Join(t.TempDir(), "data"), func(s core.Store) core.Store { fs.Store = s; return fs })
 	before := e.counts()
 	file := writeFile(t, x.data)
-	if n, err := importAccounts(context.Background(), e.m, e.d, file); err == nil || !strings.Contains(err.Error(), "the disk is full") {
-		t.Errorf("import with a failing store = %d, %v; want the store's error", n, err)
+	if n, err := importAccounts(context.Background(), e.m, e.d, file); err == nil || !strings.Contains(err.Error(), `save "Bob": the disk is full`) || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Errorf("import with a failing store = %d, %v; want the store's error, and that nothing was imported", n, err)
 	}
 	if after := e.counts(); !maps.Equal(after, before) {
 		t.Errorf("the failed import changed the stores:\nbefore %v\nafter  %v", before, after)

@@ -342,9 +342,10 @@ func (m *Manager) register(ctx context.Context, accts []Account, what string) ([
 	}
 	for i, acct := range accts {
 		if err := m.store.PutAccount(ctx, acct); err != nil {
-			err = fmt.Errorf("save the new account: %w", err)
 			if len(accts) > 1 {
 				err = fmt.Errorf("save %q: %w", acct.Name, err)
+			} else {
+				err = fmt.Errorf("save the new account: %w", err)
 			}
 			return nil, m.unregister(ctx, accts[:i], err)
 		}
