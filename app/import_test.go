@@ -273,7 +273,7 @@ func TestImportUndoesTheKeysWhenAnAccountFails(t *testing.T) {
 	fs.ok.Store(1) // Alice is stored, Bob is not
 	e := newEngineWith(t, x.srv, filepath.Join(t.TempDir(), "data"), func(s core.Store) core.Store { fs.Store = s; return fs })
 	before := e.counts()
-	file := writeFile(t, x.data)
+	file := writeFile(t, x.edit(t, func(map[string]any) {})) // Alice, then Bob
 	if n, err := importAccounts(context.Background(), e.m, e.d, file); err == nil || !strings.Contains(err.Error(), `save "Bob": the disk is full`) || !strings.Contains(err.Error(), "nothing was imported") {
 		t.Errorf("import with a failing store = %d, %v; want the store's error, and that nothing was imported", n, err)
 	}
