@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,90 +124,167 @@ func normJID(s string) string {
 	return s
 }
 
+// damaged marks an error about a file that is damaged, or was changed after
+// Warden wrote it: the operator exports the accounts again. said is set when
+// the error says so already.
+type damaged struct {
+	error
+	said bool
+}
+
+func (e damaged) Unwrap() error { return e.error }
+
+// refused is an import's error when it wrote nothing, saying what to do.
+func refused(path string, err error) error {
+	var d damaged
+	switch {
+	case errors.As(err, &d) && d.said:
+		return fmt.Errorf("import %s: %w; nothing was imported: export the accounts again", path, err)
+	case errors.As(err, &d):
+		return fmt.Errorf("import %s: %w; nothing was imported: the file is damaged or was changed after Warden wrote it, so export the accounts again", path, err)
+	}
+	return fmt.Errorf("import %s: %w; nothing was imported", path, err)
+}
+
 // importAccounts adds the accounts of the file at path, with their device
-// keys; they log in without pairing. It changes nothing when the file is
-// damaged, of a newer format, or holds an account that is here already.
+// keys; they log in without pairing. It imports every account or none: the
+// whole file is checked as the stores will check it before anything is
+// written, and when adding the accounts still fails, the device keys it
+// wrote are removed again. So it changes nothing when the file is damaged,
+// of a newer format, or holds an account that is here already.
 func importAccounts(ctx context.Context, m *core.Manager, d *whatsapp.Dialer, path string) (int, error) {
+	f, err := readExport(path)
+	if err != nil {
+		return 0, refused(path, err)
+	}
+	accts, devices, err := checkImport(f, m.Devices())
+	if err != nil {
+		return 0, refused(path, err)
+	}
+	undo, err := d.ImportDevices(ctx, f.Schema, devices)
+	if err != nil {
+		if !errors.Is(err, whatsapp.ErrNewerSchema) && !errors.Is(err, whatsapp.ErrDeviceExists) {
+			err = damaged{error: err} // keys that do not fit whatsmeow's tables
+		}
+		return 0, refused(path, err)
+	}
+	added, err := m.AddAllExisting(ctx, accts)
+	switch {
+	case err == nil:
+		return len(added), nil
+	case len(added) == len(accts):
+		return len(added), fmt.Errorf("import %s: the accounts were imported, but: %w", path, err)
+	}
+	// The keys go again, so that the file imports once the cause is gone.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backupTimeout)
+	defer cancel()
+	if uerr := undo(uctx); uerr != nil {
+		return 0, fmt.Errorf("import %s: %w; no account was imported, but the device keys it wrote stayed (%w): remove them before importing this file again", path, err, uerr)
+	}
+	return 0, refused(path, err)
+}
+
+// readExport reads and decodes an export file, refusing one that is not
+// Warden's, is damaged or is of a format version this Warden does not read.
+func readExport(path string) (exportFile, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("import: %w", err)
+		return exportFile{}, err
 	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxExportSize+1))
 	fh.Close()
 	if err != nil {
-		return 0, fmt.Errorf("import %s: %w", path, err)
+		return exportFile{}, err
 	}
 	if len(data) > maxExportSize {
-		return 0, fmt.Errorf("import %s: %w (larger than %d MB)", path, errNotExport, maxExportSize>>20)
+		return exportFile{}, fmt.Errorf("%w (larger than %d MB)", errNotExport, maxExportSize>>20)
 	}
 	var head struct {
-		Format  string `json:"format"`
-		Version int    `json:"version"`
+		Format  string          `json:"format"`
+		Version json.RawMessage `json:"version"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil || head.Format != exportFormat {
-		if err != nil && head.Format == "" && strings.Contains(string(data[:min(len(data), 64)]), exportFormat) {
-			return 0, fmt.Errorf("import %s: the file is damaged or cut short (%v); nothing was imported", path, err)
+		if err != nil && head.Format == "" && bytes.Contains(data, []byte(`"`+exportFormat+`"`)) {
+			return exportFile{}, damaged{error: fmt.Errorf("the file is damaged or cut short (%.200s)", err), said: true}
 		}
-		return 0, fmt.Errorf("import %s: %w", path, errNotExport)
+		return exportFile{}, errNotExport
 	}
-	if head.Version > exportVersion {
-		return 0, fmt.Errorf("import %s: %w (format %d; this one reads up to %d): update Warden first", path, errNewerExport, head.Version, exportVersion)
+	raw := string(head.Version)
+	v, err := strconv.Atoi(raw)
+	number := raw != "" && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
+	switch {
+	case raw == "" || raw == "null":
+		return exportFile{}, damaged{error: errors.New("the file has no format version")}
+	case err != nil && number:
+		return exportFile{}, fmt.Errorf("the file's format version %.24s is not one this Warden reads (it reads version %d): the file is damaged, or comes from a newer Warden", raw, exportVersion)
+	case err != nil:
+		return exportFile{}, damaged{error: fmt.Errorf("the file's format version %.24s is not a number", raw)}
+	case v > exportVersion:
+		return exportFile{}, fmt.Errorf("%w (format %d; this one reads up to %d): update Warden first", errNewerExport, v, exportVersion)
+	case v < 1:
+		return exportFile{}, damaged{error: fmt.Errorf("the file's format version %d is not one Warden writes (they start at 1)", v)}
 	}
 	var f exportFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return 0, fmt.Errorf("import %s: the file is damaged or cut short (%v); nothing was imported", path, err)
+		return exportFile{}, damaged{error: fmt.Errorf("the file is damaged or cut short (%.200s)", err), said: true}
 	}
+	return f, nil
+}
 
-	// Refuse before writing anything: duplicates in the file, or here,
-	// where an account being deleted still holds its device.
-	here := m.Devices()
+// checkImport checks every account of the file as AddAllExisting and the
+// stores will, before anything is written: each account is valid
+// (core.ValidateAccount), its keys are its own, no WhatsApp device comes
+// twice, and none is here already (here: core.Manager.Devices). It returns
+// the accounts to add, each paired one under whatsmeow's spelling of its
+// device, and the keys to write.
+func checkImport(f exportFile, here map[string]string) ([]core.Account, []whatsapp.DeviceKeys, error) {
 	seen := make(map[string]bool)
 	var dups []string
+	accts := make([]core.Account, 0, len(f.Accounts))
 	var devices []whatsapp.DeviceKeys
 	for i, ea := range f.Accounts {
-		a := ea.Account
-		if _, err := core.ValidateName(a.Name); err != nil {
-			return 0, fmt.Errorf("import %s: account %d: %w", path, i+1, err)
+		a, err := core.ValidateAccount(ea.Account)
+		if err != nil {
+			return nil, nil, damaged{error: fmt.Errorf("%s: %w", accountLabel(ea.Account, i), err)}
 		}
-		if _, err := core.NormalizeProxy(a.Proxy); err != nil {
-			return 0, fmt.Errorf("import %s: account %q: %w", path, a.Name, err)
-		}
-		if a.JID == "" {
-			continue
-		}
-		jid := normJID(a.JID)
-		if seen[jid] {
-			return 0, fmt.Errorf("import %s: the file lists the WhatsApp account of %q twice", path, a.Name)
-		}
-		seen[jid] = true
-		if name, ok := here[core.CanonicalDevice(a.JID)]; ok {
-			dups = append(dups, fmt.Sprintf("%q (here as %q)", a.Name, name))
-		}
-		if ea.Device != nil {
-			if normJID(ea.Device.JID) != jid {
-				return 0, fmt.Errorf("import %s: account %q: its device keys are another account's", path, a.Name)
+		if a.JID != "" {
+			if a.JID, err = whatsapp.DeviceJID(a.JID); err != nil {
+				return nil, nil, damaged{error: fmt.Errorf("account %q: %w", a.Name, err)}
 			}
-			devices = append(devices, *ea.Device)
+			dev := core.CanonicalDevice(a.JID)
+			if seen[dev] {
+				return nil, nil, damaged{error: fmt.Errorf("the file lists the WhatsApp account of %q twice", a.Name)}
+			}
+			seen[dev] = true
+			if name, ok := here[dev]; ok {
+				dups = append(dups, fmt.Sprintf("%q (here as %q)", a.Name, name))
+			}
 		}
+		switch {
+		case ea.Device == nil:
+			a.JID = "" // no keys: it pairs again
+		case a.JID != "":
+			keys := *ea.Device
+			if keys.JID, err = whatsapp.DeviceJID(keys.JID); err != nil || keys.JID != a.JID {
+				return nil, nil, damaged{error: fmt.Errorf("account %q: its device keys are another account's", a.Name)}
+			}
+			devices = append(devices, keys)
+		}
+		accts = append(accts, a)
 	}
 	if len(dups) > 0 {
-		return 0, fmt.Errorf("import %s: %w: %s; nothing was imported", path, core.ErrDuplicateAccount, strings.Join(dups, ", "))
+		return nil, nil, fmt.Errorf("%w: %s", core.ErrDuplicateAccount, strings.Join(dups, ", "))
 	}
-	if err := d.ImportDevices(ctx, f.Schema, devices); err != nil {
-		return 0, fmt.Errorf("import %s: %w; nothing was imported", path, err)
+	return accts, devices, nil
+}
+
+// accountLabel names the i-th account of a file in an error: by its name,
+// or by its place when it has no valid name.
+func accountLabel(a core.Account, i int) string {
+	if name, err := core.ValidateName(a.Name); err == nil {
+		return fmt.Sprintf("account %q", name)
 	}
-	n := 0
-	for _, ea := range f.Accounts {
-		a := ea.Account
-		if ea.Device == nil {
-			a.JID = "" // no keys: it pairs again
-		}
-		if _, err := m.AddExisting(ctx, a); err != nil {
-			return n, fmt.Errorf("import %s: %d of %d accounts imported; %q failed: %w", path, n, len(f.Accounts), a.Name, err)
-		}
-		n++
-	}
-	return n, nil
+	return fmt.Sprintf("account %d", i+1)
 }
 
 // writeSecretFile writes data to path with mode 0600, atomically.

@@ -19,14 +19,21 @@ import (
 
 // engine is Warden's engine on a data directory, dialling the fake server.
 type engine struct {
-	t   *testing.T
+	t   testing.TB
 	db  *store.DB
 	d   *whatsapp.Dialer
 	m   *core.Manager
 	dir string
 }
 
-func newEngine(t *testing.T, srv *fakewa.Server, dir string) *engine {
+func newEngine(t testing.TB, srv *fakewa.Server, dir string) *engine {
+	t.Helper()
+	return newEngineWith(t, srv, dir, nil)
+}
+
+// newEngineWith is newEngine with the Manager's store wrapped by wrap (nil:
+// the store itself), for a store that fails on purpose.
+func newEngineWith(t testing.TB, srv *fakewa.Server, dir string, wrap func(core.Store) core.Store) *engine {
 	t.Helper()
 	dbPath, devicesPath := store.Paths(dir)
 	if err := store.EnsureDataDir(dir); err != nil {
@@ -42,7 +49,11 @@ func newEngine(t *testing.T, srv *fakewa.Server, dir string) *engine {
 	}
 	p := core.DefaultPolicy()
 	p.StartSpread = 10 * time.Millisecond
-	m, err := core.NewManager(core.Config{Dialer: d, Store: db, Policy: p})
+	var st core.Store = db
+	if wrap != nil {
+		st = wrap(db)
+	}
+	m, err := core.NewManager(core.Config{Dialer: d, Store: st, Policy: p})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -339,82 +339,116 @@ func (m *Manager) Add(ctx context.Context, name string, opts ...AccountOption) (
 			return Account{}, err
 		}
 	}
-	return m.register(ctx, acct, "account added")
+	added, err := m.register(ctx, []Account{acct}, "account added")
+	if len(added) == 1 {
+		return added[0], err
+	}
+	return Account{}, err
 }
 
-// ErrDuplicateAccount is wrapped by AddExisting for an account whose
-// WhatsApp device is already here.
-var ErrDuplicateAccount = errors.New("this WhatsApp account is already in Warden")
-
-// AddExisting adds an account made elsewhere (an import), with its name,
-// JID, proxy and creation time; its device keys must be in the dialer's store
-// already. It keeps the account's ID unless one here has it. It is refused,
-// wrapping ErrDuplicateAccount, when an account here has the same JID. The
-// account starts when its AutoStart is set.
-func (m *Manager) AddExisting(ctx context.Context, acct Account) (Account, error) {
-	name, err := ValidateName(acct.Name)
-	if err != nil {
-		return Account{}, err
-	}
-	if acct.Proxy, err = NormalizeProxy(acct.Proxy); err != nil {
-		return Account{}, err
-	}
-	acct.Name = name
-	if acct.CreatedAt.IsZero() {
-		acct.CreatedAt = m.now().UTC().Truncate(time.Millisecond)
-	}
-	// An account being deleted still holds its device: its delete may log
-	// out for a while on a live session, and then wipes the keys.
-	if holder, held := m.Devices()[acct.Device()]; held && acct.Device() != "" {
-		return Account{}, fmt.Errorf("%w: %s (%s), here as %q", ErrDuplicateAccount, acct.Name, MaskPhone(acct.Phone()), holder)
-	}
-	m.mu.RLock()
-	taken := m.accounts[acct.ID] != nil || acct.ID == ""
-	m.mu.RUnlock()
-	if taken {
-		acct.ID = newAccountID()
-	}
-	return m.register(ctx, acct, "account imported")
-}
-
-// register stores a new account, adds it and, if it should run, starts it.
-func (m *Manager) register(ctx context.Context, acct Account, what string) (Account, error) {
+// register stores new accounts, adds them and starts those that should
+// run: all of them, or none. An account without an ID, or with one taken
+// here, gets a new ID; one whose WhatsApp device is here already, or twice
+// among accts, is refused. When the store refuses one, those stored before
+// it are deleted again.
+func (m *Manager) register(ctx context.Context, accts []Account, what string) ([]Account, error) {
 	m.regMu.Lock()
 	defer m.regMu.Unlock()
 	m.mu.RLock()
 	closed := m.closed
 	m.mu.RUnlock()
 	if closed {
-		return Account{}, ErrClosed
+		return nil, ErrClosed
 	}
-	if err := m.store.PutAccount(ctx, acct); err != nil {
-		return Account{}, fmt.Errorf("save the new account: %w", err)
+	accts = slices.Clone(accts)
+	if err := m.admit(accts); err != nil {
+		return nil, err
 	}
-	a := m.newAccount(acct)
+	for i, acct := range accts {
+		if err := m.store.PutAccount(ctx, acct); err != nil {
+			if len(accts) > 1 {
+				err = fmt.Errorf("save %q: %w", acct.Name, err)
+			} else {
+				err = fmt.Errorf("save the new account: %w", err)
+			}
+			return nil, m.unregister(ctx, accts[:i], err)
+		}
+	}
+	added := make([]*account, len(accts))
+	for i, acct := range accts {
+		added[i] = m.newAccount(acct)
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return Account{}, ErrClosed
+		return nil, m.unregister(ctx, accts, ErrClosed)
 	}
-	if m.accounts[acct.ID] != nil { // taken meanwhile
-		m.mu.Unlock()
-		return Account{}, fmt.Errorf("%w: account ID %s", ErrBusy, acct.ID)
+	for i, acct := range accts {
+		if m.accounts[acct.ID] != nil { // taken meanwhile: that one is not ours to delete
+			m.mu.Unlock()
+			ours := slices.Delete(slices.Clone(accts), i, i+1)
+			return nil, m.unregister(ctx, ours, fmt.Errorf("%w: account ID %s", ErrBusy, acct.ID))
+		}
 	}
-	m.accounts[acct.ID] = a
+	for _, a := range added {
+		m.accounts[a.id] = a
+	}
 	m.mu.Unlock()
-	m.hub.publish(a.m.Status)
-	a.log.Info(what)
-	if !acct.AutoStart {
-		return acct, nil
+	var errs []error
+	for _, a := range added {
+		m.hub.publish(a.m.Status)
+		a.log.Info(what)
+		acct := a.m.Account
+		if !acct.AutoStart || m.mayRun(acct.ID) != nil {
+			// In a fleet, the node starts it once it owns it (core/cluster).
+			continue
+		}
+		if err := m.inputTo(a, input{kind: inConnect}); err != nil {
+			errs = append(errs, fmt.Errorf("start %s: %w", acct.Name, err))
+		}
 	}
-	if m.mayRun(acct.ID) != nil {
-		// In a fleet, the node starts it once it owns it (core/cluster).
-		return acct, nil
+	return accts, errors.Join(errs...)
+}
+
+// admit checks new accounts before register stores them, and gives those
+// without an ID, or with one taken, a new one. It refuses a WhatsApp device
+// that an account here holds, or that two of accts hold.
+func (m *Manager) admit(accts []Account) error {
+	// An account being deleted still holds its device: its delete may log
+	// out for a while on a live session, and then wipes the keys.
+	here := m.Devices()
+	twice := make(map[string]string, len(accts))
+	ids := make(map[AccountID]bool, len(accts))
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i := range accts {
+		acct := &accts[i]
+		if dev := acct.Device(); dev != "" {
+			if holder, held := here[dev]; held {
+				return fmt.Errorf("%w: %s (%s), here as %q", ErrDuplicateAccount, acct.Name, MaskPhone(acct.Phone()), holder)
+			}
+			if other, seen := twice[dev]; seen {
+				return fmt.Errorf("%q and %q are one WhatsApp account (%s): add it once", other, acct.Name, MaskPhone(acct.Phone()))
+			}
+			twice[dev] = acct.Name
+		}
+		for acct.ID == "" || ids[acct.ID] || m.accounts[acct.ID] != nil {
+			acct.ID = newAccountID()
+		}
+		ids[acct.ID] = true
 	}
-	if err := m.inputTo(a, input{kind: inConnect}); err != nil {
-		return acct, err
+	return nil
+}
+
+// unregister deletes the stored accounts of a register that failed with err,
+// and returns err, with any failure to delete them.
+func (m *Manager) unregister(ctx context.Context, stored []Account, err error) error {
+	for _, acct := range stored {
+		if derr := m.store.DeleteAccount(context.WithoutCancel(ctx), acct.ID); derr != nil {
+			err = fmt.Errorf("%w; and %q, stored already, could not be removed again: %w", err, acct.Name, derr)
+		}
 	}
-	return acct, nil
+	return err
 }
 
 // Connect starts the account, retries now, takes it over from another client or

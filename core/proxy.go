@@ -21,6 +21,10 @@ const ProxyDirect = "direct"
 // ErrInvalidProxy is wrapped by NormalizeProxy's errors.
 var ErrInvalidProxy = errors.New("invalid proxy")
 
+// MaxProxyLen bounds a proxy URL, in bytes: a kind, a host, a port and
+// user:password fit well within it.
+const MaxProxyLen = 2048
+
 // NormalizeProxy checks a proxy URL as an operator types it and returns it in
 // canonical form: socks5://, socks5h://, http:// or https://, a host and a
 // port, and optionally user:password. "" (no proxy of its own) and "direct"
@@ -32,6 +36,9 @@ func NormalizeProxy(raw string) (string, error) {
 	}
 	bad := func(format string, args ...any) (string, error) {
 		return "", fmt.Errorf("%w: %s", ErrInvalidProxy, fmt.Sprintf(format, args...))
+	}
+	if len(raw) > MaxProxyLen {
+		return bad("the proxy URL is longer than %d bytes; a proxy URL holds only the kind, the host, the port and perhaps user:password", MaxProxyLen)
 	}
 	if !strings.Contains(raw, "://") {
 		return bad("start with the kind of proxy, for example socks5://127.0.0.1:1080 or http://proxy.example.com:3128")

@@ -21,6 +21,9 @@ func TestNormalizeProxy(t *testing.T) {
 		"http://proxy.example.com:3128":       "http://proxy.example.com:3128",
 		"https://u:secret@[2001:db8::1]:8443": "https://u:secret@[2001:db8::1]:8443",
 	}
+	// The longest proxy URL there is room for.
+	longest := "http://" + strings.Repeat("p", core.MaxProxyLen-len("http://:3128")) + ":3128"
+	good[longest] = longest
 	for in, want := range good {
 		got, err := core.NormalizeProxy(in)
 		if err != nil || got != want {
@@ -39,6 +42,7 @@ func TestNormalizeProxy(t *testing.T) {
 		"socks5://:secret@proxy:1080":     "no user name",
 		"socks5://user@proxy:1080":        "no password",
 		"socks5://user:hunter2@pro xy:80": "not a URL",
+		"socks5://user:hunter2@" + strings.Repeat("p", core.MaxProxyLen) + ".example.com:1080": "longer than 2048 bytes",
 	}
 	for in, want := range bad {
 		_, err := core.NormalizeProxy(in)

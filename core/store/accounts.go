@@ -14,8 +14,9 @@ import (
 	"warden/core"
 )
 
-// maxIDLen bounds account IDs, which are bucket names and keys.
-const maxIDLen = 256
+// maxIDLen bounds account IDs, which are bucket names and keys: core checks
+// an imported account's ID against the same bound (core.ValidateAccountID).
+const maxIDLen = core.MaxAccountIDLen
 
 // Accounts returns every account, oldest first (by CreatedAt, then ID).
 func (db *DB) Accounts(ctx context.Context) ([]core.Account, error) {

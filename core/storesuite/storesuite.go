@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,52 @@ func Run(t *testing.T, open func(t *testing.T) core.Store, errSequence error) {
 		}
 		if evs, err := s.Events(ctx, "nobody", 10); err != nil || len(evs) != 0 {
 			t.Errorf("Events(nobody) = %v, %v", evs, err)
+		}
+	})
+
+	// core.ValidateAccount checks an imported account before anything is
+	// written: an account it accepts, the store must keep.
+	t.Run("accounts ValidateAccount accepts", func(t *testing.T) {
+		s := open(t)
+		last := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+		edges := map[string]func(a *core.Account){
+			"an ID of 256 bytes":        func(a *core.Account) { a.ID = core.AccountID(strings.Repeat("é", 128)) },
+			"an ID of 257 bytes":        func(a *core.Account) { a.ID = core.AccountID(strings.Repeat("x", 257)) },
+			"an ID starting with NUL":   func(a *core.Account) { a.ID = "\x00id" },
+			"an ID holding NUL":         func(a *core.Account) { a.ID = "i\x00d" },
+			"an ID not UTF-8":           func(a *core.Account) { a.ID = "id\xff" },
+			"an ID with a control char": func(a *core.Account) { a.ID = "\x01id" },
+			"the last instant of 9999":  func(a *core.Account) { a.CreatedAt = last },
+			"9999 east of UTC":          func(a *core.Account) { a.CreatedAt = last.In(time.FixedZone("", 14*3600)) },
+			"10000 in UTC":              func(a *core.Account) { a.CreatedAt = last.Add(time.Nanosecond) },
+			"9999 local, 10000 in UTC": func(a *core.Account) {
+				a.CreatedAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(23*3600+59*60)))
+			},
+			"the first instant of year 0": func(a *core.Account) { a.CreatedAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) },
+			"year -1 in UTC":              func(a *core.Account) { a.CreatedAt = time.Date(0, 1, 1, 0, 30, 0, 0, time.FixedZone("", 3600)) },
+			"the highest device":          func(a *core.Account) { a.JID = "15550001111.255:65535@s.whatsapp.net" },
+			"the longest name":            func(a *core.Account) { a.Name = strings.Repeat("名", core.MaxNameLen) },
+			"the longest proxy":           func(a *core.Account) { a.Proxy = "http://" + strings.Repeat("p", core.MaxProxyLen-12) + ":3128" },
+		}
+		for name, edit := range edges {
+			a := acct("edge", at)
+			edit(&a)
+			if _, err := core.ValidateAccount(a); err != nil {
+				continue
+			}
+			if err := s.PutAccount(ctx, a); err != nil {
+				t.Errorf("%s: ValidateAccount accepts it, PutAccount = %v", name, err)
+				continue
+			}
+			got, err := s.Accounts(ctx)
+			want := a
+			want.CreatedAt = a.CreatedAt.UTC()
+			if err != nil || !slices.Contains(got, want) {
+				t.Errorf("%s: read back as %+v, %v; want %+v", name, got, err, want)
+			}
+			if err := s.DeleteAccount(ctx, a.ID); err != nil {
+				t.Errorf("%s: DeleteAccount = %v", name, err)
+			}
 		}
 	})
 

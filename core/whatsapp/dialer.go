@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,7 +145,9 @@ func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where st
 	}
 	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
 	// statement at a time, which takes seconds when every commit syncs.
-	dsn := "file:" + cfg.DevicesPath +
+	// SQLite reads the name as a URI: '%', '?' and '#' in the path are
+	// escaped, or the store would open elsewhere.
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.DevicesPath) +
 		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err = sql.Open("sqlite", dsn)
 	if err != nil {

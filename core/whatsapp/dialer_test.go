@@ -61,6 +61,34 @@ func TestNewDialerCreatesPrivateFile(t *testing.T) {
 	}
 }
 
+// A data directory whose path holds '#', '?' or '%' keeps its device store
+// in it: SQLite reads the path as a URI, where '#' would end it and '?' start
+// the query, so that two such directories could share one store outside both.
+func TestNewDialerPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"fleet#1", "who?", "100%25"} {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		d, err := whatsapp.NewDialer(whatsapp.Config{DevicesPath: filepath.Join(dir, "devices.db")})
+		if err != nil {
+			t.Fatalf("NewDialer in %q: %v", name, err)
+		}
+		if _, err := d.SchemaVersion(ctx); err != nil {
+			t.Errorf("%q: SchemaVersion = %v", name, err)
+		}
+		d.Close()
+		if fi, err := os.Stat(filepath.Join(dir, "devices.db")); err != nil || fi.Size() == 0 {
+			t.Errorf("%q: devices.db in the directory: %v, %v; want whatsmeow's tables there", name, fi, err)
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			t.Errorf("%q: the store was written beside the directory: %v", name, entries)
+		}
+	}
+}
+
 func TestNewDialerBadPath(t *testing.T) {
 	_, err := whatsapp.NewDialer(whatsapp.Config{DevicesPath: filepath.Join(t.TempDir(), "missing", "devices.db")})
 	if err == nil {

@@ -195,56 +195,117 @@ func readRows(ctx context.Context, tx *sql.Tx, dialect, table, owner, jid string
 	return out, rows.Err()
 }
 
+// DeviceJID returns a device JID in whatsmeow's spelling (types.JID.String),
+// under which its keys are stored and found: "U.0:4@s.whatsapp.net" is
+// "U:4@s.whatsapp.net". A JID that core.ValidateJID refuses is refused: its
+// agent or device number does not fit, and whatsmeow's parser would wrap it
+// around to another device.
+func DeviceJID(s string) (string, error) {
+	if s == "" {
+		return "", fmt.Errorf("%w: no WhatsApp device", core.ErrInvalidAccount)
+	}
+	if err := core.ValidateJID(s); err != nil {
+		return "", err
+	}
+	jid, err := types.ParseJID(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: its WhatsApp device %.80q: %w", core.ErrInvalidAccount, s, err)
+	}
+	return jid.String(), nil
+}
+
 // ImportDevices writes the devices' keys in one transaction: all of them, or
-// none. It refuses keys of a newer schema than the store's, and devices the
-// store already has.
-func (d *Dialer) ImportDevices(ctx context.Context, schema int, devices []DeviceKeys) error {
+// none, each under whatsmeow's spelling of its JID (DeviceJID), which every
+// row of it must name. It refuses keys of a newer schema than the store's,
+// and devices the store already has; the rows whatsmeow leaves behind when it
+// deletes a device (its privacy tokens have no foreign key to the device)
+// give way to the imported ones. undo deletes every row of the imported
+// devices again, for an import that fails after its keys went in.
+func (d *Dialer) ImportDevices(ctx context.Context, schema int, devices []DeviceKeys) (undo func(context.Context) error, err error) {
 	current, err := d.SchemaVersion(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if schema > current {
-		return fmt.Errorf("import device keys: %w (device store version %d, this Warden has %d): update Warden first", ErrNewerSchema, schema, current)
+		return nil, fmt.Errorf("import device keys: %w (device store version %d, this Warden has %d): update Warden first", ErrNewerSchema, schema, current)
 	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("import device keys: %w", err)
+		return nil, fmt.Errorf("import device keys: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	bools, err := d.boolColumns(ctx, tx)
 	if err != nil {
-		return fmt.Errorf("import device keys: %w", err)
+		return nil, fmt.Errorf("import device keys: %w", err)
 	}
 	known := make(map[string]bool, len(deviceTables))
 	for _, t := range deviceTables {
 		known[t.name] = true
 	}
+	jids := make([]string, 0, len(devices))
 	for _, dev := range devices {
+		jid, err := DeviceJID(dev.JID)
+		if err != nil {
+			return nil, fmt.Errorf("import device keys: %w", err)
+		}
+		if slices.Contains(jids, jid) {
+			return nil, fmt.Errorf("import device keys: %s: the keys of this device come twice", jid)
+		}
+		jids = append(jids, jid)
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM whatsmeow_device WHERE jid = "+placeholder(d.dialect, 1), dev.JID).Scan(&n); err != nil {
-			return fmt.Errorf("import device keys: %w", err)
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM whatsmeow_device WHERE jid = "+placeholder(d.dialect, 1), jid).Scan(&n); err != nil {
+			return nil, fmt.Errorf("import device keys: %w", err)
 		}
 		if n > 0 {
-			return fmt.Errorf("import device keys: %s: %w", dev.JID, ErrDeviceExists)
+			return nil, fmt.Errorf("import device keys: %s: %w", jid, ErrDeviceExists)
 		}
 		if len(dev.Tables["whatsmeow_device"]) != 1 {
-			return fmt.Errorf("import device keys: %s: the file has %d device rows, want 1", dev.JID, len(dev.Tables["whatsmeow_device"]))
+			return nil, fmt.Errorf("import device keys: %s: the file has %d device rows, want 1", jid, len(dev.Tables["whatsmeow_device"]))
 		}
 		for name := range dev.Tables {
 			if !known[name] {
-				return fmt.Errorf("import device keys: %s: unknown table %q", dev.JID, name)
+				return nil, fmt.Errorf("import device keys: %s: unknown table %.64q", jid, name)
 			}
+		}
+		if err := deleteRows(ctx, tx, d.dialect, jid); err != nil {
+			return nil, fmt.Errorf("import device keys: %s: %w", jid, err)
 		}
 		for _, t := range deviceTables {
 			for _, row := range dev.Tables[t.name] {
-				if err := insertRow(ctx, tx, d.dialect, bools[t.name], t.name, t.owner, dev.JID, row); err != nil {
-					return fmt.Errorf("import device keys: %s: %w", dev.JID, err)
+				if err := insertRow(ctx, tx, d.dialect, bools[t.name], t.name, t.owner, jid, row); err != nil {
+					return nil, fmt.Errorf("import device keys: %s: %w", jid, err)
 				}
 			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("import device keys: %w", err)
+		return nil, fmt.Errorf("import device keys: %w", err)
+	}
+	undo = func(ctx context.Context) error {
+		tx, err := d.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("remove the imported device keys: %w", err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		for _, jid := range jids {
+			if err := deleteRows(ctx, tx, d.dialect, jid); err != nil {
+				return fmt.Errorf("remove the imported device keys: %s: %w", jid, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("remove the imported device keys: %w", err)
+		}
+		return nil
+	}
+	return undo, nil
+}
+
+// deleteRows deletes every row of the device jid, children first.
+func deleteRows(ctx context.Context, tx *sql.Tx, dialect, jid string) error {
+	for _, t := range slices.Backward(deviceTables) {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+t.name+" WHERE "+t.owner+" = "+placeholder(dialect, 1), jid); err != nil {
+			return fmt.Errorf("delete from %s: %w", t.name, err)
+		}
 	}
 	return nil
 }
@@ -279,7 +340,7 @@ func insertRow(ctx context.Context, tx *sql.Tx, dialect string, bools map[string
 	cols := make([]string, 0, len(row))
 	for c := range row {
 		if !validColumn(c) {
-			return fmt.Errorf("%s: bad column name %q", table, c)
+			return fmt.Errorf("%s: bad column name %.64q", table, c)
 		}
 		cols = append(cols, c)
 	}
@@ -299,9 +360,12 @@ func insertRow(ctx context.Context, tx *sql.Tx, dialect string, bools map[string
 	if i < 0 {
 		return fmt.Errorf("%s: a row without its device", table)
 	}
-	if owned, ok := args[i].(string); !ok || owned != jid {
+	if owned, ok := args[i].(string); !ok {
+		return fmt.Errorf("%s: a row of another device", table)
+	} else if spelt, err := DeviceJID(owned); err != nil || spelt != jid {
 		return fmt.Errorf("%s: a row of another device", table)
 	}
+	args[i] = jid // whatsmeow's spelling
 	marks := make([]string, len(cols))
 	for i := range marks {
 		marks[i] = placeholder(dialect, i+1)

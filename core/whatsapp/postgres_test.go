@@ -53,8 +53,19 @@ func TestDevicesOnPostgreSQL(t *testing.T) {
 	if err != nil || len(devs) != 1 {
 		t.Fatalf("ExportDevices from SQLite = %d, %v", len(devs), err)
 	}
-	if err := b.ImportDevices(ctx, schema, devs); err != nil {
+	// An import undone leaves nothing behind, so the keys import again.
+	undo, err := b.ImportDevices(ctx, schema, devs)
+	if err != nil {
 		t.Fatalf("ImportDevices into PostgreSQL: %v", err)
+	}
+	if err := undo(ctx); err != nil {
+		t.Fatalf("undo the import in PostgreSQL: %v", err)
+	}
+	if back, err := b.ExportDevices(ctx, []core.Account{lacct}); err != nil || len(back) != 0 {
+		t.Fatalf("after undo, ExportDevices from PostgreSQL = %d, %v; want none", len(back), err)
+	}
+	if _, err := b.ImportDevices(ctx, schema, devs); err != nil {
+		t.Fatalf("ImportDevices into PostgreSQL again: %v", err)
 	}
 	back, err := b.ExportDevices(ctx, []core.Account{lacct})
 	if err != nil || len(back) != 1 {
