@@ -1,6 +1,10 @@
 package ui
 
 import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
@@ -22,6 +26,7 @@ type Refusal struct {
 // NewRefusal makes the window; onQuit runs on Quit, Enter, Escape and when
 // the window is closed.
 func NewRefusal(a fyne.App, message string, onQuit func()) *Refusal {
+	message = sentences(message)
 	r := &Refusal{
 		win:     a.NewWindow("Warden did not start"),
 		heading: &widget.Label{Text: "Warden did not start", TextStyle: fyne.TextStyle{Bold: true}},
@@ -44,3 +49,23 @@ func NewRefusal(a fyne.App, message string, onQuit func()) *Refusal {
 
 // Window returns the refusal's window.
 func (r *Refusal) Window() fyne.Window { return r.win }
+
+// sentences turns an error's text, as the terminal prints it (lowercase,
+// its lines without a full stop), into sentences for a window: each line
+// starts with a capital and ends with a stop.
+func sentences(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	for i, line := range lines {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(line)
+		line = string(unicode.ToUpper(r)) + line[n:]
+		if last, _ := utf8.DecodeLastRuneInString(line); !strings.ContainsRune(".!?:)", last) {
+			line += "."
+		}
+		lines[i] = line
+	}
+	return strings.Join(lines, "\n")
+}
