@@ -45,18 +45,25 @@ func waitStatus(t *testing.T, svc *services, id core.AccountID, what string, con
 	}
 }
 
-// An account added and paired on one fleet node is run, after that node
-// stops, by another node of the fleet, which logs it in with the shared keys:
-// no pairing, never two clients.
-func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 80})
+// fleetOfTwo starts the engines of an in-process fleet (the fake WhatsApp
+// server, etcd and PostgreSQL) and returns the flags its nodes share.
+func fleetOfTwo(t *testing.T, seed int64) (*fakewa.Server, flags) {
+	t.Helper()
+	srv, err := fakewa.New(fakewa.Config{Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 	etcd := etcdtest.Start(t, 1)
 	dsn := pgserver.Start(t)
-	base := flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+	return srv, flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+}
+
+// An account added and paired on one fleet node is run, after that node
+// stops, by another node of the fleet, which logs it in with the shared keys:
+// no pairing, never two clients.
+func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
+	srv, base := fleetOfTwo(t, 80)
 
 	fa := base
 	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
@@ -125,14 +132,7 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 // runs: node a disconnects it (the command goes to its node, as the window's
 // Disconnect does), and no node starts it again.
 func TestFleetExportDisconnectsOnTheOwner(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 81})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	etcd := etcdtest.Start(t, 1)
-	dsn := pgserver.Start(t)
-	base := flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+	srv, base := fleetOfTwo(t, 81)
 	ctx := context.Background()
 
 	fa := base

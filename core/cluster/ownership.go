@@ -164,11 +164,7 @@ func (n *Node) forget(account string, token int64) {
 func (n *Node) Owned() map[string]int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make(map[string]int64, len(n.owned))
-	for a, o := range n.owned {
-		out[a] = o.token
-	}
-	return out
+	return tokens(n.owned)
 }
 
 // Leaving returns the accounts withdrawn by a handover and not yet released,
@@ -176,8 +172,12 @@ func (n *Node) Owned() map[string]int64 {
 func (n *Node) Leaving() map[string]int64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make(map[string]int64, len(n.leaving))
-	for a, o := range n.leaving {
+	return tokens(n.leaving)
+}
+
+func tokens(m map[string]owned) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for a, o := range m {
 		out[a] = o.token
 	}
 	return out
