@@ -161,7 +161,11 @@ func TestDemoWindow(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("no account Connected within 60 s\n%s", logTail.String())
 	}
-	time.Sleep(time.Second) // let the others connect
+	// Let the other paired accounts connect, so that the screenshot shows
+	// the demo as an operator sees it; faults may keep one down.
+	for deadline := time.Now().Add(20 * time.Second); accounts.connectedCount() < 5 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	shots := filepath.Join("..", "ui", "testdata", "screens")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
@@ -338,6 +342,19 @@ func (a *demoAccounts) observe(line string) {
 	if m := stateLine.FindStringSubmatch(line); m != nil {
 		a.connected[m[2]] = m[1] == "Connected"
 	}
+}
+
+// connectedCount returns how many accounts are Connected now.
+func (a *demoAccounts) connectedCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, on := range a.connected {
+		if on {
+			n++
+		}
+	}
+	return n
 }
 
 // anyConnected returns a connected account's ID and name, or "".
