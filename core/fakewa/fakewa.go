@@ -80,6 +80,11 @@ type Config struct {
 	// recipient's phone confirms delivery. Zero means 50 ms; a negative value
 	// means phones never confirm.
 	DeliveryDelay time.Duration
+	// OneTimePreKeys is how many one-time prekeys each simulated device keeps
+	// on the server; it uploads more whenever it is down to half of them and
+	// decrypts a message. Zero means 50; a negative value means none, so that
+	// every prekey bundle has the signed prekey alone.
+	OneTimePreKeys int
 }
 
 // Server is a running fake WhatsApp server on 127.0.0.1.
@@ -89,6 +94,7 @@ type Server struct {
 	closeDelay    time.Duration
 	pairTimeout   time.Duration
 	deliveryDelay time.Duration
+	preKeys       uint32 // Config.OneTimePreKeys
 	ln            net.Listener
 	httpSrv       *http.Server
 	httpClient    *http.Client
@@ -139,6 +145,7 @@ type phone struct {
 	key        *keys.KeyPair // the account signature key (the primary's identity)
 	rawID      uint32
 	nextDevice uint16
+	preKeys    uint32  // one-time prekeys each of its devices keeps on the server
 	peers      []*peer // the simulated devices: [0] is the phone itself
 }
 
@@ -197,6 +204,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.deliveryDelay == 0 {
 		s.deliveryDelay = defaultDeliveryDelay
+	}
+	switch {
+	case cfg.OneTimePreKeys == 0:
+		s.preKeys = defaultOneTimePreKeys
+	case cfg.OneTimePreKeys > 0:
+		s.preKeys = uint32(cfg.OneTimePreKeys)
 	}
 	s.static = keyPairFromSeed(fmt.Appendf(nil, "fakewa static %d", cfg.Seed))
 	intermediate := keyPairFromSeed(fmt.Appendf(nil, "fakewa intermediate %d", cfg.Seed))
@@ -359,10 +372,11 @@ func (s *Server) phoneLocked(user string) *phone {
 		return p
 	}
 	p := &phone{
-		user:  user,
-		lid:   fmt.Sprintf("%d", 100_000_000_000_000+s.rng.Int64N(900_000_000_000_000)),
-		key:   keyPairFromSeed(fmt.Appendf(nil, "fakewa account %d %s", s.seed, user)),
-		rawID: s.rng.Uint32(),
+		user:    user,
+		lid:     fmt.Sprintf("%d", 100_000_000_000_000+s.rng.Int64N(900_000_000_000_000)),
+		key:     keyPairFromSeed(fmt.Appendf(nil, "fakewa account %d %s", s.seed, user)),
+		rawID:   s.rng.Uint32(),
+		preKeys: s.preKeys,
 	}
 	p.setDevices(1)
 	s.phones[user] = p

@@ -311,3 +311,46 @@ func TestSignalSessionsSurviveARestart(t *testing.T) {
 		t.Errorf("decrypt failures after the restart: %+v", st)
 	}
 }
+
+// Messages to fresh devices from several senders, and again to the same
+// devices, all decrypt whether the devices have one-time prekeys to spare,
+// run out of them (one each: handed out once, then topped up as the device
+// reads), or have none (bundles with the signed prekey alone). The sender's
+// own phone, listed twice when it sends to its own number, reads every
+// message too.
+func TestRepeatedSendsToFreshDevicesAllDecrypt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		preKeys int
+	}{
+		{"default pool", 0},
+		{"one prekey each", 1},
+		{"no one-time prekeys", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, fakewa.Config{Seed: 43, OneTimePreKeys: tc.preKeys, DeliveryDelay: -1})
+			if err := s.AddContact(contact, 2); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := range 3 {
+				c, _, jid := pairByQR(t, s, 1)
+				me := ownUser(t, jid)
+				for _, to := range []string{contact, me, contact, me} {
+					if _, err := c.SendMessage(ctx, userJID(to), text("again")); err != nil {
+						t.Fatalf("sender %d: SendMessage to %s: %v", i, to, err)
+					}
+				}
+				if got := len(s.Received(me)); got != 4 {
+					t.Errorf("sender %d: own phone decrypted %d messages, want 4 (2 to it, 2 copies)", i, got)
+				}
+			}
+			if got := len(s.Received(contact)); got != 12 {
+				t.Errorf("contact's devices decrypted %d messages, want 3 senders × 2 messages × 2 devices", got)
+			}
+			if st := s.SendStats(); st.DecryptFailures != 0 || st.Messages != 12 {
+				t.Errorf("stats = %+v, want 12 messages and no decrypt failures", st)
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ type phoneState struct {
 type peerState struct {
 	Sessions map[string][]byte `json:"sessions,omitempty"`
 	Next     uint32            `json:"next_prekey"`
+	Top      uint32            `json:"top_prekey,omitempty"` // absent (an older file): Next-1 plus the pool
 	Used     []uint32          `json:"used_prekeys,omitempty"`
 }
 
@@ -66,7 +67,7 @@ func (s *Server) loadState() error {
 		if len(p.Key) != 32 {
 			return fmt.Errorf("parse state %s: phone %q: key of %d bytes", s.statePath, p.User, len(p.Key))
 		}
-		ph := &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice}
+		ph := &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice, preKeys: s.preKeys}
 		if p.Peers == nil {
 			ph.setDevices(1)
 		} else {
@@ -74,6 +75,10 @@ func (s *Server) loadState() error {
 			for i, ps := range *p.Peers {
 				pr := ph.peers[i]
 				pr.next = max(ps.Next, 1)
+				pr.top = ps.Top
+				if ps.Top == 0 {
+					pr.top = pr.next - 1 + pr.pool
+				}
 				for addr, raw := range ps.Sessions {
 					pr.sessions[addr] = raw
 				}
