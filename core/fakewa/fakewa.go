@@ -17,6 +17,12 @@
 // number, a number without devices, 429, no ack). Received tells what arrived
 // on which device.
 //
+// It answers the IQs a client sends at login as the real server does (the
+// prekey count and digest, passive/active, blocklist, privacy settings,
+// props). Any other IQ gets error 501 feature-not-implemented, is logged, and
+// is reported (UnknownIQs, Config.OnUnknownIQ), so that no test passes on an
+// answer the server only pretends to give.
+//
 // Like the real server, a second login of the same device replaces the first.
 // The server counts, per device, how many logged-in sockets were open at once
 // (MaxConcurrentLogins): the number Warden must keep at 1.
@@ -85,6 +91,10 @@ type Config struct {
 	// decrypts a message. Zero means 50; a negative value means none, so that
 	// every prekey bundle has the signed prekey alone.
 	OneTimePreKeys int
+	// OnUnknownIQ, when set, is called with every IQ a client sent that the
+	// server does not implement (it answers error 501): tests make it fail
+	// the test, so that they do not pass on answers fakewa only pretends.
+	OnUnknownIQ func(iq string)
 }
 
 // Server is a running fake WhatsApp server on 127.0.0.1.
@@ -95,6 +105,7 @@ type Server struct {
 	pairTimeout   time.Duration
 	deliveryDelay time.Duration
 	preKeys       uint32 // Config.OneTimePreKeys
+	onUnknownIQ   func(iq string)
 	ln            net.Listener
 	httpSrv       *http.Server
 	httpClient    *http.Client
@@ -112,25 +123,26 @@ type Server struct {
 	chaosMu sync.Mutex
 	chaos   *chaosRun // nil when stopped
 
-	mu        sync.Mutex // guards the following
-	closed    bool
-	rng       *rand.Rand
-	nextID    uint64
-	socks     map[*sock]struct{}
-	refs      map[string]qrRef     // QR refs → the registering socket that got them
-	linkCodes map[string]*linkCode // pairing ref → companion waiting for a phone code
-	phones    map[string]*phone    // phone user → the simulated primary phone
-	devices   map[string]*device   // device JID → paired companion device
-	stats     map[string]*stats    // device JID → counters; kept after the device is gone
-	failNext  map[string]Fault     // device JID → failure for its next login
-	liveNext  map[string][]Fault   // device JID → faults for right after its next login
-	refuse    int                  // websocket upgrades still to refuse
-	refused   int                  // websocket upgrades refused so far
-	afterPair int                  // added to refuse as the next pairing's 515 goes out
-	failSend  map[string]SendFault // device JID → fault for its next message
-	acked     map[string]time.Time // "sender id" → when the message was acked
-	received  []Message            // what simulated devices decrypted, oldest first
-	sendStats SendStats
+	mu         sync.Mutex // guards the following
+	closed     bool
+	rng        *rand.Rand
+	nextID     uint64
+	socks      map[*sock]struct{}
+	refs       map[string]qrRef     // QR refs → the registering socket that got them
+	linkCodes  map[string]*linkCode // pairing ref → companion waiting for a phone code
+	phones     map[string]*phone    // phone user → the simulated primary phone
+	devices    map[string]*device   // device JID → paired companion device
+	stats      map[string]*stats    // device JID → counters; kept after the device is gone
+	failNext   map[string]Fault     // device JID → failure for its next login
+	liveNext   map[string][]Fault   // device JID → faults for right after its next login
+	refuse     int                  // websocket upgrades still to refuse
+	refused    int                  // websocket upgrades refused so far
+	afterPair  int                  // added to refuse as the next pairing's 515 goes out
+	failSend   map[string]SendFault // device JID → fault for its next message
+	acked      map[string]time.Time // "sender id" → when the message was acked
+	received   []Message            // what simulated devices decrypted, oldest first
+	unknownIQs []string             // IQs answered with 501, oldest first
+	sendStats  SendStats
 
 	versionPage    VersionPage
 	currentRev     uint32 // 0: whatsmeow's built-in
@@ -153,8 +165,9 @@ type phone struct {
 type device struct {
 	jid      types.JID
 	lid      types.JID
-	noiseKey [32]byte // the static key the companion must log in with
-	prekeys  int      // prekeys uploaded
+	noiseKey [32]byte      // the static key the companion must log in with
+	prekeys  int           // prekeys uploaded
+	keys     *uploadedKeys // nil: none uploaded since the server started
 }
 
 // stats are the per-device observations.
@@ -176,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 		closeDelay:    cfg.StreamErrorCloseDelay,
 		pairTimeout:   cfg.PairTimeout,
 		deliveryDelay: cfg.DeliveryDelay,
+		onUnknownIQ:   cfg.OnUnknownIQ,
 		statePath:     cfg.StatePath,
 		now:           cfg.Now,
 		rng:           rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),

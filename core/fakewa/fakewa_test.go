@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 
 func newServer(t testing.TB, cfg fakewa.Config) *fakewa.Server {
 	t.Helper()
+	if cfg.OnUnknownIQ == nil {
+		cfg.OnUnknownIQ = func(iq string) { t.Errorf("the client sent an IQ fakewa does not implement: %s", iq) }
+	}
 	s, err := fakewa.New(cfg)
 	if err != nil {
 		t.Fatalf("fakewa.New: %v", err)
