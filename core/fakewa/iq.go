@@ -86,6 +86,13 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 		"location": "fakewa",
 		"creation": strconv.FormatInt(time.Now().Unix(), 10),
 	}})
+	// The server has kept nothing for the device while it was away (fakewa
+	// queues no incoming messages): it says so, and that the offline queue
+	// is drained, as the real server does once it delivered the queue.
+	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline_preview", Attrs: waBinary.Attrs{
+		"count": "0", "appdata": "0", "message": "0", "notification": "0", "receipt": "0",
+	}}}})
+	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline", Attrs: waBinary.Attrs{"count": "0"}}}})
 	for _, o := range older {
 		s.apply(o, Fault{Kind: FaultReplaced})
 	}
