@@ -3,9 +3,11 @@ package fakewa
 import (
 	"crypto/sha1"
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/types"
 )
 
 // uploadedKeys are the Signal keys a companion uploaded (<iq xmlns="encrypt"
@@ -88,4 +90,29 @@ func (k *uploadedKeys) digestNode() waBinary.Node {
 		{Tag: "list", Content: list},
 		{Tag: "hash", Content: h.Sum(nil)},
 	}}
+}
+
+// bundleNode hands out a prekey bundle of the companion's uploaded keys, with
+// its lowest one-time prekey, which the server then forgets (each goes into
+// one bundle), or the signed prekey alone when none is left.
+func (k *uploadedKeys) bundleNode(jid types.JID) waBinary.Node {
+	content := []waBinary.Node{
+		{Tag: "registration", Content: k.registration},
+		{Tag: "type", Content: k.keyType},
+		{Tag: "identity", Content: k.identity},
+		{Tag: "skey", Content: []waBinary.Node{
+			{Tag: "id", Content: k.skeyID},
+			{Tag: "value", Content: k.skey},
+			{Tag: "signature", Content: k.skeySig},
+		}},
+	}
+	if len(k.prekeys) > 0 {
+		id := slices.Min(slices.Collect(maps.Keys(k.prekeys)))
+		content = append(content, waBinary.Node{Tag: "key", Content: []waBinary.Node{
+			{Tag: "id", Content: keyID(id)},
+			{Tag: "value", Content: k.prekeys[id]},
+		}})
+		delete(k.prekeys, id)
+	}
+	return waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: content}
 }
