@@ -89,7 +89,9 @@ type SendStats struct {
 // with the given number of devices: its phone (device 0) and devices-1
 // companions of its own, each with Signal keys, that decrypt what they get and
 // confirm delivery. With 0 devices the number is on WhatsApp but nothing can
-// receive: sending to it fails. Calling it again changes the number of devices.
+// receive: usync lists no device of it, and a message sent to it anyway is
+// acked, as by the real server, but never delivered or confirmed. Calling it
+// again changes the number of devices.
 func (s *Server) AddContact(phone string, devices int) error {
 	user := digitsOnly(phone)
 	if len(user) < 7 || len(user) > 15 {

@@ -491,3 +491,53 @@ func TestDeviceListKeyIndexesAreSignedByTheAccount(t *testing.T) {
 		t.Errorf("key index list = %v (ts attr %v), want indexes 1 and 2, current 2, its ts", &details, kil.Attrs["ts"])
 	}
 }
+
+// A message to a number without devices, or not on WhatsApp, is acked like
+// any other, as the real server does (whatsmeow returns no error: its
+// SendMessage errs only on an ack with an error code, and clients learn of
+// such numbers from usync, not from the send), but no device of the number
+// gets it and no delivery receipt comes; the sender's own phone gets its copy.
+func TestSendToANumberWithoutDevicesIsAckedButNeverDelivered(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 56})
+	const deviceless, unknown = "15550100300", "15550100404"
+	if err := s.AddContact(deviceless, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _, jid := pairByQR(t, s, 1)
+	ctx := context.Background()
+	var lost []string
+	for _, to := range []string{deviceless, unknown} {
+		resp, err := c.SendMessage(ctx, userJID(to), text("into the void"))
+		if err != nil {
+			t.Fatalf("SendMessage to %s: %v, want the server's ack", to, err)
+		}
+		lost = append(lost, resp.ID)
+		if got := s.Received(to); len(got) != 0 {
+			t.Errorf("%s got %+v, want nothing", to, got)
+		}
+	}
+	if own := s.Received(ownUser(t, jid)); len(own) != 2 || !own[0].Copy || !own[1].Copy {
+		t.Errorf("sender's phone got %+v, want a copy of each", own)
+	}
+	// A message to a contact, sent after them, is confirmed; by then no
+	// receipt came for the others.
+	resp, err := c.SendMessage(ctx, userJID(contact), text("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r := waitEvent[*events.Receipt](t, c)
+		if slices.ContainsFunc(r.MessageIDs, func(id string) bool { return slices.Contains(lost, id) }) {
+			t.Fatalf("a delivery receipt %+v for a message no device got", r)
+		}
+		if slices.Contains(r.MessageIDs, resp.ID) {
+			break
+		}
+	}
+	if st := s.SendStats(); st.Messages != 3 || st.DecryptFailures != 0 {
+		t.Errorf("stats = %+v, want 3 messages acked", st)
+	}
+}
