@@ -541,3 +541,19 @@ func TestSendToANumberWithoutDevicesIsAckedButNeverDelivered(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 messages acked", st)
 	}
 }
+
+// The phone's Signal identity is the account's key, which the companion
+// learnt at pairing and trusts: a client that does not trust changed
+// identities on its own still sends to its phone.
+func TestThePhonesIdentityIsTheAccountKey(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 57})
+	c, _, jid := pairByQR(t, s, 1)
+	c.AutoTrustIdentity = false
+	me := ownUser(t, jid)
+	if _, err := c.SendMessage(context.Background(), userJID(me), text("to my phone")); err != nil {
+		t.Fatalf("SendMessage to own number: %v", err)
+	}
+	if got := s.Received(me); len(got) != 1 {
+		t.Errorf("own phone got %d messages, want 1", len(got))
+	}
+}

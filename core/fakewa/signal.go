@@ -60,6 +60,12 @@ type peer struct {
 func newPeer(p *phone, device uint16) *peer {
 	seed := fmt.Sprintf("fakewa peer %x %d", p.key.Priv[:], device)
 	id := keyPairFromSeed([]byte(seed + " identity"))
+	if device == 0 {
+		// The phone's Signal identity is the account's key, which signs
+		// its companions' identities and its key index list, and which a
+		// companion stores at pairing as its phone's identity.
+		id = p.key
+	}
 	spk := keyPairFromSeed([]byte(seed + " signed prekey"))
 	regID := binary.BigEndian.Uint32(keyPairFromSeed([]byte(seed + " registration")).Pub[:4])&0x3fff + 1
 	return &peer{
