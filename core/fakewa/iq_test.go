@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"go.mau.fi/whatsmeow"
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
 
 	"warden/core/fakewa"
 )
@@ -132,5 +134,47 @@ func TestUnknownIQIsRefusedAndReported(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(hooked, want) {
 		t.Errorf("OnUnknownIQ got %q, want %q", hooked, want)
+	}
+}
+
+// A restarted server (Config.StatePath) still has the keys its devices
+// uploaded: the digest is the same, so that the client does not upload again.
+func TestPreKeyDigestSurvivesARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fakewa.json")
+	first := newServer(t, fakewa.Config{Seed: 58, StatePath: path})
+	c, container, _ := pairByQR(t, first, 1)
+	digest := func(c *client) []byte {
+		t.Helper()
+		var hash []byte
+		waitUntil(t, "the server has the client's keys", func() bool {
+			resp, err := sendIQ(t, c, "encrypt", "get", waBinary.Node{Tag: "digest"})
+			if err != nil {
+				return false
+			}
+			hash, _ = resp.GetChildByTag("digest", "hash").Content.([]byte)
+			return len(hash) > 0
+		})
+		return hash
+	}
+	before := digest(c)
+	c.Disconnect()
+	first.Close()
+
+	second := newServer(t, fakewa.Config{Seed: 58, StatePath: path})
+	dev, err := container.GetFirstDevice(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := newClient(t, second, dev)
+	if err := again.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent[*events.Connected](t, again)
+	resp, err := sendIQ(t, again, "encrypt", "get", waBinary.Node{Tag: "digest"})
+	if err != nil {
+		t.Fatalf("digest after a restart: %v", err)
+	}
+	if after, _ := resp.GetChildByTag("digest", "hash").Content.([]byte); !bytes.Equal(after, before) {
+		t.Errorf("digest hash after a restart %x, before %x", after, before)
 	}
 }

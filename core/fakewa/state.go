@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -47,6 +48,20 @@ type deviceState struct {
 	LID      string `json:"lid"`
 	NoiseKey []byte `json:"noise_key"`
 	Prekeys  int    `json:"prekeys"`
+	// Keys are the Signal keys the device uploaded; absent (an older file,
+	// or none uploaded): the server has none, and answers a digest with 404.
+	Keys *keysState `json:"keys,omitempty"`
+}
+
+// keysState is uploadedKeys in the state file.
+type keysState struct {
+	Registration []byte            `json:"registration"`
+	Type         []byte            `json:"type"`
+	Identity     []byte            `json:"identity"`
+	SkeyID       []byte            `json:"skey_id"`
+	Skey         []byte            `json:"skey"`
+	SkeySig      []byte            `json:"skey_signature"`
+	Prekeys      map[uint32][]byte `json:"prekeys,omitempty"`
 }
 
 // loadState reads the state file, if there is one. It runs before the server
@@ -101,7 +116,15 @@ func (s *Server) loadState() error {
 		if len(d.NoiseKey) != 32 {
 			return fmt.Errorf("parse state %s: device %q: noise key of %d bytes", s.statePath, d.JID, len(d.NoiseKey))
 		}
-		s.devices[jid.String()] = &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		dev := &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		if k := d.Keys; k != nil {
+			dev.keys = &uploadedKeys{registration: k.Registration, keyType: k.Type, identity: k.Identity,
+				skeyID: k.SkeyID, skey: k.Skey, skeySig: k.SkeySig, prekeys: k.Prekeys}
+			if dev.keys.prekeys == nil {
+				dev.keys.prekeys = make(map[uint32][]byte)
+			}
+		}
+		s.devices[jid.String()] = dev
 		s.statsLocked(jid.String())
 	}
 	return nil
@@ -126,7 +149,12 @@ func (s *Server) saveState() {
 		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice, Peers: &peers})
 	}
 	for _, d := range s.devices {
-		st.Devices = append(st.Devices, deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys})
+		ds := deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys}
+		if k := d.keys; k != nil {
+			ds.Keys = &keysState{Registration: k.registration, Type: k.keyType, Identity: k.identity,
+				SkeyID: k.skeyID, Skey: k.skey, SkeySig: k.skeySig, Prekeys: maps.Clone(k.prekeys)}
+		}
+		st.Devices = append(st.Devices, ds)
 	}
 	s.mu.Unlock()
 
