@@ -24,9 +24,8 @@ type uploadedKeys struct {
 	prekeys      map[uint32][]byte // one-time prekey ID → public key
 }
 
-// readUpload adds the keys of a registration upload to k, and returns how
-// many one-time prekeys it held.
-func (k *uploadedKeys) readUpload(iq *waBinary.Node) int {
+// readUpload adds the keys of a registration upload to k.
+func (k *uploadedKeys) readUpload(iq *waBinary.Node) {
 	bytesOf := func(n waBinary.Node) []byte { b, _ := n.Content.([]byte); return b }
 	for _, child := range iq.GetChildren() {
 		switch child.Tag {
@@ -45,7 +44,6 @@ func (k *uploadedKeys) readUpload(iq *waBinary.Node) int {
 	if k.prekeys == nil {
 		k.prekeys = make(map[uint32][]byte)
 	}
-	n := 0
 	list := iq.GetChildByTag("list")
 	for _, key := range list.GetChildren() {
 		id, value := bytesOf(key.GetChildByTag("id")), bytesOf(key.GetChildByTag("value"))
@@ -53,9 +51,7 @@ func (k *uploadedKeys) readUpload(iq *waBinary.Node) int {
 			continue
 		}
 		k.prekeys[binary.BigEndian.Uint32(append([]byte{0}, id...))] = value
-		n++
 	}
-	return n
 }
 
 // digestNode is the server's answer to a digest query: the registration ID,

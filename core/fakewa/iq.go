@@ -195,7 +195,9 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 func (s *Server) unknownIQ(c *sock, id, xmlns, typ, tag string) {
 	what := fmt.Sprintf("xmlns=%q type=%q <%s>", xmlns, typ, tag)
 	s.mu.Lock()
-	s.unknownIQs = append(s.unknownIQs, what)
+	if len(s.unknownIQs) < maxUnknownIQs {
+		s.unknownIQs = append(s.unknownIQs, what)
+	}
 	s.mu.Unlock()
 	c.log.Warn("fakewa: an IQ the server does not implement, answered 501", "iq", what, "jid", c.jid)
 	if s.onUnknownIQ != nil {
@@ -204,8 +206,12 @@ func (s *Server) unknownIQ(c *sock, id, xmlns, typ, tag string) {
 	_ = c.sendNode(errorNode(id, 501, "feature-not-implemented"))
 }
 
+// maxUnknownIQs bounds what UnknownIQs keeps.
+const maxUnknownIQs = 1000
+
 // UnknownIQs returns the IQs clients sent that the server does not implement
-// (answered with error 501), oldest first, as `xmlns="…" type="…" <tag>`.
+// (answered with error 501), oldest first (the first 1,000), as
+// `xmlns="…" type="…" <tag>`.
 func (s *Server) UnknownIQs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -266,7 +272,8 @@ func (s *Server) prekeys(c *sock, upload *waBinary.Node) int {
 		if dev.keys == nil {
 			dev.keys = &uploadedKeys{}
 		}
-		dev.prekeys += dev.keys.readUpload(upload)
+		dev.keys.readUpload(upload)
+		dev.prekeys = len(dev.keys.prekeys)
 	}
 	return dev.prekeys
 }
