@@ -17,6 +17,12 @@
 // number, a number without devices, 429, no ack). Received tells what arrived
 // on which device.
 //
+// It answers the IQs a client sends at login as the real server does (the
+// prekey count and digest, passive/active, blocklist, privacy settings,
+// props). Any other IQ gets error 501 feature-not-implemented, is logged, and
+// is reported (UnknownIQs, Config.OnUnknownIQ), so that no test passes on an
+// answer the server only pretends to give.
+//
 // Like the real server, a second login of the same device replaces the first.
 // The server counts, per device, how many logged-in sockets were open at once
 // (MaxConcurrentLogins): the number Warden must keep at 1.
@@ -80,6 +86,15 @@ type Config struct {
 	// recipient's phone confirms delivery. Zero means 50 ms; a negative value
 	// means phones never confirm.
 	DeliveryDelay time.Duration
+	// OneTimePreKeys is how many one-time prekeys each simulated device keeps
+	// on the server; it uploads more whenever it is down to half of them and
+	// decrypts a message. Zero means 50; a negative value means none, so that
+	// every prekey bundle has the signed prekey alone.
+	OneTimePreKeys int
+	// OnUnknownIQ, when set, is called with every IQ a client sent that the
+	// server does not implement (it answers error 501): tests make it fail
+	// the test, so that they do not pass on answers fakewa only pretends.
+	OnUnknownIQ func(iq string)
 }
 
 // Server is a running fake WhatsApp server on 127.0.0.1.
@@ -89,6 +104,8 @@ type Server struct {
 	closeDelay    time.Duration
 	pairTimeout   time.Duration
 	deliveryDelay time.Duration
+	preKeys       uint32 // Config.OneTimePreKeys
+	onUnknownIQ   func(iq string)
 	ln            net.Listener
 	httpSrv       *http.Server
 	httpClient    *http.Client
@@ -106,25 +123,26 @@ type Server struct {
 	chaosMu sync.Mutex
 	chaos   *chaosRun // nil when stopped
 
-	mu        sync.Mutex // guards the following
-	closed    bool
-	rng       *rand.Rand
-	nextID    uint64
-	socks     map[*sock]struct{}
-	refs      map[string]qrRef     // QR refs → the registering socket that got them
-	linkCodes map[string]*linkCode // pairing ref → companion waiting for a phone code
-	phones    map[string]*phone    // phone user → the simulated primary phone
-	devices   map[string]*device   // device JID → paired companion device
-	stats     map[string]*stats    // device JID → counters; kept after the device is gone
-	failNext  map[string]Fault     // device JID → failure for its next login
-	liveNext  map[string][]Fault   // device JID → faults for right after its next login
-	refuse    int                  // websocket upgrades still to refuse
-	refused   int                  // websocket upgrades refused so far
-	afterPair int                  // added to refuse as the next pairing's 515 goes out
-	failSend  map[string]SendFault // device JID → fault for its next message
-	acked     map[string]time.Time // "sender id" → when the message was acked
-	received  []Message            // what simulated devices decrypted, oldest first
-	sendStats SendStats
+	mu         sync.Mutex // guards the following
+	closed     bool
+	rng        *rand.Rand
+	nextID     uint64
+	socks      map[*sock]struct{}
+	refs       map[string]qrRef     // QR refs → the registering socket that got them
+	linkCodes  map[string]*linkCode // pairing ref → companion waiting for a phone code
+	phones     map[string]*phone    // phone user → the simulated primary phone
+	devices    map[string]*device   // device JID → paired companion device
+	stats      map[string]*stats    // device JID → counters; kept after the device is gone
+	failNext   map[string]Fault     // device JID → failure for its next login
+	liveNext   map[string][]Fault   // device JID → faults for right after its next login
+	refuse     int                  // websocket upgrades still to refuse
+	refused    int                  // websocket upgrades refused so far
+	afterPair  int                  // added to refuse as the next pairing's 515 goes out
+	failSend   map[string]SendFault // device JID → fault for its next message
+	acked      map[string]time.Time // "sender id" → when the message was acked
+	received   []Message            // what simulated devices decrypted, oldest first
+	unknownIQs []string             // IQs answered with 501, oldest first
+	sendStats  SendStats
 
 	versionPage    VersionPage
 	currentRev     uint32 // 0: whatsmeow's built-in
@@ -139,6 +157,7 @@ type phone struct {
 	key        *keys.KeyPair // the account signature key (the primary's identity)
 	rawID      uint32
 	nextDevice uint16
+	preKeys    uint32  // one-time prekeys each of its devices keeps on the server
 	peers      []*peer // the simulated devices: [0] is the phone itself
 }
 
@@ -146,8 +165,9 @@ type phone struct {
 type device struct {
 	jid      types.JID
 	lid      types.JID
-	noiseKey [32]byte // the static key the companion must log in with
-	prekeys  int      // prekeys uploaded
+	noiseKey [32]byte      // the static key the companion must log in with
+	prekeys  int           // prekeys uploaded
+	keys     *uploadedKeys // nil: none uploaded since the server started
 }
 
 // stats are the per-device observations.
@@ -169,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 		closeDelay:    cfg.StreamErrorCloseDelay,
 		pairTimeout:   cfg.PairTimeout,
 		deliveryDelay: cfg.DeliveryDelay,
+		onUnknownIQ:   cfg.OnUnknownIQ,
 		statePath:     cfg.StatePath,
 		now:           cfg.Now,
 		rng:           rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),
@@ -197,6 +218,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.deliveryDelay == 0 {
 		s.deliveryDelay = defaultDeliveryDelay
+	}
+	switch {
+	case cfg.OneTimePreKeys == 0:
+		s.preKeys = defaultOneTimePreKeys
+	case cfg.OneTimePreKeys > 0:
+		s.preKeys = uint32(cfg.OneTimePreKeys)
 	}
 	s.static = keyPairFromSeed(fmt.Appendf(nil, "fakewa static %d", cfg.Seed))
 	intermediate := keyPairFromSeed(fmt.Appendf(nil, "fakewa intermediate %d", cfg.Seed))
@@ -359,10 +386,11 @@ func (s *Server) phoneLocked(user string) *phone {
 		return p
 	}
 	p := &phone{
-		user:  user,
-		lid:   fmt.Sprintf("%d", 100_000_000_000_000+s.rng.Int64N(900_000_000_000_000)),
-		key:   keyPairFromSeed(fmt.Appendf(nil, "fakewa account %d %s", s.seed, user)),
-		rawID: s.rng.Uint32(),
+		user:    user,
+		lid:     fmt.Sprintf("%d", 100_000_000_000_000+s.rng.Int64N(900_000_000_000_000)),
+		key:     keyPairFromSeed(fmt.Appendf(nil, "fakewa account %d %s", s.seed, user)),
+		rawID:   s.rng.Uint32(),
+		preKeys: s.preKeys,
 	}
 	p.setDevices(1)
 	s.phones[user] = p

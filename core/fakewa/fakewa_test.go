@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 
 func newServer(t testing.TB, cfg fakewa.Config) *fakewa.Server {
 	t.Helper()
+	if cfg.OnUnknownIQ == nil {
+		cfg.OnUnknownIQ = func(iq string) { t.Errorf("the client sent an IQ fakewa does not implement: %s", iq) }
+	}
 	s, err := fakewa.New(cfg)
 	if err != nil {
 		t.Fatalf("fakewa.New: %v", err)
@@ -774,4 +777,21 @@ func TestQRCodesExpireAsTheyRotate(t *testing.T) {
 		t.Fatalf("ScanQR of the second code after 79 s: %v", err)
 	}
 	waitEvent[*events.PairSuccess](t, c)
+}
+
+// After a login the server tells the client its offline queue is empty and
+// drained: whatsmeow emits OfflineSyncPreview and OfflineSyncCompleted.
+func TestLoginEndsWithTheOfflineQueueDrained(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 53})
+	c, _, _ := pairByQR(t, s, 1)
+	c.Disconnect()
+	if err := c.Connect(); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	if p := waitEvent[*events.OfflineSyncPreview](t, c); p.Total != 0 || p.Messages != 0 {
+		t.Errorf("OfflineSyncPreview = %+v, want nothing queued", p)
+	}
+	if done := waitEvent[*events.OfflineSyncCompleted](t, c); done.Count != 0 {
+		t.Errorf("OfflineSyncCompleted = %+v, want a count of 0", done)
+	}
 }

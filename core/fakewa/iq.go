@@ -3,6 +3,8 @@ package fakewa
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -84,6 +86,13 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 		"location": "fakewa",
 		"creation": strconv.FormatInt(time.Now().Unix(), 10),
 	}})
+	// The server has kept nothing for the device while it was away (fakewa
+	// queues no incoming messages): it says so, and that the offline queue
+	// is drained, as the real server does once it delivered the queue.
+	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline_preview", Attrs: waBinary.Attrs{
+		"count": "0", "appdata": "0", "message": "0", "notification": "0", "receipt": "0",
+	}}}})
+	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline", Attrs: waBinary.Attrs{"count": "0"}}}})
 	for _, o := range older {
 		s.apply(o, Fault{Kind: FaultReplaced})
 	}
@@ -147,13 +156,23 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 		}
 		_ = c.sendNode(resultNode(id))
 	case xmlns == "encrypt" && typ == "get" && child.Tag == "count":
-		_ = c.sendNode(resultNode(id, waBinary.Node{Tag: "count", Attrs: waBinary.Attrs{"value": strconv.Itoa(s.prekeys(c, -1))}}))
+		_ = c.sendNode(resultNode(id, waBinary.Node{Tag: "count", Attrs: waBinary.Attrs{"value": strconv.Itoa(s.prekeys(c, nil))}}))
 	case xmlns == "encrypt" && typ == "set" && child.Tag == "registration":
-		list := node.GetChildByTag("list")
-		uploaded := len(list.GetChildren())
-		s.prekeys(c, uploaded)
+		s.prekeys(c, node)
 		s.saveState()
 		_ = c.sendNode(resultNode(id))
+	case xmlns == "encrypt" && typ == "get" && child.Tag == "digest":
+		_ = c.sendNode(s.digest(c, id))
+	case xmlns == "passive" && typ == "set" && (child.Tag == "active" || child.Tag == "passive"):
+		_ = c.sendNode(resultNode(id))
+	case xmlns == "abt" && typ == "get" && child.Tag == "props":
+		_ = c.sendNode(resultNode(id, propsNode(child)))
+	case xmlns == "w" && typ == "get" && child.Tag == "props":
+		_ = c.sendNode(resultNode(id, propsNode(child)))
+	case xmlns == "blocklist" && typ == "get":
+		_ = c.sendNode(resultNode(id, waBinary.Node{Tag: "list", Attrs: waBinary.Attrs{"dhash": "none"}}))
+	case xmlns == "privacy" && typ == "get" && child.Tag == "privacy":
+		_ = c.sendNode(resultNode(id, privacyNode()))
 	case xmlns == "usync" && child.Tag == "usync":
 		_ = c.sendNode(s.usync(id, child))
 	case xmlns == "encrypt" && typ == "get" && child.Tag == "key":
@@ -165,21 +184,96 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 	case xmlns == "md" && child.Tag == "link_code_companion_reg":
 		_ = c.sendNode(s.linkCodeStage(c, id, child))
 	default:
-		_ = c.sendNode(resultNode(id))
+		s.unknownIQ(c, id, xmlns, typ, child.Tag)
 	}
 }
 
-// prekeys adds uploaded prekeys to the logged-in device's count (negative: none)
-// and returns the count.
-func (s *Server) prekeys(c *sock, uploaded int) int {
+// unknownIQ answers an IQ the server does not implement with the real
+// server's error for a feature it lacks, logs it, and reports it to
+// Config.OnUnknownIQ and UnknownIQs, so that a test sees a client ask for
+// something fakewa only pretends to answer.
+func (s *Server) unknownIQ(c *sock, id, xmlns, typ, tag string) {
+	what := fmt.Sprintf("xmlns=%q type=%q <%s>", xmlns, typ, tag)
+	s.mu.Lock()
+	if len(s.unknownIQs) < maxUnknownIQs {
+		s.unknownIQs = append(s.unknownIQs, what)
+	}
+	s.mu.Unlock()
+	c.log.Warn("fakewa: an IQ the server does not implement, answered 501", "iq", what, "jid", c.jid)
+	if s.onUnknownIQ != nil {
+		s.onUnknownIQ(what)
+	}
+	_ = c.sendNode(errorNode(id, 501, "feature-not-implemented"))
+}
+
+// maxUnknownIQs bounds what UnknownIQs keeps.
+const maxUnknownIQs = 1000
+
+// UnknownIQs returns the IQs clients sent that the server does not implement
+// (answered with error 501), oldest first (the first 1,000), as
+// `xmlns="…" type="…" <tag>`.
+func (s *Server) UnknownIQs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.unknownIQs)
+}
+
+// digest answers a digest query of the logged-in device: a summary of the
+// keys it uploaded, or 404 if the server holds none (the client uploads them
+// again).
+func (s *Server) digest(c *sock, id string) waBinary.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dev := s.devices[c.jid]
+	if !c.loggedIn || dev == nil || dev.keys == nil {
+		return errorNode(id, 404, "item-not-found")
+	}
+	return resultNode(id, dev.keys.digestNode())
+}
+
+// propsNode answers a props query (abt: A/B test properties, w: server
+// properties) with an empty set of properties that does not change: the hash
+// the client sent back when it has it, so that it keeps its cached set.
+func propsNode(query waBinary.Node) waBinary.Node {
+	const hash = "fakewa-1"
+	attrs := waBinary.Attrs{"protocol": query.Attrs["protocol"], "hash": hash, "refresh": "86400"}
+	if attrs["protocol"] == nil {
+		delete(attrs, "protocol")
+	}
+	if h, _ := query.Attrs["hash"].(string); h == hash {
+		attrs["delta_update"] = "true"
+	}
+	return waBinary.Node{Tag: "props", Attrs: attrs}
+}
+
+// privacyNode is the account's privacy settings: WhatsApp's defaults.
+func privacyNode() waBinary.Node {
+	categories := []struct{ name, value string }{
+		{"last", "all"}, {"online", "all"}, {"profile", "all"}, {"status", "contacts"},
+		{"groupadd", "all"}, {"readreceipts", "all"}, {"calladd", "all"},
+	}
+	out := make([]waBinary.Node, len(categories))
+	for i, cat := range categories {
+		out[i] = waBinary.Node{Tag: "category", Attrs: waBinary.Attrs{"name": cat.name, "value": cat.value}}
+	}
+	return waBinary.Node{Tag: "privacy", Content: out}
+}
+
+// prekeys adds the keys of an upload (nil: none) to the logged-in device's
+// and returns how many one-time prekeys it has on the server.
+func (s *Server) prekeys(c *sock, upload *waBinary.Node) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dev := s.devices[c.jid]
 	if !c.loggedIn || dev == nil {
 		return 0
 	}
-	if uploaded > 0 {
-		dev.prekeys += uploaded
+	if upload != nil {
+		if dev.keys == nil {
+			dev.keys = &uploadedKeys{}
+		}
+		dev.keys.readUpload(upload)
+		dev.prekeys = len(dev.keys.prekeys)
 	}
 	return dev.prekeys
 }

@@ -21,9 +21,12 @@ import (
 // (see peer), acks the message, and after Config.DeliveryDelay the
 // recipient's phone sends the delivery receipt.
 //
-// Device lists hold the simulated devices only: an account's phone (device 0)
-// and a contact's devices. Companions are left out, so companions of one
-// account do not get copies of each other's messages.
+// Device lists hold every device of an account (see deviceListLocked): its
+// phone (device 0), its simulated devices, and its paired companions, so that
+// a companion's other companions get a copy of what it sends. A simulated
+// device decrypts its copy; a companion's logged-in sockets get theirs as an
+// incoming <message> (a companion that is offline misses it: the server
+// queues nothing).
 
 // Defaults of the sending simulation.
 const (
@@ -86,7 +89,9 @@ type SendStats struct {
 // with the given number of devices: its phone (device 0) and devices-1
 // companions of its own, each with Signal keys, that decrypt what they get and
 // confirm delivery. With 0 devices the number is on WhatsApp but nothing can
-// receive: sending to it fails. Calling it again changes the number of devices.
+// receive: usync lists no device of it, and a message sent to it anyway is
+// acked, as by the real server, but never delivered or confirmed. Calling it
+// again changes the number of devices.
 func (s *Server) AddContact(phone string, devices int) error {
 	user := digitsOnly(phone)
 	if len(user) < 7 || len(user) > 15 {
@@ -177,6 +182,7 @@ func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
 	query := q.GetChildByTag("query")
 	var users []waBinary.Node
 	seen := make(map[types.JID]bool)
+	now := s.now()
 	s.mu.Lock()
 	list := q.GetChildByTag("list")
 	for _, u := range list.GetChildren() {
@@ -201,15 +207,11 @@ func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
 		for _, want := range query.GetChildren() {
 			switch want.Tag {
 			case "devices":
-				list := make([]waBinary.Node, 0, 2)
-				if p != nil {
-					for _, pr := range p.peers {
-						list = append(list, waBinary.Node{Tag: "device", Attrs: waBinary.Attrs{"id": strconv.Itoa(int(pr.jid.Device))}})
-					}
+				if p == nil {
+					content = append(content, waBinary.Node{Tag: "devices", Content: []waBinary.Node{{Tag: "device-list"}}})
+				} else {
+					content = append(content, s.deviceListLocked(p, now))
 				}
-				content = append(content, waBinary.Node{Tag: "devices", Content: []waBinary.Node{
-					{Tag: "device-list", Content: list},
-				}})
 			case "contact":
 				typ := "out"
 				if p != nil {
@@ -245,7 +247,16 @@ func (s *Server) prekeyBundles(id string, key waBinary.Node) waBinary.Node {
 		jid, _ := u.Attrs["jid"].(types.JID)
 		s.mu.Lock()
 		pr := s.peerLocked(jid)
+		var companion waBinary.Node
+		if dev := s.devices[jid.String()]; pr == nil && dev != nil && dev.keys != nil {
+			companion = dev.keys.bundleNode(jid)
+			dev.prekeys = len(dev.keys.prekeys)
+		}
 		s.mu.Unlock()
+		if companion.Tag != "" {
+			users = append(users, companion)
+			continue
+		}
 		if pr == nil {
 			users = append(users, waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: []waBinary.Node{
 				{Tag: "error", Attrs: waBinary.Attrs{"code": "404", "text": "item-not-found"}},
@@ -286,16 +297,33 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 		peer *peer
 		enc  waBinary.Node
 	}
+	type forward struct {
+		dest  types.JID
+		socks []*sock
+		enc   waBinary.Node
+	}
 	var targets []target
+	var forwards []forward
 	participants := node.GetChildByTag("participants")
 	for _, dest := range participants.GetChildren() {
 		jid, _ := dest.Attrs["jid"].(types.JID)
-		pr := s.peerLocked(jid)
-		if pr == nil {
-			s.sendStats.Undeliverable++
+		if pr := s.peerLocked(jid); pr != nil {
+			targets = append(targets, target{pr, dest.GetChildByTag("enc")})
 			continue
 		}
-		targets = append(targets, target{pr, dest.GetChildByTag("enc")})
+		if s.devices[jid.String()] != nil && jid.String() != sender {
+			// A companion of a paired account, such as another companion
+			// of the sender's phone: its logged-in sockets get the copy.
+			var socks []*sock
+			for o := range s.socks {
+				if o.loggedIn && o.jid == jid.String() {
+					socks = append(socks, o)
+				}
+			}
+			forwards = append(forwards, forward{jid, socks, dest.GetChildByTag("enc")})
+			continue
+		}
+		s.sendStats.Undeliverable++
 	}
 	s.mu.Unlock()
 
@@ -350,6 +378,12 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 	s.saveState()
 
 	_ = c.sendNode(ackNode(id, to, now, 0))
+	for _, f := range forwards {
+		msg := incomingNode(node, senderJID, to, f.dest, now, f.enc)
+		for _, o := range f.socks {
+			_ = o.sendNode(msg)
+		}
+	}
 	// The recipient's phone confirms once one of its devices has the message;
 	// to one's own number, that is the sender's own phone.
 	delivered := false
@@ -361,6 +395,25 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 	if delivered && fault != SendNoReceipt && s.deliveryDelay >= 0 {
 		s.receiptAfter(sender, to.ToNonAD(), id, s.deliveryDelay)
 	}
+}
+
+// incomingNode is the <message> a companion gets of a message another device
+// sent: the sender, the chat (recipient, when the sender is another device of
+// the companion dest's own account), and the <enc> meant for it, with the
+// sender's device identity when the sender included it.
+func incomingNode(sent *waBinary.Node, sender, to, dest types.JID, at time.Time, enc waBinary.Node) waBinary.Node {
+	attrs := waBinary.Attrs{"from": sender, "id": sent.Attrs["id"], "t": strconv.FormatInt(at.Unix(), 10), "type": "text"}
+	if dest.User == sender.User {
+		attrs["recipient"] = to.ToNonAD()
+	}
+	if typ, ok := sent.Attrs["type"]; ok {
+		attrs["type"] = typ
+	}
+	content := []waBinary.Node{enc}
+	if ident, ok := sent.GetOptionalChildByTag("device-identity"); ok {
+		content = append(content, ident)
+	}
+	return waBinary.Node{Tag: "message", Attrs: attrs, Content: content}
 }
 
 // readText fills in m's text from a decrypted message.

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"go.mau.fi/libsignal/ecc"
 	"go.mau.fi/whatsmeow"
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -309,5 +314,246 @@ func TestSignalSessionsSurviveARestart(t *testing.T) {
 	}
 	if st := second.SendStats(); st.DecryptFailures != 0 {
 		t.Errorf("decrypt failures after the restart: %+v", st)
+	}
+}
+
+// Messages to fresh devices from several senders, and again to the same
+// devices, all decrypt whether the devices have one-time prekeys to spare,
+// run out of them (one each: handed out once, then topped up as the device
+// reads), or have none (bundles with the signed prekey alone). The sender's
+// own phone, listed twice when it sends to its own number, reads every
+// message too.
+func TestRepeatedSendsToFreshDevicesAllDecrypt(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		preKeys int
+	}{
+		{"default pool", 0},
+		{"one prekey each", 1},
+		{"no one-time prekeys", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, fakewa.Config{Seed: 43, OneTimePreKeys: tc.preKeys, DeliveryDelay: -1})
+			if err := s.AddContact(contact, 2); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := range 3 {
+				c, _, jid := pairByQR(t, s, 1)
+				me := ownUser(t, jid)
+				for _, to := range []string{contact, me, contact, me} {
+					if _, err := c.SendMessage(ctx, userJID(to), text("again")); err != nil {
+						t.Fatalf("sender %d: SendMessage to %s: %v", i, to, err)
+					}
+				}
+				if got := len(s.Received(me)); got != 4 {
+					t.Errorf("sender %d: own phone decrypted %d messages, want 4 (2 to it, 2 copies)", i, got)
+				}
+			}
+			if got := len(s.Received(contact)); got != 12 {
+				t.Errorf("contact's devices decrypted %d messages, want 3 senders × 2 messages × 2 devices", got)
+			}
+			if st := s.SendStats(); st.DecryptFailures != 0 || st.Messages != 12 {
+				t.Errorf("stats = %+v, want 12 messages and no decrypt failures", st)
+			}
+		})
+	}
+}
+
+// pairByCode links a new companion to the phone with this number, by phone
+// code, and waits until it is logged in.
+func pairByCode(t *testing.T, s *fakewa.Server, phone string) (*client, string) {
+	t.Helper()
+	c := newClient(t, s, newContainer(t).NewDevice())
+	if err := c.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent[*events.QR](t, c)
+	code, err := c.PairPhone(context.Background(), phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+	if err != nil {
+		t.Fatalf("PairPhone: %v", err)
+	}
+	if err := s.EnterPhoneCode(phone, code); err != nil {
+		t.Fatalf("EnterPhoneCode: %v", err)
+	}
+	jid := waitEvent[*events.PairSuccess](t, c).ID.String()
+	waitEvent[*events.Connected](t, c)
+	return c, jid
+}
+
+// A device list holds every device of the account, each companion with its
+// key index, and the key index list the account signed; and a message reaches
+// all of them: the contact's two devices, the sender's phone, and the
+// sender's other companion, which decrypts its copy itself.
+func TestSendReachesTheContactsAndTheSendersOwnDevices(t *testing.T) {
+	const me = "15551230000"
+	s := newServer(t, fakewa.Config{Seed: 54, DeliveryDelay: -1})
+	if err := s.AddContact(contact, 2); err != nil {
+		t.Fatal(err)
+	}
+	a, aJID := pairByCode(t, s, me)
+	b, bJID := pairByCode(t, s, me)
+	waitUntil(t, "the second companion uploaded its prekeys", func() bool {
+		resp, err := sendIQ(t, b, "encrypt", "get", waBinary.Node{Tag: "count"})
+		count := resp.GetChildByTag("count")
+		return err == nil && count.AttrGetter().Int("value") > 0
+	})
+
+	ctx := context.Background()
+	devices, err := a.GetUserDevices(ctx, []types.JID{userJID(me), userJID(contact)})
+	if err != nil {
+		t.Fatalf("GetUserDevices: %v", err)
+	}
+	var got []string
+	for _, d := range devices {
+		got = append(got, d.String())
+	}
+	slices.Sort(got)
+	want := []string{contact + ":1@s.whatsapp.net", contact + "@s.whatsapp.net", aJID, bJID, me + "@s.whatsapp.net"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("GetUserDevices = %q, want %q", got, want)
+	}
+
+	resp, err := a.SendMessage(ctx, userJID(contact), text("to all my devices"))
+	if err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	if n := len(s.Received(contact)); n != 2 {
+		t.Errorf("contact's devices decrypted %d copies, want 2", n)
+	}
+	if own := s.Received(me); len(own) != 1 || !own[0].Copy {
+		t.Errorf("sender's phone got %+v, want one copy", own)
+	}
+	for {
+		m := waitEvent[*events.Message](t, b)
+		if m.Info.ID != resp.ID {
+			continue
+		}
+		if m.Message.GetConversation() != "to all my devices" || !m.Info.IsFromMe || m.Info.Chat.User != contact {
+			t.Errorf("second companion got %q from me %v in chat %s, want the text, from me, in the contact's chat",
+				m.Message.GetConversation(), m.Info.IsFromMe, m.Info.Chat)
+		}
+		break
+	}
+	if st := s.SendStats(); st.DecryptFailures != 0 || st.Undeliverable != 0 {
+		t.Errorf("stats = %+v, want every copy delivered", st)
+	}
+}
+
+// The key index list of a device list is signed by the account: the key a
+// companion got at pairing verifies it, and it lists every companion's key
+// index.
+func TestDeviceListKeyIndexesAreSignedByTheAccount(t *testing.T) {
+	const me = "15551230000"
+	s := newServer(t, fakewa.Config{Seed: 55})
+	a, _ := pairByCode(t, s, me)
+	pairByCode(t, s, me)
+	resp, err := sendIQ(t, a, "usync", "get", waBinary.Node{Tag: "usync", Attrs: waBinary.Attrs{
+		"sid": "1", "mode": "query", "last": "true", "index": "0", "context": "message",
+	}, Content: []waBinary.Node{
+		{Tag: "query", Content: []waBinary.Node{{Tag: "devices", Attrs: waBinary.Attrs{"version": "2"}}}},
+		{Tag: "list", Content: []waBinary.Node{{Tag: "user", Attrs: waBinary.Attrs{"jid": userJID(me)}}}},
+	}})
+	if err != nil {
+		t.Fatalf("usync: %v", err)
+	}
+	devices := resp.GetChildByTag("usync", "list", "user", "devices")
+	deviceList := devices.GetChildByTag("device-list")
+	var listed []string
+	for _, d := range deviceList.GetChildren() {
+		ag := d.AttrGetter()
+		listed = append(listed, ag.String("id")+"/"+ag.OptionalString("key-index"))
+	}
+	if want := []string{"0/", "1/1", "2/2"}; !slices.Equal(listed, want) {
+		t.Errorf("device-list id/key-index = %q, want %q", listed, want)
+	}
+	kil := devices.GetChildByTag("key-index-list")
+	raw, _ := kil.Content.([]byte)
+	var signed waAdv.ADVSignedKeyIndexList
+	if err := proto.Unmarshal(raw, &signed); err != nil {
+		t.Fatalf("key-index-list: %v", err)
+	}
+	if len(signed.GetAccountSignature()) != 64 {
+		t.Fatalf("key-index-list %x has no account signature", raw)
+	}
+	accountKey := [32]byte(a.Store.Account.GetAccountSignatureKey())
+	msg := append([]byte{6, 2}, signed.GetDetails()...)
+	if !ecc.VerifySignature(ecc.NewDjbECPublicKey(accountKey), msg, [64]byte(signed.GetAccountSignature())) {
+		t.Error("the key index list's signature does not verify with the account's key")
+	}
+	var details waAdv.ADVKeyIndexList
+	if err := proto.Unmarshal(signed.GetDetails(), &details); err != nil {
+		t.Fatalf("key index list details: %v", err)
+	}
+	if !slices.Equal(details.GetValidIndexes(), []uint32{1, 2}) || details.GetCurrentIndex() != 2 ||
+		strconv.FormatUint(details.GetTimestamp(), 10) != kil.AttrGetter().String("ts") {
+		t.Errorf("key index list = %v (ts attr %v), want indexes 1 and 2, current 2, its ts", &details, kil.Attrs["ts"])
+	}
+}
+
+// A message to a number without devices, or not on WhatsApp, is acked like
+// any other, as the real server does (whatsmeow returns no error: its
+// SendMessage errs only on an ack with an error code, and clients learn of
+// such numbers from usync, not from the send), but no device of the number
+// gets it and no delivery receipt comes; the sender's own phone gets its copy.
+func TestSendToANumberWithoutDevicesIsAckedButNeverDelivered(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 56})
+	const deviceless, unknown = "15550100300", "15550100404"
+	if err := s.AddContact(deviceless, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddContact(contact, 1); err != nil {
+		t.Fatal(err)
+	}
+	c, _, jid := pairByQR(t, s, 1)
+	ctx := context.Background()
+	var lost []string
+	for _, to := range []string{deviceless, unknown} {
+		resp, err := c.SendMessage(ctx, userJID(to), text("into the void"))
+		if err != nil {
+			t.Fatalf("SendMessage to %s: %v, want the server's ack", to, err)
+		}
+		lost = append(lost, resp.ID)
+		if got := s.Received(to); len(got) != 0 {
+			t.Errorf("%s got %+v, want nothing", to, got)
+		}
+	}
+	if own := s.Received(ownUser(t, jid)); len(own) != 2 || !own[0].Copy || !own[1].Copy {
+		t.Errorf("sender's phone got %+v, want a copy of each", own)
+	}
+	// A message to a contact, sent after them, is confirmed; by then no
+	// receipt came for the others.
+	resp, err := c.SendMessage(ctx, userJID(contact), text("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r := waitEvent[*events.Receipt](t, c)
+		if slices.ContainsFunc(r.MessageIDs, func(id string) bool { return slices.Contains(lost, id) }) {
+			t.Fatalf("a delivery receipt %+v for a message no device got", r)
+		}
+		if slices.Contains(r.MessageIDs, resp.ID) {
+			break
+		}
+	}
+	if st := s.SendStats(); st.Messages != 3 || st.DecryptFailures != 0 {
+		t.Errorf("stats = %+v, want 3 messages acked", st)
+	}
+}
+
+// The phone's Signal identity is the account's key, which the companion
+// learnt at pairing and trusts: a client that does not trust changed
+// identities on its own still sends to its phone.
+func TestThePhonesIdentityIsTheAccountKey(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 57})
+	c, _, jid := pairByQR(t, s, 1)
+	c.AutoTrustIdentity = false
+	me := ownUser(t, jid)
+	if _, err := c.SendMessage(context.Background(), userJID(me), text("to my phone")); err != nil {
+		t.Fatalf("SendMessage to own number: %v", err)
+	}
+	if got := s.Received(me); len(got) != 1 {
+		t.Errorf("own phone got %d messages, want 1", len(got))
 	}
 }

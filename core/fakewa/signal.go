@@ -30,6 +30,10 @@ import (
 // signedPreKeyID is the ID of every peer's signed prekey.
 const signedPreKeyID = 1
 
+// defaultOneTimePreKeys is how many one-time prekeys a simulated device keeps
+// on the server when Config.OneTimePreKeys is zero.
+const defaultOneTimePreKeys = 50
+
 var pb = wastore.SignalProtobufSerializer
 
 // errNoGroups is returned by the sender-key store: fakewa simulates one-to-one
@@ -43,20 +47,30 @@ type peer struct {
 	signed   *keys.PreKey
 	seed     string // derives the one-time prekeys
 
+	pool     uint32     // how many one-time prekeys it keeps on the server
 	mu       sync.Mutex // guards the following, and orders decryption
 	sessions map[string][]byte
 	trusted  map[string][32]byte
 	next     uint32          // the next one-time prekey ID to hand out
-	used     map[uint32]bool // one-time prekeys consumed by a session
+	top      uint32          // the highest one-time prekey ID uploaded: next..top are on the server
+	used     map[uint32]bool // one-time prekeys a session was built with
 }
 
 // newPeer derives the device's keys from its phone's key.
 func newPeer(p *phone, device uint16) *peer {
 	seed := fmt.Sprintf("fakewa peer %x %d", p.key.Priv[:], device)
 	id := keyPairFromSeed([]byte(seed + " identity"))
+	if device == 0 {
+		// The phone's Signal identity is the account's key, which signs
+		// its companions' identities and its key index list, and which a
+		// companion stores at pairing as its phone's identity.
+		id = p.key
+	}
 	spk := keyPairFromSeed([]byte(seed + " signed prekey"))
 	regID := binary.BigEndian.Uint32(keyPairFromSeed([]byte(seed + " registration")).Pub[:4])&0x3fff + 1
 	return &peer{
+		pool:     p.preKeys,
+		top:      p.preKeys,
 		jid:      types.JID{User: p.user, Device: device, Server: types.DefaultUserServer},
 		regID:    regID,
 		identity: id,
@@ -73,7 +87,7 @@ func newPeer(p *phone, device uint16) *peer {
 func (p *peer) state() peerState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := peerState{Sessions: make(map[string][]byte, len(p.sessions)), Next: p.next}
+	st := peerState{Sessions: make(map[string][]byte, len(p.sessions)), Next: p.next, Top: p.top}
 	for addr, raw := range p.sessions {
 		st.Sessions[addr] = raw
 	}
@@ -89,17 +103,20 @@ func (p *peer) oneTimeKey(id uint32) *keys.KeyPair {
 	return keyPairFromSeed(fmt.Appendf(nil, "%s prekey %d", p.seed, id))
 }
 
-// bundleNode hands out the peer's prekey bundle, with a fresh one-time prekey,
-// in the shape of the server's answer to <iq xmlns="encrypt" type="get"><key>.
+// bundleNode hands out the peer's prekey bundle in the shape of the server's
+// answer to <iq xmlns="encrypt" type="get"><key>. As on the real server, each
+// one-time prekey goes into one bundle only, and when the device has none left
+// on the server the bundle has the signed prekey alone.
 func (p *peer) bundleNode(jid types.JID) waBinary.Node {
 	p.mu.Lock()
 	id := p.next
-	p.next++
+	if id <= p.top {
+		p.next++
+	}
 	p.mu.Unlock()
-	otk := p.oneTimeKey(id)
 	var reg [4]byte
 	binary.BigEndian.PutUint32(reg[:], p.regID)
-	return waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: []waBinary.Node{
+	content := []waBinary.Node{
 		{Tag: "registration", Content: reg[:]},
 		{Tag: "type", Content: []byte{ecc.DjbType}},
 		{Tag: "identity", Content: p.identity.Pub[:]},
@@ -108,12 +125,20 @@ func (p *peer) bundleNode(jid types.JID) waBinary.Node {
 			{Tag: "value", Content: p.signed.Pub[:]},
 			{Tag: "signature", Content: p.signed.Signature[:]},
 		}},
-		{Tag: "key", Content: []waBinary.Node{
+	}
+	if id <= p.top {
+		otk := p.oneTimeKey(id)
+		content = append(content, waBinary.Node{Tag: "key", Content: []waBinary.Node{
 			{Tag: "id", Content: keyID(id)},
 			{Tag: "value", Content: otk.Pub[:]},
-		}},
-	}}
+		}})
+	}
+	return waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: content}
 }
+
+// handedOut reports whether the one-time prekey id went into a bundle. p.mu
+// must be held.
+func (p *peer) handedOut(id uint32) bool { return id > 0 && id < p.next }
 
 func keyID(id uint32) []byte {
 	var b [4]byte
@@ -152,6 +177,11 @@ func (p *peer) decrypt(from types.JID, enc waBinary.Node) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The device is online: it tops its one-time prekeys on the server up
+	// again, as a phone does when the server says it is running low.
+	if 2*(p.top-(p.next-1)) < p.pool {
+		p.top = p.next - 1 + p.pool
+	}
 	if len(plain) == 0 || int(plain[len(plain)-1]) > len(plain) {
 		return nil, errors.New("bad padding")
 	}
@@ -179,8 +209,14 @@ func (p *peer) IsTrustedIdentity(context.Context, *protocol.SignalAddress, *iden
 	return true, nil
 }
 
+// LoadPreKey loads any one-time prekey the server handed out, also one a
+// session was already built with: whatsmeow, sending to its own number, lists
+// the phone twice and builds two sessions from the one bundle (send.go,
+// encryptMessageForDevices), and keeps sending prekey messages of the second
+// until the phone answers. A real phone would ask for the message again with
+// a retry receipt, which fakewa does not simulate; keeping the key reads it.
 func (p *peer) LoadPreKey(_ context.Context, id uint32) (*record.PreKey, error) {
-	if id == 0 || id >= p.next || p.used[id] {
+	if !p.handedOut(id) {
 		return nil, fmt.Errorf("fakewa: no prekey %d", id)
 	}
 	kp := p.oneTimeKey(id)
@@ -192,7 +228,7 @@ func (p *peer) StorePreKey(context.Context, uint32, *record.PreKey) error {
 }
 
 func (p *peer) ContainsPreKey(_ context.Context, id uint32) (bool, error) {
-	return id > 0 && id < p.next && !p.used[id], nil
+	return p.handedOut(id), nil
 }
 
 func (p *peer) RemovePreKey(_ context.Context, id uint32) error {

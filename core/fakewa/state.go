@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -38,6 +39,7 @@ type phoneState struct {
 type peerState struct {
 	Sessions map[string][]byte `json:"sessions,omitempty"`
 	Next     uint32            `json:"next_prekey"`
+	Top      uint32            `json:"top_prekey,omitempty"` // absent (an older file): Next-1 plus the pool
 	Used     []uint32          `json:"used_prekeys,omitempty"`
 }
 
@@ -46,6 +48,20 @@ type deviceState struct {
 	LID      string `json:"lid"`
 	NoiseKey []byte `json:"noise_key"`
 	Prekeys  int    `json:"prekeys"`
+	// Keys are the Signal keys the device uploaded; absent (an older file,
+	// or none uploaded): the server has none, and answers a digest with 404.
+	Keys *keysState `json:"keys,omitempty"`
+}
+
+// keysState is uploadedKeys in the state file.
+type keysState struct {
+	Registration []byte            `json:"registration"`
+	Type         []byte            `json:"type"`
+	Identity     []byte            `json:"identity"`
+	SkeyID       []byte            `json:"skey_id"`
+	Skey         []byte            `json:"skey"`
+	SkeySig      []byte            `json:"skey_signature"`
+	Prekeys      map[uint32][]byte `json:"prekeys,omitempty"`
 }
 
 // loadState reads the state file, if there is one. It runs before the server
@@ -66,7 +82,7 @@ func (s *Server) loadState() error {
 		if len(p.Key) != 32 {
 			return fmt.Errorf("parse state %s: phone %q: key of %d bytes", s.statePath, p.User, len(p.Key))
 		}
-		ph := &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice}
+		ph := &phone{user: p.User, lid: p.LID, key: keys.NewKeyPairFromPrivateKey([32]byte(p.Key)), rawID: p.RawID, nextDevice: p.NextDevice, preKeys: s.preKeys}
 		if p.Peers == nil {
 			ph.setDevices(1)
 		} else {
@@ -74,6 +90,10 @@ func (s *Server) loadState() error {
 			for i, ps := range *p.Peers {
 				pr := ph.peers[i]
 				pr.next = max(ps.Next, 1)
+				pr.top = ps.Top
+				if ps.Top == 0 {
+					pr.top = pr.next - 1 + pr.pool
+				}
 				for addr, raw := range ps.Sessions {
 					pr.sessions[addr] = raw
 				}
@@ -96,7 +116,15 @@ func (s *Server) loadState() error {
 		if len(d.NoiseKey) != 32 {
 			return fmt.Errorf("parse state %s: device %q: noise key of %d bytes", s.statePath, d.JID, len(d.NoiseKey))
 		}
-		s.devices[jid.String()] = &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		dev := &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		if k := d.Keys; k != nil {
+			dev.keys = &uploadedKeys{registration: k.Registration, keyType: k.Type, identity: k.Identity,
+				skeyID: k.SkeyID, skey: k.Skey, skeySig: k.SkeySig, prekeys: k.Prekeys}
+			if dev.keys.prekeys == nil {
+				dev.keys.prekeys = make(map[uint32][]byte)
+			}
+		}
+		s.devices[jid.String()] = dev
 		s.statsLocked(jid.String())
 	}
 	return nil
@@ -121,7 +149,12 @@ func (s *Server) saveState() {
 		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice, Peers: &peers})
 	}
 	for _, d := range s.devices {
-		st.Devices = append(st.Devices, deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys})
+		ds := deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys}
+		if k := d.keys; k != nil {
+			ds.Keys = &keysState{Registration: k.registration, Type: k.keyType, Identity: k.identity,
+				SkeyID: k.skeyID, Skey: k.skey, SkeySig: k.skeySig, Prekeys: maps.Clone(k.prekeys)}
+		}
+		st.Devices = append(st.Devices, ds)
 	}
 	s.mu.Unlock()
 

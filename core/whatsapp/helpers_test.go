@@ -39,7 +39,9 @@ func (w testWriter) Write(p []byte) (int, error) {
 func newServer(t testing.TB, seed int64) *fakewa.Server {
 	t.Helper()
 	needsWhatsmeow(t)
-	s, err := fakewa.New(fakewa.Config{Seed: seed, Logger: testLogger(t)})
+	s, err := fakewa.New(fakewa.Config{Seed: seed, Logger: testLogger(t), OnUnknownIQ: func(iq string) {
+		t.Errorf("whatsmeow sent an IQ fakewa does not implement: %s", iq)
+	}})
 	if err != nil {
 		t.Fatalf("fakewa.New: %v", err)
 	}

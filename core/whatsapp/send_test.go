@@ -312,3 +312,34 @@ func TestManagerSendRacingADrop(t *testing.T) {
 	}
 	r.oneClient(acct.JID)
 }
+
+// Several messages in a row to the same fresh devices (the account's own
+// phone, a contact's two devices) all decrypt: the first ones open Signal
+// sessions with one-time prekeys, and the simulated devices keep what they
+// need to read the messages that follow, which whatsmeow keeps sending as
+// prekey messages until the other side answers.
+func TestSendTextRepeatedToFreshDevices(t *testing.T) {
+	srv := newServer(t, 305)
+	if err := srv.AddContact(contact, 2); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := newDialer(t, srv)
+	s, _, acct := pair(t, srv, d, "a1")
+	me := phoneOf(t, acct.JID)
+	for i := range 3 {
+		for _, to := range []string{me, contact} {
+			if _, err := s.SendText(context.Background(), to, "again"); err != nil {
+				t.Fatalf("send %d to %s: %v", i, to, err)
+			}
+		}
+	}
+	if got := len(srv.Received(me)); got != 6 {
+		t.Errorf("own phone decrypted %d messages, want 6 (3 sent to it, 3 copies)", got)
+	}
+	if got := len(srv.Received(contact)); got != 6 {
+		t.Errorf("contact's devices decrypted %d messages, want 6 (3 on each of 2)", got)
+	}
+	if st := srv.SendStats(); st.DecryptFailures != 0 {
+		t.Errorf("SendStats = %+v, want no decrypt failures", st)
+	}
+}
