@@ -131,6 +131,7 @@ type Server struct {
 	refs       map[string]qrRef     // QR refs → the registering socket that got them
 	linkCodes  map[string]*linkCode // pairing ref → companion waiting for a phone code
 	phones     map[string]*phone    // phone user → the simulated primary phone
+	lids       map[string]*phone    // LID user → the simulated primary phone
 	devices    map[string]*device   // device JID → paired companion device
 	stats      map[string]*stats    // device JID → counters; kept after the device is gone
 	failNext   map[string]Fault     // device JID → failure for its next login
@@ -197,6 +198,7 @@ func New(cfg Config) (*Server, error) {
 		refs:          make(map[string]qrRef),
 		linkCodes:     make(map[string]*linkCode),
 		phones:        make(map[string]*phone),
+		lids:          make(map[string]*phone),
 		devices:       make(map[string]*device),
 		stats:         make(map[string]*stats),
 		failNext:      make(map[string]Fault),
@@ -394,6 +396,7 @@ func (s *Server) phoneLocked(user string) *phone {
 	}
 	p.setDevices(1)
 	s.phones[user] = p
+	s.lids[p.lid] = p
 	return p
 }
 

@@ -166,18 +166,55 @@ func (p *phone) setDevices(n int) {
 	p.peers = p.peers[:n]
 }
 
-// peerLocked returns the simulated device with this JID, or nil. s.mu must be
-// held.
+// peerLocked returns the simulated device with this JID, by phone number or
+// by LID ("LID:2@lid" is the same device as "PN:2@s.whatsapp.net"), or nil.
+// s.mu must be held.
 func (s *Server) peerLocked(jid types.JID) *peer {
-	p := s.phones[jid.User]
-	if p == nil || jid.Server != types.DefaultUserServer || int(jid.Device) >= len(p.peers) {
+	p := s.accountLocked(jid)
+	if p == nil || int(jid.Device) >= len(p.peers) {
 		return nil
 	}
 	return p.peers[jid.Device]
 }
 
+// accountLocked returns the simulated phone of the account of jid, a phone
+// number or a LID, or nil. s.mu must be held.
+func (s *Server) accountLocked(jid types.JID) *phone {
+	switch jid.Server {
+	case types.DefaultUserServer:
+		return s.phones[jid.User]
+	case types.HiddenUserServer:
+		return s.lids[jid.User]
+	}
+	return nil
+}
+
+// pnLocked returns jid by phone number: the same device of the same account
+// when jid is a known LID, else jid. s.mu must be held.
+func (s *Server) pnLocked(jid types.JID) types.JID {
+	if jid.Server != types.HiddenUserServer {
+		return jid
+	}
+	if p := s.lids[jid.User]; p != nil {
+		return types.JID{User: p.user, Device: jid.Device, Server: types.DefaultUserServer}
+	}
+	return jid
+}
+
+// lidLocked returns jid by LID: the same device of the same account when
+// jid is a known phone number, else jid. s.mu must be held.
+func (s *Server) lidLocked(jid types.JID) types.JID {
+	if jid.Server != types.DefaultUserServer {
+		return jid
+	}
+	if p := s.phones[jid.User]; p != nil {
+		return types.JID{User: p.lid, Device: jid.Device, Server: types.HiddenUserServer}
+	}
+	return jid
+}
+
 // usync answers a usync query: the devices, the contact (is the number on
-// WhatsApp) and the LID of each user asked about.
+// WhatsApp) and the LID of each user asked about, by phone number or by LID.
 func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
 	query := q.GetChildByTag("query")
 	var users []waBinary.Node
@@ -202,7 +239,7 @@ func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
 			continue
 		}
 		seen[jid] = true
-		p := s.phones[jid.User]
+		p := s.accountLocked(jid)
 		var content []waBinary.Node
 		for _, want := range query.GetChildren() {
 			switch want.Tag {
@@ -240,7 +277,8 @@ func (s *Server) usync(id string, q waBinary.Node) waBinary.Node {
 }
 
 // prekeyBundles answers <iq xmlns="encrypt" type="get"><key>: a bundle for each
-// simulated device asked for, an error for any other.
+// simulated device or companion asked for, by phone number or by LID, an
+// error for any other.
 func (s *Server) prekeyBundles(id string, key waBinary.Node) waBinary.Node {
 	var users []waBinary.Node
 	for _, u := range key.GetChildren() {
@@ -248,7 +286,7 @@ func (s *Server) prekeyBundles(id string, key waBinary.Node) waBinary.Node {
 		s.mu.Lock()
 		pr := s.peerLocked(jid)
 		var companion waBinary.Node
-		if dev := s.devices[jid.String()]; pr == nil && dev != nil && dev.keys != nil {
+		if dev := s.devices[s.pnLocked(jid).String()]; pr == nil && dev != nil && dev.keys != nil {
 			companion = dev.keys.bundleNode(jid)
 			dev.prekeys = len(dev.keys.prekeys)
 		}
@@ -298,6 +336,7 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 		enc  waBinary.Node
 	}
 	type forward struct {
+		from  types.JID // the sender, in the addressing of dest
 		dest  types.JID
 		socks []*sock
 		enc   waBinary.Node
@@ -311,20 +350,26 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 			targets = append(targets, target{pr, dest.GetChildByTag("enc")})
 			continue
 		}
-		if s.devices[jid.String()] != nil && jid.String() != sender {
+		if pn := s.pnLocked(jid).String(); s.devices[pn] != nil && pn != sender {
 			// A companion of a paired account, such as another companion
-			// of the sender's phone: its logged-in sockets get the copy.
+			// of the sender's phone: its logged-in sockets get the copy,
+			// from the sender's LID when it was addressed by LID.
+			from, _ := types.ParseJID(sender)
+			if dev := s.devices[sender]; dev != nil && jid.Server == types.HiddenUserServer {
+				from = dev.lid
+			}
 			var socks []*sock
 			for o := range s.socks {
-				if o.loggedIn && o.jid == jid.String() {
+				if o.loggedIn && o.jid == pn {
 					socks = append(socks, o)
 				}
 			}
-			forwards = append(forwards, forward{jid, socks, dest.GetChildByTag("enc")})
+			forwards = append(forwards, forward{from, jid, socks, dest.GetChildByTag("enc")})
 			continue
 		}
 		s.sendStats.Undeliverable++
 	}
+	toPN, toLID := s.pnLocked(to), s.lidLocked(to)
 	s.mu.Unlock()
 
 	senderJID, _ := types.ParseJID(sender)
@@ -379,7 +424,7 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 
 	_ = c.sendNode(ackNode(id, to, now, 0))
 	for _, f := range forwards {
-		msg := incomingNode(node, senderJID, to, f.dest, now, f.enc)
+		msg := incomingNode(node, f.from, senderJID, to, toPN, toLID, f.dest, now, f.enc)
 		for _, o := range f.socks {
 			_ = o.sendNode(msg)
 		}
@@ -388,7 +433,7 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 	// to one's own number, that is the sender's own phone.
 	delivered := false
 	for _, m := range got {
-		if dev, _ := types.ParseJID(m.Device); dev.User == to.User {
+		if dev, _ := types.ParseJID(m.Device); dev.User == toPN.User {
 			delivered = true
 		}
 	}
@@ -398,13 +443,22 @@ func (s *Server) handleMessage(c *sock, node *waBinary.Node) {
 }
 
 // incomingNode is the <message> a companion gets of a message another device
-// sent: the sender, the chat (recipient, when the sender is another device of
-// the companion dest's own account), and the <enc> meant for it, with the
-// sender's device identity when the sender included it.
-func incomingNode(sent *waBinary.Node, sender, to, dest types.JID, at time.Time, enc waBinary.Node) waBinary.Node {
-	attrs := waBinary.Attrs{"from": sender, "id": sent.Attrs["id"], "t": strconv.FormatInt(at.Unix(), 10), "type": "text"}
-	if dest.User == sender.User {
+// sent: the sender (from, as dest was addressed; senderPN by phone number),
+// the chat (recipient, when the sender is another device of the companion
+// dest's own account, with the chat's other address as the real server adds
+// it), and the <enc> meant for it, with the sender's device identity when the
+// sender included it.
+func incomingNode(sent *waBinary.Node, from, senderPN, to, toPN, toLID, dest types.JID, at time.Time, enc waBinary.Node) waBinary.Node {
+	attrs := waBinary.Attrs{"from": from, "id": sent.Attrs["id"], "t": strconv.FormatInt(at.Unix(), 10), "type": "text"}
+	if dest.User == from.User {
 		attrs["recipient"] = to.ToNonAD()
+		if to.Server == types.HiddenUserServer && toPN.Server == types.DefaultUserServer {
+			attrs["peer_recipient_pn"] = toPN.ToNonAD()
+		} else if to.Server == types.DefaultUserServer && toLID.Server == types.HiddenUserServer {
+			attrs["peer_recipient_lid"] = toLID.ToNonAD()
+		}
+	} else if from.Server == types.HiddenUserServer {
+		attrs["sender_pn"] = senderPN.ToNonAD()
 	}
 	if typ, ok := sent.Attrs["type"]; ok {
 		attrs["type"] = typ

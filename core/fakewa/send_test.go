@@ -557,3 +557,74 @@ func TestThePhonesIdentityIsTheAccountKey(t *testing.T) {
 		t.Errorf("own phone got %d messages, want 1", len(got))
 	}
 }
+
+// A message reaches every device whether the client addresses it by phone
+// number (before the account's LID migration) or by LID (after it, which is
+// how whatsmeow sends once LIDMigrationTimestamp is set): the contact's two
+// devices and the sender's phone decrypt it, and the sender's other companion
+// gets its copy in the chat as addressed.
+func TestSendByPhoneNumberOrLIDReachesEveryDevice(t *testing.T) {
+	for i, tc := range []struct {
+		name     string
+		migrated bool
+	}{
+		{"phone numbers", false},
+		{"LIDs", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const me = "15551230000"
+			s := newServer(t, fakewa.Config{Seed: 60 + int64(i), DeliveryDelay: -1})
+			if err := s.AddContact(contact, 2); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := pairByCode(t, s, me)
+			b, _ := pairByCode(t, s, me)
+			waitUntil(t, "the second companion uploaded its prekeys", func() bool {
+				resp, err := sendIQ(t, b, "encrypt", "get", waBinary.Node{Tag: "count"})
+				count := resp.GetChildByTag("count")
+				return err == nil && count.AttrGetter().Int("value") > 0
+			})
+			ctx := context.Background()
+			info, err := a.GetUserInfo(ctx, []types.JID{userJID(contact)})
+			if err != nil {
+				t.Fatalf("GetUserInfo: %v", err)
+			}
+			contactLID := info[userJID(contact)].LID
+			if contactLID.Server != types.HiddenUserServer {
+				t.Fatalf("contact's LID = %v, want a LID", contactLID)
+			}
+			wantChat := userJID(contact)
+			if tc.migrated {
+				a.Store.LIDMigrationTimestamp = time.Now().Unix()
+				wantChat = contactLID
+			}
+
+			for n, body := range []string{"first", "second"} {
+				resp, err := a.SendMessage(ctx, userJID(contact), text(body))
+				if err != nil {
+					t.Fatalf("SendMessage(%q): %v", body, err)
+				}
+				if got := s.Received(contact); len(got) != 2*(n+1) {
+					t.Errorf("after %q the contact's devices decrypted %d messages, want %d: %+v", body, len(got), 2*(n+1), got)
+				}
+				if own := s.Received(me); len(own) != n+1 || !own[n].Copy || own[n].Text != body {
+					t.Errorf("after %q the sender's phone got %+v, want a copy of each", body, own)
+				}
+				for {
+					m := waitEvent[*events.Message](t, b)
+					if m.Info.ID != resp.ID {
+						continue
+					}
+					if m.Message.GetConversation() != body || !m.Info.IsFromMe || m.Info.Chat != wantChat {
+						t.Errorf("second companion got %q from me %v in chat %s, want %q, from me, in chat %s",
+							m.Message.GetConversation(), m.Info.IsFromMe, m.Info.Chat, body, wantChat)
+					}
+					break
+				}
+			}
+			if st := s.SendStats(); st.DecryptFailures != 0 || st.Undeliverable != 0 || st.Decrypted != 6 {
+				t.Errorf("stats = %+v, want 6 decrypted and every copy delivered", st)
+			}
+		})
+	}
+}

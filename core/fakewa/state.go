@@ -103,6 +103,7 @@ func (s *Server) loadState() error {
 			}
 		}
 		s.phones[p.User] = ph
+		s.lids[p.LID] = ph
 	}
 	for _, d := range st.Devices {
 		jid, err := types.ParseJID(d.JID)
