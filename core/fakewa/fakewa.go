@@ -95,6 +95,14 @@ type Config struct {
 	// server does not implement (it answers error 501): tests make it fail
 	// the test, so that they do not pass on answers fakewa only pretends.
 	OnUnknownIQ func(iq string)
+	// LIDMigration makes every simulated phone an account past its LID
+	// migration, as real accounts now are: once a new companion has uploaded
+	// its keys, the phone sends it the initial history sync, whose global
+	// settings carry the chat database's LID migration time and whose
+	// mappings hold the account's phone number and LID. whatsmeow then
+	// addresses one-to-one messages by LID. False leaves companions on the
+	// phone-number path they take before the migration.
+	LIDMigration bool
 }
 
 // Server is a running fake WhatsApp server on 127.0.0.1.
@@ -106,6 +114,7 @@ type Server struct {
 	deliveryDelay time.Duration
 	preKeys       uint32 // Config.OneTimePreKeys
 	onUnknownIQ   func(iq string)
+	lidMigration  bool // Config.LIDMigration
 	ln            net.Listener
 	httpSrv       *http.Server
 	httpClient    *http.Client
@@ -169,6 +178,8 @@ type device struct {
 	noiseKey [32]byte      // the static key the companion must log in with
 	prekeys  int           // prekeys uploaded
 	keys     *uploadedKeys // nil: none uploaded since the server started
+
+	historySynced bool // its phone sent it the history sync (Config.LIDMigration)
 }
 
 // stats are the per-device observations.
@@ -191,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 		pairTimeout:   cfg.PairTimeout,
 		deliveryDelay: cfg.DeliveryDelay,
 		onUnknownIQ:   cfg.OnUnknownIQ,
+		lidMigration:  cfg.LIDMigration,
 		statePath:     cfg.StatePath,
 		now:           cfg.Now,
 		rng:           rand.New(rand.NewPCG(uint64(cfg.Seed), 0x66616b657761)),

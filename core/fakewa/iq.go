@@ -161,6 +161,7 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 		s.prekeys(c, node)
 		s.saveState()
 		_ = c.sendNode(resultNode(id))
+		s.sendHistorySync(c)
 	case xmlns == "encrypt" && typ == "get" && child.Tag == "digest":
 		_ = c.sendNode(s.digest(c, id))
 	case xmlns == "passive" && typ == "set" && (child.Tag == "active" || child.Tag == "passive"):

@@ -560,20 +560,23 @@ func TestThePhonesIdentityIsTheAccountKey(t *testing.T) {
 
 // A message reaches every device whether the client addresses it by phone
 // number (before the account's LID migration) or by LID (after it, which is
-// how whatsmeow sends once LIDMigrationTimestamp is set): the contact's two
-// devices and the sender's phone decrypt it, and the sender's other companion
-// gets its copy in the chat as addressed.
+// how whatsmeow sends once LIDMigrationTimestamp is set, by the phone's
+// history sync or by hand): the contact's two devices and the sender's phone
+// decrypt it, and the sender's other companion gets its copy in the chat as
+// addressed.
 func TestSendByPhoneNumberOrLIDReachesEveryDevice(t *testing.T) {
 	for i, tc := range []struct {
-		name     string
-		migrated bool
+		name         string
+		migrated     bool // the client sets LIDMigrationTimestamp itself
+		lidMigration bool // the phone's history sync sets it
 	}{
-		{"phone numbers", false},
-		{"LIDs", true},
+		{"phone numbers", false, false},
+		{"LIDs", true, false},
+		{"LIDs after the phone's history sync", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const me = "15551230000"
-			s := newServer(t, fakewa.Config{Seed: 60 + int64(i), DeliveryDelay: -1})
+			s := newServer(t, fakewa.Config{Seed: 60 + int64(i), DeliveryDelay: -1, LIDMigration: tc.lidMigration})
 			if err := s.AddContact(contact, 2); err != nil {
 				t.Fatal(err)
 			}
@@ -596,6 +599,12 @@ func TestSendByPhoneNumberOrLIDReachesEveryDevice(t *testing.T) {
 			wantChat := userJID(contact)
 			if tc.migrated {
 				a.Store.LIDMigrationTimestamp = time.Now().Unix()
+				wantChat = contactLID
+			}
+			if tc.lidMigration {
+				waitUntil(t, "the phone's history sync set the LID migration time", func() bool {
+					return a.Store.LIDMigrationTimestamp > 0
+				})
 				wantChat = contactLID
 			}
 

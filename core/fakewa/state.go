@@ -51,6 +51,8 @@ type deviceState struct {
 	// Keys are the Signal keys the device uploaded; absent (an older file,
 	// or none uploaded): the server has none, and answers a digest with 404.
 	Keys *keysState `json:"keys,omitempty"`
+	// HistorySynced: its phone sent it the history sync.
+	HistorySynced bool `json:"history_synced,omitempty"`
 }
 
 // keysState is uploadedKeys in the state file.
@@ -117,7 +119,7 @@ func (s *Server) loadState() error {
 		if len(d.NoiseKey) != 32 {
 			return fmt.Errorf("parse state %s: device %q: noise key of %d bytes", s.statePath, d.JID, len(d.NoiseKey))
 		}
-		dev := &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys}
+		dev := &device{jid: jid, lid: lid, noiseKey: [32]byte(d.NoiseKey), prekeys: d.Prekeys, historySynced: d.HistorySynced}
 		if k := d.Keys; k != nil {
 			dev.keys = &uploadedKeys{registration: k.Registration, keyType: k.Type, identity: k.Identity,
 				skeyID: k.SkeyID, skey: k.Skey, skeySig: k.SkeySig, prekeys: k.Prekeys}
@@ -150,7 +152,7 @@ func (s *Server) saveState() {
 		st.Phones = append(st.Phones, phoneState{User: p.user, LID: p.lid, Key: p.key.Priv[:], RawID: p.rawID, NextDevice: p.nextDevice, Peers: &peers})
 	}
 	for _, d := range s.devices {
-		ds := deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys}
+		ds := deviceState{JID: d.jid.String(), LID: d.lid.String(), NoiseKey: d.noiseKey[:], Prekeys: d.prekeys, HistorySynced: d.historySynced}
 		if k := d.keys; k != nil {
 			ds.Keys = &keysState{Registration: k.registration, Type: k.keyType, Identity: k.identity,
 				SkeyID: k.skeyID, Skey: k.skey, SkeySig: k.skeySig, Prekeys: maps.Clone(k.prekeys)}

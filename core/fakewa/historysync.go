@@ -1,0 +1,168 @@
+package fakewa
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"go.mau.fi/libsignal/ecc"
+	"go.mau.fi/libsignal/keys/identity"
+	"go.mau.fi/libsignal/keys/prekey"
+	"go.mau.fi/libsignal/protocol"
+	"go.mau.fi/libsignal/session"
+	"go.mau.fi/libsignal/util/optional"
+	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waHistorySync"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+)
+
+// The history sync. A phone past its LID migration (Config.LIDMigration)
+// sends a new companion, once the companion has uploaded its keys, the
+// initial history sync as a peer protocol message from device 0, encrypted
+// with the companion's prekey bundle. The history sync rides inline
+// (InitialHistBootstrapInlinePayload, zlib-compressed, so no media upload)
+// and holds what whatsmeow reads of the migration (message.go,
+// DownloadHistorySync): GlobalSettings.ChatDbLidMigrationTimestamp, which
+// sets the companion's Store.LIDMigrationTimestamp, and the account's phone
+// number to LID mapping. fakewa sends no chats.
+
+// sendHistorySync sends c's companion the phone's initial history sync, once
+// per companion.
+func (s *Server) sendHistorySync(c *sock) {
+	s.mu.Lock()
+	dev := s.devices[c.jid]
+	if !s.lidMigration || !c.loggedIn || dev == nil || dev.keys == nil || dev.historySynced {
+		s.mu.Unlock()
+		return
+	}
+	p := s.phones[dev.jid.User]
+	if p == nil || len(p.peers) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	dev.historySynced = true
+	bundle := dev.keys.bundleNode(dev.jid)
+	dev.prekeys = len(dev.keys.prekeys)
+	phone, to := p.peers[0], dev.jid
+	pn := types.JID{User: p.user, Server: types.DefaultUserServer}
+	lid := types.JID{User: p.lid, Server: types.HiddenUserServer}
+	now := s.now()
+	s.mu.Unlock()
+	s.saveState()
+
+	plain, err := historySyncMessage(pn, lid, now.Unix())
+	if err == nil {
+		var enc waBinary.Node
+		if enc, err = phone.encrypt(to, bundle, plain); err == nil {
+			err = c.sendNode(waBinary.Node{Tag: "message", Attrs: waBinary.Attrs{
+				"from":     pn,
+				"id":       newMessageID(),
+				"t":        strconv.FormatInt(now.Unix(), 10),
+				"type":     "text",
+				"category": "peer",
+			}, Content: []waBinary.Node{enc}})
+		}
+	}
+	if err != nil {
+		c.log.Warn("fakewa: the phone could not send its history sync", "device", c.jid, "err", err)
+	}
+}
+
+// historySyncMessage is the plaintext of the phone's protocol message that
+// carries the initial history sync.
+func historySyncMessage(pn, lid types.JID, migratedAt int64) ([]byte, error) {
+	hs, err := proto.Marshal(&waHistorySync.HistorySync{
+		SyncType:       waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
+		GlobalSettings: &waHistorySync.GlobalSettings{ChatDbLidMigrationTimestamp: proto.Int64(migratedAt)},
+		PhoneNumberToLidMappings: []*waHistorySync.PhoneNumberToLIDMapping{
+			{PnJID: proto.String(pn.String()), LidJID: proto.String(lid.String())},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	if _, err := zw.Write(hs); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return proto.Marshal(&waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type: waE2E.ProtocolMessage_HISTORY_SYNC_NOTIFICATION.Enum(),
+		HistorySyncNotification: &waE2E.HistorySyncNotification{
+			SyncType:                          waE2E.HistorySyncType_INITIAL_BOOTSTRAP.Enum(),
+			ChunkOrder:                        proto.Uint32(1),
+			Progress:                          proto.Uint32(100),
+			InitialHistBootstrapInlinePayload: z.Bytes(),
+		},
+	}})
+}
+
+// newMessageID returns a message ID in the shape of a phone's.
+func newMessageID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "3A" + hex.EncodeToString(b)
+}
+
+// encrypt seals plain for the companion to, as a phone sends its companions
+// protocol messages: a prekey message built from the companion's bundle (a
+// bundle node as prekeyBundles hands it out), padded as whatsmeow pads.
+func (p *peer) encrypt(to types.JID, bundleNode waBinary.Node, plain []byte) (waBinary.Node, error) {
+	bundle, err := readBundle(uint32(to.Device), bundleNode)
+	if err != nil {
+		return waBinary.Node{}, fmt.Errorf("bundle of %s: %w", to, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ctx := context.Background()
+	addr := to.SignalAddress()
+	builder := session.NewBuilderFromSignal(p, addr, pb)
+	if err := builder.ProcessBundle(ctx, bundle); err != nil {
+		return waBinary.Node{}, fmt.Errorf("session with %s: %w", to, err)
+	}
+	pad := byte(len(plain)%15 + 1)
+	msg, err := session.NewCipher(builder, addr).Encrypt(ctx, append(plain, bytes.Repeat([]byte{pad}, int(pad))...))
+	if err != nil {
+		return waBinary.Node{}, fmt.Errorf("encrypt for %s: %w", to, err)
+	}
+	typ := "msg"
+	if msg.Type() == protocol.PREKEY_TYPE {
+		typ = "pkmsg"
+	}
+	return waBinary.Node{Tag: "enc", Attrs: waBinary.Attrs{"v": "2", "type": typ}, Content: msg.Serialize()}, nil
+}
+
+// readBundle reads a <user> node of a prekey bundle answer.
+func readBundle(deviceID uint32, node waBinary.Node) (*prekey.Bundle, error) {
+	bytesOf := func(n waBinary.Node) []byte { b, _ := n.Content.([]byte); return b }
+	id := func(b []byte) uint32 { return binary.BigEndian.Uint32(append(make([]byte, 4-min(len(b), 4)), b...)) }
+	reg, ident := bytesOf(node.GetChildByTag("registration")), bytesOf(node.GetChildByTag("identity"))
+	skey := node.GetChildByTag("skey")
+	spk, sig := bytesOf(skey.GetChildByTag("value")), bytesOf(skey.GetChildByTag("signature"))
+	if len(reg) != 4 || len(ident) != 32 || len(spk) != 32 || len(sig) != 64 {
+		return nil, errors.New("malformed bundle")
+	}
+	var otkID *optional.Uint32
+	var otk ecc.ECPublicKeyable
+	if key, ok := node.GetOptionalChildByTag("key"); ok {
+		pub := bytesOf(key.GetChildByTag("value"))
+		if len(pub) != 32 {
+			return nil, errors.New("malformed one-time prekey")
+		}
+		otkID = optional.NewOptionalUint32(id(bytesOf(key.GetChildByTag("id"))))
+		otk = ecc.NewDjbECPublicKey([32]byte(pub))
+	}
+	return prekey.NewBundle(binary.BigEndian.Uint32(reg), deviceID, otkID, id(bytesOf(skey.GetChildByTag("id"))),
+		otk, ecc.NewDjbECPublicKey([32]byte(spk)), [64]byte(sig), identity.NewKey(ecc.NewDjbECPublicKey([32]byte(ident)))), nil
+}
