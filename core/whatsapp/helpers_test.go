@@ -38,10 +38,19 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func newServer(t testing.TB, seed int64) *fakewa.Server {
 	t.Helper()
+	return newServerConfig(t, fakewa.Config{Seed: seed})
+}
+
+// newServerConfig starts a fake server with cfg, logging to the test and
+// failing it on an IQ the server does not know.
+func newServerConfig(t testing.TB, cfg fakewa.Config) *fakewa.Server {
+	t.Helper()
 	needsWhatsmeow(t)
-	s, err := fakewa.New(fakewa.Config{Seed: seed, Logger: testLogger(t), OnUnknownIQ: func(iq string) {
+	cfg.Logger = testLogger(t)
+	cfg.OnUnknownIQ = func(iq string) {
 		t.Errorf("whatsmeow sent an IQ fakewa does not implement: %s", iq)
-	}})
+	}
+	s, err := fakewa.New(cfg)
 	if err != nil {
 		t.Fatalf("fakewa.New: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"warden/core"
 	"warden/core/fakewa"
+	"warden/core/whatsapp"
 )
 
 const contact = "15550100200"
@@ -341,5 +342,79 @@ func TestSendTextRepeatedToFreshDevices(t *testing.T) {
 	}
 	if st := srv.SendStats(); st.DecryptFailures != 0 {
 		t.Errorf("SendStats = %+v, want no decrypt failures", st)
+	}
+}
+
+// pairByCode pairs a new account to the phone with this number by phone code
+// and returns its session, connected (its keys uploaded), and the account.
+func pairByCode(t *testing.T, srv *fakewa.Server, d *whatsapp.Dialer, id core.AccountID, phone string) (core.Session, *recorder, core.Account) {
+	t.Helper()
+	acct := core.Account{ID: id, Name: string(id)}
+	s, rec := connect(t, d, acct)
+	code, err := s.PairPhone(context.Background(), phone)
+	if err != nil {
+		t.Fatalf("PairPhone: %v", err)
+	}
+	if err := srv.EnterPhoneCode(phone, code); err != nil {
+		t.Fatalf("EnterPhoneCode: %v", err)
+	}
+	acct.JID = rec.next(core.SessionPairSuccess).JID
+	rec.next(core.SessionConnected)
+	return s, rec, acct
+}
+
+// A message reaches the contact's two devices, the account's phone and its
+// other linked device whether the account's phone is past its LID migration
+// (whatsmeow then addresses the message by LID) or not (by phone number).
+func TestSendTextByPhoneNumberOrLID(t *testing.T) {
+	for i, tc := range []struct {
+		name     string
+		migrated bool
+	}{
+		{"phone numbers", false},
+		{"LIDs", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const me = "15551230000"
+			srv := newServerConfig(t, fakewa.Config{Seed: 330 + int64(i), LIDMigration: tc.migrated})
+			if err := srv.AddContact(contact, 2); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := newDialer(t, srv)
+			ctx := context.Background()
+			s, rec, acct := pairByCode(t, srv, d, "a1", me)
+			_, _, other := pairByCode(t, srv, d, "a2", me)
+			if tc.migrated {
+				for _, a := range []core.Account{acct, other} {
+					waitUntil(t, "the phone's history sync set the LID migration time of "+string(a.ID), func() bool {
+						ts, err := whatsapp.LIDMigrationTime(ctx, d, a)
+						return err == nil && ts > 0
+					})
+				}
+			}
+
+			sent, err := s.SendText(ctx, contact, "hello")
+			if err != nil {
+				t.Fatalf("SendText: %v", err)
+			}
+			got := srv.Received(contact)
+			if len(got) != 2 {
+				t.Errorf("contact's devices decrypted %d messages, want 2: %+v", len(got), got)
+			}
+			for _, m := range got {
+				if byLID := strings.HasSuffix(m.To, "@"+types.HiddenUserServer); byLID != tc.migrated || m.ID != sent.ID {
+					t.Errorf("contact got %+v: addressed to %s, want by LID %v", m, m.To, tc.migrated)
+				}
+			}
+			if own := srv.Received(me); len(own) != 1 || !own[0].Copy || own[0].ID != sent.ID {
+				t.Errorf("own phone got %+v, want a copy", own)
+			}
+			if st := srv.SendStats(); st.DecryptFailures != 0 || st.Undeliverable != 0 || st.Decrypted != 3 {
+				t.Errorf("stats = %+v, want 3 decrypted and the other device's copy routed", st)
+			}
+			if ev := rec.next(core.SessionDelivered); ev.MessageID != sent.ID {
+				t.Errorf("delivered %s, want %s", ev.MessageID, sent.ID)
+			}
+		})
 	}
 }
