@@ -11,8 +11,9 @@
 // (401, 402, 405, 500), dropped and stalled sockets, refused upgrades.
 //
 // It also takes one-to-one text messages the way the real server does (see
-// send.go): usync device lists, prekey bundles of simulated devices with real
-// Signal keys, which decrypt each copy with libsignal; the server ack; the
+// send.go): usync device lists with each user's LID, prekey bundles of
+// simulated devices with real Signal keys, which decrypt each copy with
+// libsignal, addressed by phone number or by LID; the server ack; the
 // recipient phone's delivery receipt; and the wrong answers (an unknown
 // number, a number without devices, 429, no ack). Received tells what arrived
 // on which device.

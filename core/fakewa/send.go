@@ -21,6 +21,12 @@ import (
 // (see peer), acks the message, and after Config.DeliveryDelay the
 // recipient's phone sends the delivery receipt.
 //
+// A client addresses a device by phone number (PN:dev@s.whatsapp.net) or,
+// past its account's LID migration, by LID (LID:dev@lid): the server takes
+// both for the same device. A simulated device keys its Signal sessions by
+// the sender's phone-number address whichever address the client used, as
+// the ciphertext does not depend on it.
+//
 // Device lists hold every device of an account (see deviceListLocked): its
 // phone (device 0), its simulated devices, and its paired companions, so that
 // a companion's other companions get a copy of what it sends. A simulated
@@ -69,7 +75,7 @@ func (f SendFault) String() string {
 type Message struct {
 	ID     string    // the message ID the companion chose
 	From   string    // the sending device's JID
-	To     string    // the chat: the recipient's JID (for a copy on the sender's own phone, still the recipient)
+	To     string    // the chat as addressed: the recipient's JID or LID (for a copy on the sender's own phone, still the recipient)
 	Device string    // the device that decrypted it
 	Text   string    // the text of the message
 	Copy   bool      // the sender's own phone got it as a copy (DeviceSentMessage)

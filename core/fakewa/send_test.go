@@ -280,40 +280,60 @@ func TestNoDeliveryReceiptsWhenDelayIsNegative(t *testing.T) {
 }
 
 func TestSignalSessionsSurviveARestart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fakewa.json")
-	first := newServer(t, fakewa.Config{Seed: 46, StatePath: path})
-	if err := first.AddContact(contact, 1); err != nil {
-		t.Fatal(err)
-	}
-	c, container, jid := pairByQR(t, first, 1)
-	ctx := context.Background()
-	if _, err := c.SendMessage(ctx, userJID(contact), text("before")); err != nil {
-		t.Fatal(err)
-	}
-	c.Disconnect()
-	first.Close()
+	for i, tc := range []struct {
+		name         string
+		lidMigration bool
+	}{
+		{"by phone number", false},
+		{"by LID", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "fakewa.json")
+			cfg := fakewa.Config{Seed: 46 + 100*int64(i), StatePath: path, LIDMigration: tc.lidMigration}
+			first := newServer(t, cfg)
+			if err := first.AddContact(contact, 1); err != nil {
+				t.Fatal(err)
+			}
+			c, container, jid := pairByQR(t, first, 1)
+			if tc.lidMigration {
+				waitUntil(t, "the phone's history sync set the LID migration time", func() bool {
+					return c.Store.LIDMigrationTimestamp > 0
+				})
+			}
+			ctx := context.Background()
+			if _, err := c.SendMessage(ctx, userJID(contact), text("before")); err != nil {
+				t.Fatal(err)
+			}
+			c.Disconnect()
+			first.Close()
 
-	second := newServer(t, fakewa.Config{Seed: 46, StatePath: path})
-	dev, err := container.GetFirstDevice(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2 := newClient(t, second, dev)
-	if err := c2.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	waitEvent[*events.Connected](t, c2)
-	// The client keeps its Signal sessions and sends a plain msg: the
-	// restarted server must still decrypt it.
-	if _, err := c2.SendMessage(ctx, userJID(contact), text("after")); err != nil {
-		t.Fatal(err)
-	}
-	got := second.Received(contact)
-	if len(got) != 1 || got[0].Text != "after" || got[0].From != jid {
-		t.Errorf("after the restart the contact got %+v, want \"after\" from %s", got, jid)
-	}
-	if st := second.SendStats(); st.DecryptFailures != 0 {
-		t.Errorf("decrypt failures after the restart: %+v", st)
+			second := newServer(t, cfg)
+			dev, err := container.GetFirstDevice(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2 := newClient(t, second, dev)
+			if err := c2.Connect(); err != nil {
+				t.Fatal(err)
+			}
+			waitEvent[*events.Connected](t, c2)
+			// The client keeps its Signal sessions and sends a plain msg
+			// (by LID when it had migrated): the restarted server must
+			// still know the addresses and decrypt it.
+			if _, err := c2.SendMessage(ctx, userJID(contact), text("after")); err != nil {
+				t.Fatal(err)
+			}
+			got := second.Received(contact)
+			if len(got) != 1 || got[0].Text != "after" || got[0].From != jid {
+				t.Errorf("after the restart the contact got %+v, want \"after\" from %s", got, jid)
+			}
+			if byLID := len(got) == 1 && strings.HasSuffix(got[0].To, "@"+types.HiddenUserServer); byLID != tc.lidMigration {
+				t.Errorf("after the restart the message went to %+v, want by LID %v", got, tc.lidMigration)
+			}
+			if st := second.SendStats(); st.DecryptFailures != 0 {
+				t.Errorf("decrypt failures after the restart: %+v", st)
+			}
+		})
 	}
 }
 
