@@ -657,3 +657,46 @@ func TestSendByPhoneNumberOrLIDReachesEveryDevice(t *testing.T) {
 		})
 	}
 }
+
+// The protocol under whatsmeow's LID addressing: usync tells a user's LID, a
+// prekey bundle request for a device by LID gets the same device's bundle as
+// by phone number, and a LID the server does not know gets 404.
+func TestPreKeyBundlesByLID(t *testing.T) {
+	s := newServer(t, fakewa.Config{Seed: 70})
+	if err := s.AddContact(contact, 2); err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := pairByQR(t, s, 1)
+	info, err := c.GetUserInfo(context.Background(), []types.JID{userJID(contact)})
+	if err != nil {
+		t.Fatalf("GetUserInfo: %v", err)
+	}
+	lid := info[userJID(contact)].LID
+	if lid.Server != types.HiddenUserServer {
+		t.Fatalf("contact's LID = %v, want a LID", lid)
+	}
+	identity := func(jid types.JID) []byte {
+		t.Helper()
+		resp, err := sendIQ(t, c, "encrypt", "get", waBinary.Node{Tag: "key", Content: []waBinary.Node{
+			{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}},
+		}})
+		if err != nil {
+			t.Fatalf("prekey bundle of %s: %v", jid, err)
+		}
+		user := resp.GetChildByTag("list", "user")
+		if e, ok := user.GetOptionalChildByTag("error"); ok {
+			t.Logf("prekey bundle of %s: error %v", jid, e.Attrs)
+			return nil
+		}
+		b, _ := user.GetChildByTag("identity").Content.([]byte)
+		return b
+	}
+	byLID := identity(types.JID{User: lid.User, Device: 1, Server: types.HiddenUserServer})
+	byPN := identity(types.JID{User: contact, Device: 1, Server: types.DefaultUserServer})
+	if len(byLID) != 32 || !slices.Equal(byLID, byPN) {
+		t.Errorf("identity in the bundle of device 1 by LID = %x, by phone number %x: want the same key", byLID, byPN)
+	}
+	if got := identity(types.JID{User: "999999999999999", Server: types.HiddenUserServer}); got != nil {
+		t.Errorf("an unknown LID got a bundle with identity %x, want 404", got)
+	}
+}
