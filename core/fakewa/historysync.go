@@ -81,6 +81,8 @@ func (s *Server) sendHistorySync(c *sock) {
 func historySyncMessage(pn, lid types.JID, migratedAt int64) ([]byte, error) {
 	hs, err := proto.Marshal(&waHistorySync.HistorySync{
 		SyncType:       waHistorySync.HistorySync_INITIAL_BOOTSTRAP.Enum(),
+		ChunkOrder:     proto.Uint32(1),
+		Progress:       proto.Uint32(100),
 		GlobalSettings: &waHistorySync.GlobalSettings{ChatDbLidMigrationTimestamp: proto.Int64(migratedAt)},
 		PhoneNumberToLidMappings: []*waHistorySync.PhoneNumberToLIDMapping{
 			{PnJID: proto.String(pn.String()), LidJID: proto.String(lid.String())},
