@@ -65,7 +65,8 @@ func (m *Manager) Yield(ctx context.Context, id AccountID, reason string) error 
 			return err
 		}
 	}
-	return m.settle(ctx, a)
+	_, err := m.settle(ctx, a)
+	return err
 }
 
 // YieldAll yields every account at once, as Yield does: this node's lease may
@@ -89,7 +90,7 @@ func (m *Manager) YieldAll(ctx context.Context, reason string) (aborted int, err
 	)
 	for _, a := range accts {
 		wg.Go(func() {
-			hard, err := m.settleHard(ctx, a)
+			hard, err := m.settle(ctx, a)
 			mu.Lock()
 			defer mu.Unlock()
 			if hard {
@@ -108,13 +109,9 @@ func (m *Manager) YieldAll(ctx context.Context, reason string) (aborted int, err
 const abortWait = 2 * time.Second
 
 // settle waits for the account's queued actions (the close); when ctx ends
-// first, it tears the session down hard and waits a little more.
-func (m *Manager) settle(ctx context.Context, a *account) error {
-	_, err := m.settleHard(ctx, a)
-	return err
-}
-
-func (m *Manager) settleHard(ctx context.Context, a *account) (hard bool, err error) {
+// first, it tears the session down hard, waits a little more, and reports
+// that it had to.
+func (m *Manager) settle(ctx context.Context, a *account) (hard bool, err error) {
 	if m.barrierOf(ctx, a) == nil {
 		return false, nil
 	}

@@ -82,7 +82,7 @@ func (t *memTable) drop(l LeaseID) {
 	}
 }
 
-// ownersOf returns who owns each account now.
+// snapshot returns who owns each account now.
 func (t *memTable) snapshot() map[string]Ownership {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -74,25 +74,16 @@ func (k *uploadedKeys) digestNode() waBinary.Node {
 		h.Write(k.prekeys[id])
 		list[i] = waBinary.Node{Tag: "id", Content: keyID(id)}
 	}
-	return waBinary.Node{Tag: "digest", Content: []waBinary.Node{
-		{Tag: "registration", Content: k.registration},
-		{Tag: "type", Content: k.keyType},
-		{Tag: "identity", Content: k.identity},
-		{Tag: "skey", Content: []waBinary.Node{
-			{Tag: "id", Content: k.skeyID},
-			{Tag: "value", Content: k.skey},
-			{Tag: "signature", Content: k.skeySig},
-		}},
-		{Tag: "list", Content: list},
-		{Tag: "hash", Content: h.Sum(nil)},
-	}}
+	return waBinary.Node{Tag: "digest", Content: append(k.keyNodes(),
+		waBinary.Node{Tag: "list", Content: list},
+		waBinary.Node{Tag: "hash", Content: h.Sum(nil)},
+	)}
 }
 
-// bundleNode hands out a prekey bundle of the companion's uploaded keys, with
-// its lowest one-time prekey, which the server then forgets (each goes into
-// one bundle), or the signed prekey alone when none is left.
-func (k *uploadedKeys) bundleNode(jid types.JID) waBinary.Node {
-	content := []waBinary.Node{
+// keyNodes are the companion's registration, identity and signed prekey, as
+// both a digest and a bundle carry them.
+func (k *uploadedKeys) keyNodes() []waBinary.Node {
+	return []waBinary.Node{
 		{Tag: "registration", Content: k.registration},
 		{Tag: "type", Content: k.keyType},
 		{Tag: "identity", Content: k.identity},
@@ -102,6 +93,13 @@ func (k *uploadedKeys) bundleNode(jid types.JID) waBinary.Node {
 			{Tag: "signature", Content: k.skeySig},
 		}},
 	}
+}
+
+// bundleNode hands out a prekey bundle of the companion's uploaded keys, with
+// its lowest one-time prekey, which the server then forgets (each goes into
+// one bundle), or the signed prekey alone when none is left.
+func (k *uploadedKeys) bundleNode(jid types.JID) waBinary.Node {
+	content := k.keyNodes()
 	if len(k.prekeys) > 0 {
 		id := slices.Min(slices.Collect(maps.Keys(k.prekeys)))
 		content = append(content, waBinary.Node{Tag: "key", Content: []waBinary.Node{
