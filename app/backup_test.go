@@ -26,6 +26,17 @@ type engine struct {
 	dir string
 }
 
+// fakeServer starts a fake WhatsApp server for the test, closed with it.
+func fakeServer(t testing.TB, seed int64) *fakewa.Server {
+	t.Helper()
+	srv, err := fakewa.New(fakewa.Config{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func newEngine(t testing.TB, srv *fakewa.Server, dir string) *engine {
 	t.Helper()
 	return newEngineWith(t, srv, dir, nil)
@@ -115,11 +126,7 @@ func byName(m *core.Manager) map[string]core.Status {
 
 // Export, wipe, import: every paired account logs in without pairing.
 func TestExportWipeImport(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 70})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 70)
 	old := newEngine(t, srv, filepath.Join(t.TempDir(), "old"))
 	alice := old.pair(srv, "Alice")
 	bob := old.pair(srv, "Bob", core.WithProxy(core.ProxyDirect))
@@ -185,11 +192,7 @@ func TestExportWipeImport(t *testing.T) {
 // operator disconnected, one left pairing when Warden last closed (Idle, but
 // meant to run). The export succeeds, and none of them starts again.
 func TestExportDisconnectsAccountsAlreadyIdle(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 72})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 72)
 	dir := filepath.Join(t.TempDir(), "data")
 	e := newEngine(t, srv, dir)
 	ctx := context.Background()
@@ -227,11 +230,7 @@ func TestExportDisconnectsAccountsAlreadyIdle(t *testing.T) {
 }
 
 func TestImportRefusesBadFiles(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 71})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 71)
 	e := newEngine(t, srv, filepath.Join(t.TempDir(), "data"))
 	e.pair(srv, "Alice")
 	good := filepath.Join(t.TempDir(), "good.warden")

@@ -49,14 +49,27 @@ func waitStatus(t *testing.T, svc *services, id core.AccountID, what string, con
 // server, etcd and PostgreSQL) and returns the flags its nodes share.
 func fleetOfTwo(t *testing.T, seed int64) (*fakewa.Server, flags) {
 	t.Helper()
-	srv, err := fakewa.New(fakewa.Config{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, seed)
 	etcd := etcdtest.Start(t, 1)
 	dsn := pgserver.Start(t)
 	return srv, flags{cluster: etcd.Endpoints[0], devicesDB: dsn, leaseTTL: 2 * time.Second, httpClient: srv.HTTPClient()}
+}
+
+// pairShared adds the account "Shared" in node a's window and pairs it there
+// by QR code; it returns once a runs it Connected.
+func pairShared(t *testing.T, srv *fakewa.Server, a *services) (core.Account, string) {
+	t.Helper()
+	acct, err := a.controller().Add(context.Background(), "Shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, a, acct.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
+	jid, err := srv.ScanQR(st.QRCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a, acct.ID, "Connected on a", func(st core.Status) bool { return st.State == core.Connected })
+	return acct, jid
 }
 
 // An account added and paired on one fleet node is run, after that node
@@ -68,16 +81,7 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 	fa := base
 	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
 	a := fleetNode(t, fa)
-	acct, err := a.controller().Add(context.Background(), "Shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := waitStatus(t, a, acct.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
-	jid, err := srv.ScanQR(st.QRCode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, a, acct.ID, "Connected on a", func(st core.Status) bool { return st.State == core.Connected })
+	acct, jid := pairShared(t, srv, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.close(ctx); err != nil {
@@ -88,7 +92,7 @@ func TestFleetNodesShareAccountsAndKeys(t *testing.T) {
 	fb.node, fb.dataDir = "b", filepath.Join(t.TempDir(), "b")
 	b := fleetNode(t, fb)
 	t.Cleanup(func() { _ = b.close(context.Background()) })
-	st = waitStatus(t, b, acct.ID, "Connected on b", func(st core.Status) bool { return st.State == core.Connected || st.QRCode != "" })
+	st := waitStatus(t, b, acct.ID, "Connected on b", func(st core.Status) bool { return st.State == core.Connected || st.QRCode != "" })
 	if st.State != core.Connected {
 		t.Fatal("node b pairs the account again instead of using the shared keys")
 	}
@@ -139,16 +143,7 @@ func TestFleetExportDisconnectsOnTheOwner(t *testing.T) {
 	fa.node, fa.dataDir = "a", filepath.Join(t.TempDir(), "a")
 	a := fleetNode(t, fa)
 	t.Cleanup(func() { _ = a.close(context.Background()) })
-	acct, err := a.controller().Add(ctx, "Shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := waitStatus(t, a, acct.ID, "a QR code", func(st core.Status) bool { return st.QRCode != "" })
-	jid, err := srv.ScanQR(st.QRCode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, a, acct.ID, "Connected on a", func(st core.Status) bool { return st.State == core.Connected })
+	acct, jid := pairShared(t, srv, a)
 
 	fb := base
 	fb.node, fb.dataDir = "b", filepath.Join(t.TempDir(), "b")

@@ -126,12 +126,9 @@ type nodeProc struct {
 // n accounts into PostgreSQL, and holds them for the fleet until startFleet.
 func newFleetRig(t *testing.T, members, n int) *fleetRig {
 	t.Helper()
-	srv, err := fakewa.New(fakewa.Config{Seed: 110})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 110)
 	r := &fleetRig{srv: srv, etcd: etcdtest.Start(t, members), dsn: pgserver.Start(t), nodes: map[string]*nodeProc{}}
+	var err error
 	r.cli, err = clientv3.New(clientv3.Config{Endpoints: r.etcd.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)

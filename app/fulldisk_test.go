@@ -39,11 +39,7 @@ type fullDiskStart struct {
 // Warden on a full disk says that the disk is full, where, and that nothing
 // was lost, and leaves both files as they were.
 func TestFullDisk(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 163})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 163)
 	paired := pairedDir(t, srv, 6)
 	report := filepath.Join(t.TempDir(), "report.json")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFullDiskProcess$", "-test.v")

@@ -34,11 +34,7 @@ type exported struct {
 
 func exportTwo(t testing.TB, seed int64) *exported {
 	t.Helper()
-	srv, err := fakewa.New(fakewa.Config{Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, seed)
 	src := newEngine(t, srv, filepath.Join(t.TempDir(), "source"))
 	alice := src.pair(srv, "Alice")
 	bob := src.pair(srv, "Bob")

@@ -19,7 +19,6 @@ import (
 
 	"warden/core"
 	"warden/core/cluster/etcdtest"
-	"warden/core/fakewa"
 	"warden/core/logbook"
 	"warden/core/pgserver"
 	"warden/core/store"
@@ -35,11 +34,7 @@ import (
 func TestNoSecretShows(t *testing.T) {
 	t.Setenv("DISPLAY", "")
 	t.Setenv("WAYLAND_DISPLAY", "")
-	srv, err := fakewa.New(fakewa.Config{Seed: 90})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 90)
 	etcd := etcdtest.Start(t, 1)
 	dsn := pgserver.Start(t) // trust authentication: any password passes
 	ctx := context.Background()

@@ -122,11 +122,7 @@ func refusedStart(t *testing.T, f flags) string {
 // (in a record: its pages are sound), a damaged devices.db, an empty or
 // missing warden.db beside the keys of paired accounts, another Warden.
 func TestRefusedStartLeavesTheFilesAsTheyWere(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 160})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 160)
 	paired := pairedDir(t, srv, 6)
 	for _, tc := range []struct {
 		name   string
@@ -237,11 +233,7 @@ func holdLock(t *testing.T, dir string) func() {
 // says so, and shows each account as needing pairing again, with the reason,
 // instead of showing QR codes without a word.
 func TestMissingKeysShowAccountByAccount(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 161})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 161)
 	paired := pairedDir(t, srv, 6)
 	for _, tc := range []struct {
 		name   string
@@ -281,11 +273,7 @@ func TestMissingKeysShowAccountByAccount(t *testing.T) {
 // Both data files, and SQLite's side files, are set to 0600 when other
 // users could read them, and the log says so for each.
 func TestStartTightensOpenFileModes(t *testing.T) {
-	srv, err := fakewa.New(fakewa.Config{Seed: 162})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
+	srv := fakeServer(t, 162)
 	dir := copyDir(t, pairedDir(t, srv, 1))
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	for _, f := range files {
