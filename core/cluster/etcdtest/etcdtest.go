@@ -4,11 +4,13 @@
 package etcdtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,11 +25,28 @@ type Cluster struct {
 }
 
 // Start starts an etcd cluster of n members and stops it when the test ends.
+// The ports are picked free and then bound by etcd, so another process may
+// take one in between: such a start is tried again on other ports.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
 	if n < 1 {
 		n = 1
 	}
+	for try := 1; ; try++ {
+		c, err := start(t, n)
+		if err == nil {
+			t.Cleanup(c.Close)
+			return c
+		}
+		c.Close()
+		if try == 3 || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Fatal(err)
+		}
+		t.Logf("etcd: %v; trying other ports", err)
+	}
+}
+
+func start(t testing.TB, n int) (*Cluster, error) {
 	dir := t.TempDir()
 	type urls struct{ client, peer url.URL }
 	us := make([]urls, n)
@@ -68,13 +87,13 @@ func Start(t testing.TB, n int) *Cluster {
 		}()
 		c.Endpoints = append(c.Endpoints, us[i].client.String())
 	}
+	var errs []error
 	for range n {
 		if err := <-started; err != nil {
-			t.Fatal(err)
+			errs = append(errs, err)
 		}
 	}
-	t.Cleanup(c.Close)
-	return c
+	return c, errors.Join(errs...)
 }
 
 // Close stops every member.
