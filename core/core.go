@@ -227,10 +227,13 @@ const (
 // Dialer creates sessions. It is core's port to WhatsApp.
 type Dialer interface {
 	// NewSession returns a new, unconnected session for acct. Every event of that
-	// session is passed to emit, from any goroutine. ctx bounds the making
+	// session is passed to emit, from any goroutine. emit returns nil, except
+	// for a SessionMessage that could not be stored: the session must then
+	// not tell WhatsApp the message was delivered, so that WhatsApp delivers
+	// it again. ctx bounds the making
 	// (reading the device keys): the Manager cancels it when the dial is
 	// abandoned or this node's right to run the account ends.
-	NewSession(ctx context.Context, acct Account, emit func(SessionEvent)) (Session, error)
+	NewSession(ctx context.Context, acct Account, emit func(SessionEvent) error) (Session, error)
 	// DeleteDevice removes the account's device keys (used by Delete).
 	DeleteDevice(ctx context.Context, acct Account) error
 }
@@ -289,10 +292,11 @@ const (
 	SessionKeepAliveRestored
 	SessionQRTimeout
 	SessionDelivered // a recipient's phone received a message: MessageID, At
+	SessionMessage   // a message came in: Message; emit returns whether it was stored
 )
 
 var sessionEventNames = [...]string{"", "connected", "qr", "pair success", "pair error", "disconnected", "replaced",
-	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout", "delivered"}
+	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout", "delivered", "message"}
 
 func (k SessionEventKind) String() string {
 	if k > 0 && int(k) < len(sessionEventNames) {
@@ -314,6 +318,7 @@ type SessionEvent struct {
 	Until     time.Time // TemporaryBan: the expiry
 	MessageID string    // Delivered: the message a receipt is for
 	At        time.Time // Delivered: when the receipt says the phone received it
+	Message   *Message  // Message: what came in (its Account and Seq are set by the Manager)
 }
 
 // Store keeps accounts and their timelines. core/store implements it on bbolt.

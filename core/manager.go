@@ -984,12 +984,16 @@ func (m *Manager) dial(a *account, epoch uint64) {
 	a.cancel, a.sessEp = cancel, epoch
 	a.mu.Unlock()
 
-	sess, err := m.dialer.NewSession(ctx, acct, func(ev SessionEvent) {
-		if ev.Kind == SessionDelivered {
+	sess, err := m.dialer.NewSession(ctx, acct, func(ev SessionEvent) error {
+		switch ev.Kind {
+		case SessionDelivered:
 			m.delivered(id, ev) // a receipt changes no state
-			return
+			return nil
+		case SessionMessage:
+			return m.received(id, epoch, ev.Message)
 		}
 		m.input(id, input{kind: inSession, epoch: epoch, ev: ev})
+		return nil
 	})
 	if err != nil {
 		a.mu.Lock()

@@ -46,7 +46,7 @@ type simProc struct {
 	sessions []core.Session
 }
 
-func (p *simProc) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+func (p *simProc) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent) error) (core.Session, error) {
 	p.mu.Lock()
 	dead := p.dead
 	p.mu.Unlock()

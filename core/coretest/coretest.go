@@ -93,7 +93,7 @@ func (d *Dialer) Lock()   { d.mu.Lock() }
 func (d *Dialer) Unlock() { d.mu.Unlock() }
 
 // NewSession implements core.Dialer.
-func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent) error) (core.Session, error) {
 	d.mu.Lock()
 	hook := d.OnNewSession
 	d.mu.Unlock()
@@ -254,7 +254,7 @@ type Session struct {
 	d       *Dialer
 	Account core.Account
 	N       int // 1 for the account's first session, 2 for the next...
-	emit    func(core.SessionEvent)
+	emit    func(core.SessionEvent) error
 	device  string        // the JID the session was made for, "" when pairing
 	aborted chan struct{} // closed by Abort
 

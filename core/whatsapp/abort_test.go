@@ -28,7 +28,7 @@ func TestAbortTearsTheSocketDown(t *testing.T) {
 
 	// A session torn down before it dialled opens no connection.
 	before := srv.Logins(acct.JID)
-	s2, err := d.NewSession(context.Background(), acct, func(core.SessionEvent) {})
+	s2, err := d.NewSession(context.Background(), acct, func(core.SessionEvent) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

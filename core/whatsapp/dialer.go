@@ -239,7 +239,7 @@ func (d *Dialer) Close() error {
 // NewSession returns an unconnected session for acct. If acct has no JID, or
 // its device keys are gone (deleted after a logout), the session pairs a new
 // device when it connects. It goes out through acct's proxy (see proxyFor).
-func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent)) (core.Session, error) {
+func (d *Dialer) NewSession(ctx context.Context, acct core.Account, emit func(core.SessionEvent) error) (core.Session, error) {
 	ws, media, p := d.ws, d.http, d.proxyFor(acct)
 	if p != "" {
 		var err error

@@ -116,8 +116,9 @@ func TestDeleteDeviceOfUnknownAccount(t *testing.T) {
 // once, and Close is safe to call twice.
 func TestSessionOffline(t *testing.T) {
 	d := newTestDialer(t, nil)
-	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) error {
 		t.Errorf("unexpected event %v", ev.Kind)
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
@@ -152,7 +153,7 @@ func TestConnectRefused(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) error { return nil })
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -185,7 +186,7 @@ func TestConnectCancelled(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) {})
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(core.SessionEvent) error { return nil })
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -218,8 +219,9 @@ func TestCloseAbortsHangingConnect(t *testing.T) {
 		},
 	}}
 	d := newTestDialer(t, hc)
-	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) {
+	s, err := d.NewSession(context.Background(), core.Account{ID: "a1"}, func(ev core.SessionEvent) error {
 		t.Errorf("unexpected event %v", ev.Kind)
+		return nil
 	})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)

@@ -126,7 +126,7 @@ func newRecorder(t testing.TB) *recorder {
 	return &recorder{t: t, ch: make(chan core.SessionEvent, 1024)}
 }
 
-func (r *recorder) emit(ev core.SessionEvent) {
+func (r *recorder) emit(ev core.SessionEvent) error {
 	r.mu.Lock()
 	r.all = append(r.all, ev)
 	r.mu.Unlock()
@@ -135,6 +135,7 @@ func (r *recorder) emit(ev core.SessionEvent) {
 	default:
 		r.t.Errorf("event buffer full, dropped %v", ev.Kind)
 	}
+	return nil
 }
 
 // kinds returns the kinds of every event so far.

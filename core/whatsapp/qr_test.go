@@ -12,7 +12,7 @@ import (
 )
 
 // bareSession is a Session without a client, enough for watchQR and deliver.
-func bareSession(t *testing.T, emit func(core.SessionEvent)) *Session {
+func bareSession(t *testing.T, emit func(core.SessionEvent) error) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return &Session{
@@ -27,7 +27,7 @@ func bareSession(t *testing.T, emit func(core.SessionEvent)) *Session {
 
 func TestWatchQRRotatesCodes(t *testing.T) {
 	var got []core.SessionEvent
-	s := bareSession(t, func(ev core.SessionEvent) { got = append(got, ev) })
+	s := bareSession(t, func(ev core.SessionEvent) error { got = append(got, ev); return nil })
 	ch := make(chan whatsmeow.QRChannelItem, 8)
 	ch <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "ref1,a,b,c", Timeout: 60 * time.Second}
 	ch <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "ref2,a,b,c", Timeout: 20 * time.Second}
@@ -67,7 +67,7 @@ func TestWatchQRRotatesCodes(t *testing.T) {
 // with "timeout": core has heard about it already.
 func TestQRTimeoutAfterDropIsNotRepeated(t *testing.T) {
 	var got []core.SessionEventKind
-	s := bareSession(t, func(ev core.SessionEvent) { got = append(got, ev.Kind) })
+	s := bareSession(t, func(ev core.SessionEvent) error { got = append(got, ev.Kind); return nil })
 	s.deliver(core.SessionEvent{Kind: core.SessionDisconnected})
 	ch := make(chan whatsmeow.QRChannelItem, 1)
 	ch <- whatsmeow.QRChannelTimeout
@@ -87,7 +87,7 @@ func TestQRTimeoutAfterDropIsNotRepeated(t *testing.T) {
 
 func TestNoEventAfterClose(t *testing.T) {
 	var got []core.SessionEventKind
-	s := bareSession(t, func(ev core.SessionEvent) { got = append(got, ev.Kind) })
+	s := bareSession(t, func(ev core.SessionEvent) error { got = append(got, ev.Kind); return nil })
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()

@@ -50,7 +50,7 @@ type Session struct {
 	acct   core.Account
 	cli    *whatsmeow.Client
 	log    *slog.Logger
-	emitFn func(core.SessionEvent)
+	emitFn func(core.SessionEvent) error
 
 	// ctx lives until Close (or a cancelled Connect). whatsmeow runs its node
 	// handlers and the QR channel under it, and the session its reconnect
@@ -106,7 +106,7 @@ var _ core.Session = (*Session)(nil)
 
 // newSession makes the session; ws carries its websocket and pre-login
 // requests, media (nil: whatsmeow's own) its media.
-func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(core.SessionEvent), ws, media *http.Client) *Session {
+func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(core.SessionEvent) error, ws, media *http.Client) *Session {
 	log := d.log.With("account", acct.ID)
 	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
 	cli.EnableAutoReconnect = false
