@@ -166,6 +166,8 @@ type Status struct {
 	LastCheck SelfCheck
 	// Removed is set on the last Status published for a deleted account.
 	Removed bool
+	// Traffic is what the account sent and received, for the Overview.
+	Traffic Traffic `json:",omitzero"`
 	// Node, in a fleet, is the Warden node that runs the account ("" when
 	// none does, and outside a fleet). Set by core/cluster's Console.
 	Node string `json:",omitempty"`

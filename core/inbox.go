@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -101,10 +100,3 @@ const (
 	DefaultMessageMaxAge = 30 * 24 * time.Hour
 )
 
-// received stores a message a session of the account got. It is called on
-// the session's goroutine before WhatsApp is told the message was delivered;
-// an error withholds that. A message is stored whatever the session's epoch:
-// a dying session's message was delivered to it all the same.
-func (m *Manager) received(id AccountID, epoch uint64, msg *Message) error {
-	return errors.New("receiving is not built yet")
-}

@@ -37,6 +37,10 @@ type Config struct {
 	// Gate, in a fleet, decides which accounts this Manager may dial (see
 	// ownership.go). Nil: every account.
 	Gate Gate
+	// Inbox keeps the messages the accounts receive. Nil: the Store, when
+	// it implements Inbox; a Manager without one refuses every message,
+	// which WhatsApp then keeps.
+	Inbox Inbox
 }
 
 // Manager runs every account: one state machine and at most one session each.
@@ -44,6 +48,7 @@ type Config struct {
 type Manager struct {
 	dialer        Dialer
 	store         Store
+	inbox         Inbox // nil: messages are refused
 	log           *slog.Logger
 	now           func() time.Time
 	rand          func() float64
@@ -107,6 +112,9 @@ type account struct {
 	// claim is the device the account holds (see claimDevice) for its
 	// session, or for its delete.
 	claim string
+	// rxEpoch is the epoch of the session whose message the account last
+	// received (see noteReceived).
+	rxEpoch uint64
 }
 
 // NewManager returns a Manager. Call Start to load the stored accounts.
@@ -124,6 +132,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	m := &Manager{
 		dialer:        cfg.Dialer,
 		store:         cfg.Store,
+		inbox:         cfg.Inbox,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		rand:          cfg.Rand,
@@ -135,6 +144,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.inbox == nil {
+		m.inbox, _ = cfg.Store.(Inbox)
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -244,6 +256,12 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.log.Warn("some paired accounts have no device keys in devices.db: they need pairing again, "+
 			"unless devices.db is put back from a backup", "accounts", len(keyless))
 	}
+	m.mu.Lock()
+	if !m.closed {
+		m.bg.Add(1)
+		go m.loadTraffic(loaded)
+	}
+	m.mu.Unlock()
 	m.log.Info("manager started", "accounts", len(accts), "autostart", len(autostart))
 	return nil
 }

@@ -185,6 +185,10 @@ func (m *Manager) noteSend(a *account, res SendResult, err error, selfCheck bool
 		a.m.LastCheck = check
 		m.hub.publish(a.m.Status)
 	}
+	if err == nil && !selfCheck {
+		m.noteSent(a, res.AckedAt)
+		m.hub.publish(a.m.Status)
+	}
 	if err == nil {
 		if len(a.pending) >= maxPending {
 			a.pending = a.pending[1:]

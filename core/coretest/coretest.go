@@ -315,9 +315,11 @@ func (s *Session) Paired() bool {
 }
 
 // Emit reports an event to the Manager, as the real adapter would, even after
-// Close (to play a late event of a dying client). Connected marks the session
-// connected; PairSuccess stores keys for the JID; LoggedOut removes them.
-func (s *Session) Emit(ev core.SessionEvent) {
+// Close (to play a late event of a dying client), and returns the Manager's
+// answer (an error for a message it could not store). Connected marks the
+// session connected; PairSuccess stores keys for the JID; LoggedOut removes
+// them.
+func (s *Session) Emit(ev core.SessionEvent) error {
 	s.mu.Lock()
 	switch ev.Kind {
 	case core.SessionConnected:
@@ -335,7 +337,14 @@ func (s *Session) Emit(ev core.SessionEvent) {
 		s.d.mu.Unlock()
 	}
 	s.mu.Unlock()
-	s.emit(ev)
+	return s.emit(ev)
+}
+
+// Receive plays a message coming in on the session, as the adapter hands it
+// over before it tells WhatsApp the message was delivered: nil means the
+// Manager stored it.
+func (s *Session) Receive(m core.Message) error {
+	return s.Emit(core.SessionEvent{Kind: core.SessionMessage, Message: &m})
 }
 
 // Pair plays the phone scanning a QR code: PairSuccess with a new JID, then

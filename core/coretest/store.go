@@ -9,19 +9,22 @@ import (
 	"warden/core"
 )
 
-// Store is an in-memory core.Store with the same sequence rules as the real one.
+// Store is an in-memory core.Store and core.Inbox with the same sequence
+// rules as the real ones.
 type Store struct {
 	mu sync.Mutex
 	// mu guards the following
 	accounts map[core.AccountID]core.Account
 	events   map[core.AccountID][]core.Event
+	messages map[core.AccountID][]core.Message
 	// Err, when set, makes every call fail.
 	Err error
 }
 
 // NewStore returns an empty Store.
 func NewStore() *Store {
-	return &Store{accounts: make(map[core.AccountID]core.Account), events: make(map[core.AccountID][]core.Event)}
+	return &Store{accounts: make(map[core.AccountID]core.Account), events: make(map[core.AccountID][]core.Event),
+		messages: make(map[core.AccountID][]core.Message)}
 }
 
 // SetErr makes every later call fail with err (nil: succeed again).
@@ -74,6 +77,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id core.AccountID) error {
 	}
 	delete(s.accounts, id)
 	delete(s.events, id)
+	delete(s.messages, id)
 	return nil
 }
 
@@ -120,4 +124,50 @@ func (s *Store) AllEvents(id core.AccountID) []core.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events[id])
+}
+
+// PutMessage implements core.Inbox.
+func (s *Store) PutMessage(ctx context.Context, m core.Message) (core.Message, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return core.Message{}, false, s.Err
+	}
+	list := s.messages[m.Account]
+	for _, old := range list {
+		if old.Key() == m.Key() {
+			return old, true, nil
+		}
+	}
+	m.Seq = uint64(len(list)) + 1
+	s.messages[m.Account] = append(list, m)
+	return m, false, nil
+}
+
+// Messages implements core.Inbox.
+func (s *Store) Messages(ctx context.Context, id core.AccountID, after uint64, limit int) ([]core.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return nil, s.Err
+	}
+	list := s.messages[id][min(after, uint64(len(s.messages[id]))):]
+	if limit > 0 && len(list) > limit {
+		list = list[:limit]
+	}
+	return slices.Clone(list), nil
+}
+
+// LastMessages implements core.Inbox.
+func (s *Store) LastMessages(ctx context.Context, id core.AccountID, limit int) ([]core.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return nil, s.Err
+	}
+	list := s.messages[id]
+	if limit > 0 && len(list) > limit {
+		list = list[len(list)-limit:]
+	}
+	return slices.Clone(list), nil
 }

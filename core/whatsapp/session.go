@@ -96,6 +96,9 @@ type Session struct {
 	proxy string
 	// announced is the WhatsApp Web version this session logged in with.
 	announced string
+	// offlineLeft counts the messages WhatsApp kept while the account was
+	// away that are still to come (see offlineSync).
+	offlineLeft int
 	// outdatedPending is set from WhatsApp's refusal as outdated until the
 	// session reported what it decided (see outdated): the socket's other
 	// endings are not news meanwhile.
@@ -110,6 +113,11 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	log := d.log.With("account", acct.ID)
 	cli := whatsmeow.NewClient(device, newWALogger(log, "Client", d.level))
 	cli.EnableAutoReconnect = false
+	// A message's delivery receipt waits for its handler, which stores it,
+	// and a message decrypted but not stored is decrypted again from
+	// whatsmeow's buffer when WhatsApp redelivers it (see receive.go).
+	cli.SynchronousAck = true
+	cli.EnableDecryptedEventBuffer = true
 	// The session reconnects after a 515 itself (see restart): whatsmeow
 	// would only log a failure of that reconnect.
 	cli.DisableLoginAutoReconnect = true
@@ -137,7 +145,7 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	}
 	// Registered before GetQRChannel's handler, so that the QR total is known
 	// before the channel yields its first code.
-	s.handlerID = cli.AddEventHandler(s.handle)
+	s.handlerID = cli.AddEventHandlerWithSuccessStatus(s.handleStatus)
 	return s
 }
 
@@ -316,7 +324,25 @@ func (s *Session) Abort() {
 	}
 }
 
-// handle receives every whatsmeow event, on whatsmeow's goroutines.
+// handleStatus receives every whatsmeow event, on whatsmeow's goroutines, and
+// reports whether it was handled: false withholds a message's delivery
+// receipt (see receive.go).
+func (s *Session) handleStatus(evt any) bool {
+	switch e := evt.(type) {
+	case *events.Message:
+		return s.receive(e)
+	case *events.OfflineSyncPreview, *events.OfflineSyncCompleted:
+		s.offlineSync(evt)
+	case *events.UndecryptableMessage:
+		s.log.Warn("a message could not be decrypted; WhatsApp was asked to have it sent again",
+			"message", e.Info.ID, "from", core.MaskSender(core.Message{Sender: e.Info.Sender.ToNonAD().String()}))
+	default:
+		s.handle(evt)
+	}
+	return true
+}
+
+// handle receives every whatsmeow event but messages, on whatsmeow's goroutines.
 func (s *Session) handle(evt any) {
 	switch e := evt.(type) {
 	case *events.QR:
