@@ -293,3 +293,58 @@ func (m *Manager) storedTraffic(ctx context.Context, id AccountID) (Traffic, err
 	}
 	return t, nil
 }
+
+// The liveness hint. A session can look healthy, logged in and answering
+// keepalives, and still receive nothing: the phone unlinked the device in a
+// way the server never told this socket, or messages stopped reaching it.
+// One account cannot tell that silence from a quiet day; its peers can. So:
+//
+// An account is quiet when it has been Connected for at least QuietWindow
+// and received nothing in the last QuietWindow, while at least QuietPeers
+// of the other Connected accounts, and at least half of them, did receive
+// something in that window. With fewer peers receiving, silence is the
+// norm, not a hint.
+const (
+	QuietWindow = time.Hour
+	QuietPeers  = 3
+)
+
+// Quiet is an account's liveness hint (see QuietAccounts).
+type Quiet struct {
+	For    time.Duration // how long it has received nothing (since it connected, when it never did)
+	Active int           // other Connected accounts that received something in the window
+	Peers  int           // other Connected accounts
+}
+
+// QuietAccounts returns the quiet accounts among sts at now.
+func QuietAccounts(sts []Status, now time.Time) map[AccountID]Quiet {
+	from := now.Add(-QuietWindow)
+	connected, active := 0, 0
+	for _, s := range sts {
+		if s.State == Connected {
+			connected++
+			if s.Traffic.LastIn.After(from) {
+				active++
+			}
+		}
+	}
+	var out map[AccountID]Quiet
+	for _, s := range sts {
+		if s.State != Connected || s.Since.After(from) || s.Traffic.LastIn.After(from) {
+			continue
+		}
+		peers := connected - 1
+		if active < QuietPeers || 2*active < peers {
+			continue
+		}
+		since := s.Since
+		if s.Traffic.LastIn.After(since) {
+			since = s.Traffic.LastIn
+		}
+		if out == nil {
+			out = make(map[AccountID]Quiet)
+		}
+		out[s.Account.ID] = Quiet{For: now.Sub(since), Active: active, Peers: peers}
+	}
+	return out
+}

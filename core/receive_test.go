@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -232,4 +234,40 @@ func TestTrafficSurvivesRestart(t *testing.T) {
 			t.Fatalf("after a restart: %+v (in %d, out %d); before it: %+v", st.Traffic, in, out, before)
 		}
 	})
+}
+
+func TestQuietAccounts(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)
+	conn := func(id string, connectedAgo, lastInAgo time.Duration) core.Status {
+		s := core.Status{Account: core.Account{ID: core.AccountID(id)}, State: core.Connected, Since: now.Add(-connectedAgo)}
+		if lastInAgo > 0 {
+			s.Traffic.LastIn = now.Add(-lastInAgo)
+		}
+		return s
+	}
+	busy := func(n int) []core.Status {
+		var out []core.Status
+		for i := range n {
+			out = append(out, conn(fmt.Sprint("busy", i), 5*time.Hour, time.Duration(i+1)*time.Minute))
+		}
+		return out
+	}
+	silent := conn("silent", 5*time.Hour, 2*time.Hour)
+	cases := []struct {
+		name string
+		sts  []core.Status
+		want map[core.AccountID]core.Quiet
+	}{
+		{"three peers receive", append(busy(3), silent), map[core.AccountID]core.Quiet{"silent": {For: 2 * time.Hour, Active: 3, Peers: 3}}},
+		{"two peers are not enough", append(busy(2), silent), nil},
+		{"connected less than the window", append(busy(3), conn("new", 50*time.Minute, 0)), nil},
+		{"never received, connected long", append(busy(4), conn("never", 3*time.Hour, 0)), map[core.AccountID]core.Quiet{"never": {For: 3 * time.Hour, Active: 4, Peers: 4}}},
+		{"most peers are silent too", append(busy(3), silent, conn("s2", 5*time.Hour, 0), conn("s3", 5*time.Hour, 0), conn("s4", 5*time.Hour, 0), conn("s5", 5*time.Hour, 0)), nil},
+		{"a waiting account is no peer and not quiet", append(busy(3), silent, core.Status{Account: core.Account{ID: "w"}, State: core.Waiting}), map[core.AccountID]core.Quiet{"silent": {For: 2 * time.Hour, Active: 3, Peers: 3}}},
+	}
+	for _, c := range cases {
+		if got := core.QuietAccounts(c.sts, now); !maps.Equal(got, c.want) {
+			t.Errorf("%s: QuietAccounts = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

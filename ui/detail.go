@@ -112,6 +112,8 @@ type detailView struct {
 	overview *container.TabItem
 	onShown  map[*container.TabItem]func(shown bool)
 	timeline *timelineTab // nil until setTimeline
+	// quiet reports an account's liveness hint (traffic.go).
+	quiet func(core.AccountID) (core.Quiet, bool)
 }
 
 func newDetailView(onAction func(actionKind, core.Status), onRename func(core.AccountID, string, func(bool)), pairing *pairingView) *detailView {
@@ -162,8 +164,11 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 
 	d.factLabels = map[string]*widget.Label{}
 	d.facts = widget.NewForm()
-	for _, k := range []string{"Phone", "Proxy", "Attempt", "Next try", "Session", "Self-check", "Added", "Account ID"} {
+	for _, k := range []string{"Phone", "Proxy", "Messages", "Attempt", "Next try", "Session", "Self-check", "Added", "Account ID"} {
 		l := &widget.Label{Selectable: true}
+		if k == "Messages" {
+			l.Wrapping = fyne.TextWrapWord
+		}
 		d.factLabels[k] = l
 		if k == "Proxy" {
 			change := &widget.Button{Text: "Change…", Importance: widget.LowImportance, OnTapped: func() {
@@ -358,6 +363,7 @@ func (d *detailView) tick(now time.Time) {
 		d.pairing.tick(now)
 	}
 	d.setNextTry(s, now)
+	d.setMessages(s, now)
 	if d.timeline != nil {
 		d.timeline.tick(now)
 	}
@@ -395,6 +401,17 @@ func (d *detailView) setFacts(s core.Status, now time.Time) {
 	setText(d.factLabels["Added"], added)
 	setText(d.factLabels["Account ID"], string(s.Account.ID))
 	d.setNextTry(s, now)
+	d.setMessages(s, now)
+}
+
+// setMessages shows the Messages fact.
+func (d *detailView) setMessages(s core.Status, now time.Time) {
+	var q core.Quiet
+	var quiet bool
+	if d.quiet != nil {
+		q, quiet = d.quiet(s.Account.ID)
+	}
+	setText(d.factLabels["Messages"], messagesText(s, q, quiet, now))
 }
 
 func (d *detailView) setNextTry(s core.Status, now time.Time) {

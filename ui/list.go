@@ -51,6 +51,8 @@ type accountList struct {
 	scope     *fyne.Container
 	// flapping reports whether an account shows the flapping badge.
 	flapping func(core.AccountID) bool
+	// quiet reports an account's liveness hint (traffic.go).
+	quiet func(core.AccountID) (core.Quiet, bool)
 }
 
 func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Time, onAdd func()) *accountList {
@@ -195,7 +197,19 @@ func compareKeys(a, b rowKey) int {
 func (l *accountList) refreshRow(id core.AccountID) {
 	if v, ok := l.bound[id]; ok && v.id == id {
 		v.set(l.statuses[id], l.now())
+		v.setLine(l.line(l.statuses[id], l.now()))
 	}
+}
+
+// line is the status line of an account's row, with its quiet hint.
+func (l *accountList) line(s core.Status, now time.Time) string {
+	line := rowLine(s, now)
+	if l.quiet != nil {
+		if q, ok := l.quiet(s.Account.ID); ok {
+			line += quietLine(q)
+		}
+	}
+	return line
 }
 
 // refreshFlapping shows or hides one account's flapping badge, if a row
@@ -237,7 +251,7 @@ func (l *accountList) tick() {
 	now := l.now()
 	for v := range l.views {
 		if s, ok := l.statuses[v.id]; ok && v.id != "" && ticks(s) {
-			v.setLine(rowLine(s, now))
+			v.setLine(l.line(s, now))
 		}
 	}
 }
@@ -289,6 +303,7 @@ func newRowList(l *accountList) *rowList {
 			delete(l.bound, v.id)
 		}
 		v.set(l.statuses[l.rows[i]], l.now())
+		v.setLine(l.line(l.statuses[l.rows[i]], l.now()))
 		v.setFlapping(l.flapping != nil && l.flapping(v.id))
 		l.bound[v.id] = v
 	}

@@ -71,8 +71,9 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
-	fleet    *fleetWatch // the fleet-drop banner and flapping badges (fleet.go)
-	alerts   *alerts     // desktop notifications (notify.go)
+	fleet    *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
+	quiet    map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
+	alerts   *alerts                       // desktop notifications (notify.go)
 
 	summary *summaryBar
 	list    *accountList
@@ -145,8 +146,10 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.onSelect = w.selectAccount
 	w.list.onDelete = w.confirmDeleteSelected
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
+	w.list.quiet = w.quietOf
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
+	w.detail.quiet = w.quietOf
 	w.detail.onSend = w.sendTest
 	w.detail.onProxy = func(s core.Status) { w.showProxyDialog(s) }
 	if opts.Fleet != nil {
@@ -341,6 +344,7 @@ func (w *Window) apply(batch []core.Status) {
 		w.list.selected = ""
 		w.detail.clear()
 	}
+	w.refreshQuiet(now)
 	if resort {
 		w.list.rebuild()
 	} else {
@@ -360,6 +364,7 @@ func (w *Window) apply(batch []core.Status) {
 // selected account's header and QR countdown.
 func (w *Window) tick() {
 	now := w.now()
+	w.refreshQuiet(now)
 	w.list.tick()
 	w.detail.tick(now)
 	w.refreshFlapping(now)
