@@ -54,6 +54,9 @@ var (
 	ErrNoPendingPair  = errors.New("fakewa: no companion is waiting for a pairing code for this phone")
 	ErrWrongCode      = errors.New("fakewa: wrong pairing code")
 	ErrPairingRefused = errors.New("fakewa: the companion refused the pairing")
+	ErrUnknownSender  = errors.New("fakewa: unknown sender")
+	ErrUnknownAccount = errors.New("fakewa: unknown account")
+	ErrNoCompanion    = errors.New("fakewa: the account has no paired companion")
 )
 
 // Defaults for the zero Config.
@@ -154,6 +157,8 @@ type Server struct {
 	received   []Message            // what simulated devices decrypted, oldest first
 	unknownIQs []string             // IQs answered with 501, oldest first
 	sendStats  SendStats
+	receipts   []Receipt // what companions confirmed of messages to them, oldest first
+	recvStats  ReceiveStats
 
 	versionPage    VersionPage
 	currentRev     uint32 // 0: whatsmeow's built-in
@@ -181,6 +186,12 @@ type device struct {
 	keys     *uploadedKeys // nil: none uploaded since the server started
 
 	historySynced bool // its phone sent it the history sync (Config.LIDMigration)
+
+	// deliverMu orders what simulated devices send the device: they encrypt
+	// and send one message at a time, in the order of the outbox. Taken
+	// before s.mu, never under it.
+	deliverMu sync.Mutex
+	outbox    []*outgoing // messages to it not confirmed yet, oldest first; guarded by s.mu
 }
 
 // stats are the per-device observations.
