@@ -18,6 +18,17 @@
 // number, a number without devices, 429, no ack). Received tells what arrived
 // on which device.
 //
+// And it delivers messages the other way (see receive.go): a simulated
+// contact, or the account's own phone, sends an account's companions a
+// message (SendText, SendMessage), encrypted for each with a real Signal
+// session (a pkmsg until the companion has answered in it, then msg). A
+// companion that is logged in gets it at once; one that is away gets it at
+// its next login, in the offline queue, with true offline counts. Each copy
+// is kept until the companion's delivery receipt confirms it, and sent again
+// at its next login if its socket went away first; a retry receipt has the
+// sender encrypt it again. Receipts tells what the companions confirmed and
+// read, Pending what they have not confirmed yet.
+//
 // It answers the IQs a client sends at login as the real server does (the
 // prekey count and digest, passive/active, blocklist, privacy settings,
 // props). Any other IQ gets error 501 feature-not-implemented, is logged, and

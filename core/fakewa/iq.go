@@ -32,7 +32,8 @@ type qrRef struct {
 
 // login answers the login payload of a paired device: <success>, or <failure>
 // for an unknown device, a wrong key, or a failure injected for this login. A
-// second login of a device replaces the first, as on the real server.
+// second login of a device replaces the first, as on the real server. After
+// <success> the device gets its offline queue (see deliverQueue).
 func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 	jid := types.JID{User: strconv.FormatUint(p.GetUsername(), 10), Device: uint16(p.GetDevice()), Server: types.DefaultUserServer}
 	key := jid.String()

@@ -361,7 +361,8 @@ func (s *Server) incomingAttrsLocked(dev *device, o *outgoing) waBinary.Attrs {
 }
 
 // node is the <message> stanza of o's current copy; offline marks one the
-// server delivers from the offline queue at a login.
+// server delivers from the offline queue at a login, with the attribute
+// the real server sets on those (whatsmeow does not read it).
 func (o *outgoing) node(offline bool) waBinary.Node {
 	attrs := make(waBinary.Attrs, len(o.attrs)+1)
 	for k, v := range o.attrs {
