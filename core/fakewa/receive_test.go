@@ -412,15 +412,18 @@ func TestReceiveUnconfirmedMessageIsSentAgainAtLogin(t *testing.T) {
 // EnableDecryptedEventBuffer whatsmeow kept the plaintext and hands the
 // message to the handlers again; without it the copy cannot be decrypted
 // again, and whatsmeow confirms it without a second event: the message is
-// lost to the handlers.
+// lost to the handlers. SynchronousAck changes none of it: whatsmeow sends
+// a message's receipt after its handlers returned either way.
 func TestReceiveAfterAFailedHandler(t *testing.T) {
 	for i, tc := range []struct {
-		name   string
-		buffer bool
-		events int
+		name     string
+		buffer   bool
+		syncAcks bool
+		events   int
 	}{
-		{"with the decrypted event buffer", true, 2},
-		{"without it", false, 1},
+		{"with the decrypted event buffer", true, false, 2},
+		{"with the buffer and synchronous acks", true, true, 2},
+		{"without the buffer", false, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newServer(t, fakewa.Config{Seed: 87 + 100*int64(i)})
@@ -429,6 +432,7 @@ func TestReceiveAfterAFailedHandler(t *testing.T) {
 			}
 			c, _, jid := pairByQR(t, s, 1)
 			c.EnableDecryptedEventBuffer = tc.buffer
+			c.SynchronousAck = tc.syncAcks
 			me := ownUser(t, jid)
 			failed := false
 			c.AddEventHandlerWithSuccessStatus(func(evt any) bool {
