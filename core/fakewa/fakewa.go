@@ -18,6 +18,17 @@
 // number, a number without devices, 429, no ack). Received tells what arrived
 // on which device.
 //
+// And it delivers messages the other way (see receive.go): a simulated
+// contact, or the account's own phone, sends an account's companions a
+// message (SendText, SendMessage), encrypted for each with a real Signal
+// session (a pkmsg until the companion has answered in it, then msg). A
+// companion that is logged in gets it at once; one that is away gets it at
+// its next login, in the offline queue, with true offline counts. Each copy
+// is kept until the companion's delivery receipt confirms it, and sent again
+// at its next login if its socket went away first; a retry receipt has the
+// sender encrypt it again. Receipts tells what the companions confirmed and
+// read, Pending what they have not confirmed yet.
+//
 // It answers the IQs a client sends at login as the real server does (the
 // prekey count and digest, passive/active, blocklist, privacy settings,
 // props). Any other IQ gets error 501 feature-not-implemented, is logged, and
@@ -54,6 +65,9 @@ var (
 	ErrNoPendingPair  = errors.New("fakewa: no companion is waiting for a pairing code for this phone")
 	ErrWrongCode      = errors.New("fakewa: wrong pairing code")
 	ErrPairingRefused = errors.New("fakewa: the companion refused the pairing")
+	ErrUnknownSender  = errors.New("fakewa: unknown sender")
+	ErrUnknownAccount = errors.New("fakewa: unknown account")
+	ErrNoCompanion    = errors.New("fakewa: the account has no paired companion")
 )
 
 // Defaults for the zero Config.
@@ -154,6 +168,8 @@ type Server struct {
 	received   []Message            // what simulated devices decrypted, oldest first
 	unknownIQs []string             // IQs answered with 501, oldest first
 	sendStats  SendStats
+	receipts   []Receipt // what companions confirmed of messages to them, oldest first
+	recvStats  ReceiveStats
 
 	versionPage    VersionPage
 	currentRev     uint32 // 0: whatsmeow's built-in
@@ -181,6 +197,12 @@ type device struct {
 	keys     *uploadedKeys // nil: none uploaded since the server started
 
 	historySynced bool // its phone sent it the history sync (Config.LIDMigration)
+
+	// deliverMu orders what simulated devices send the device: they encrypt
+	// and send one message at a time, in the order of the outbox. Taken
+	// before s.mu, never under it.
+	deliverMu sync.Mutex
+	outbox    []*outgoing // messages to it not confirmed yet, oldest first; guarded by s.mu
 }
 
 // stats are the per-device observations.

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"go.mau.fi/libsignal/ecc"
@@ -39,7 +40,16 @@ import (
 func (s *Server) sendHistorySync(c *sock) {
 	s.mu.Lock()
 	dev := s.devices[c.jid]
-	if !s.lidMigration || !c.loggedIn || dev == nil || dev.keys == nil || dev.historySynced {
+	s.mu.Unlock()
+	if dev == nil {
+		return
+	}
+	// The phone's messages to the device go out in the order it encrypts
+	// them (see push).
+	dev.deliverMu.Lock()
+	defer dev.deliverMu.Unlock()
+	s.mu.Lock()
+	if !s.lidMigration || !c.loggedIn || s.devices[c.jid] != dev || dev.keys == nil || dev.historySynced {
 		s.mu.Unlock()
 		return
 	}
@@ -49,9 +59,12 @@ func (s *Server) sendHistorySync(c *sock) {
 		return
 	}
 	dev.historySynced = true
-	bundle := dev.keys.bundleNode(dev.jid)
-	dev.prekeys = len(dev.keys.prekeys)
 	phone, to := p.peers[0], dev.jid
+	var bundle waBinary.Node // none: the phone reuses its session with the device
+	if !phone.hasSession(to) {
+		bundle = dev.keys.bundleNode(dev.jid)
+		dev.prekeys = len(dev.keys.prekeys)
+	}
 	pn := types.JID{User: p.user, Server: types.DefaultUserServer}
 	lid := types.JID{User: p.lid, Server: types.HiddenUserServer}
 	now := s.now()
@@ -117,24 +130,35 @@ func newMessageID() string {
 	return "3A" + hex.EncodeToString(b)
 }
 
-// encrypt seals plain for the companion to, as a phone sends its companions
-// protocol messages: a prekey message built from the companion's bundle (a
-// bundle node as prekeyBundles hands it out), padded as whatsmeow pads.
-func (p *peer) encrypt(to types.JID, bundleNode waBinary.Node, plain []byte) (waBinary.Node, error) {
-	bundle, err := readBundle(uint32(to.Device), bundleNode)
-	if err != nil {
-		return waBinary.Node{}, fmt.Errorf("bundle of %s: %w", to, err)
+// encrypt seals plain for the companion to, padded as whatsmeow pads, with
+// the peer's Signal session with it. When bundle is a prekey bundle (a <user>
+// node as prekeyBundles hands it out, or the keys of a retry receipt) the
+// session is built, or rebuilt, from it first; an empty node means the caller
+// found a session to reuse (see hasSession). As libsignal does, the peer
+// sends prekey messages (pkmsg) until it has decrypted a message of the
+// companion's in the session, and plain messages (msg) after.
+func (p *peer) encrypt(to types.JID, bundle waBinary.Node, plain []byte) (waBinary.Node, error) {
+	var pre *prekey.Bundle
+	if bundle.Tag != "" {
+		var err error
+		if pre, err = readBundle(uint32(to.Device), bundle); err != nil {
+			return waBinary.Node{}, fmt.Errorf("bundle of %s: %w", to, err)
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ctx := context.Background()
 	addr := to.SignalAddress()
 	builder := session.NewBuilderFromSignal(p, addr, pb)
-	if err := builder.ProcessBundle(ctx, bundle); err != nil {
-		return waBinary.Node{}, fmt.Errorf("session with %s: %w", to, err)
+	if pre != nil {
+		if err := builder.ProcessBundle(ctx, pre); err != nil {
+			return waBinary.Node{}, fmt.Errorf("session with %s: %w", to, err)
+		}
+	} else if _, ok := p.sessions[addr.String()]; !ok {
+		return waBinary.Node{}, fmt.Errorf("no session with %s and no prekey bundle", to)
 	}
 	pad := byte(len(plain)%15 + 1)
-	msg, err := session.NewCipher(builder, addr).Encrypt(ctx, append(plain, bytes.Repeat([]byte{pad}, int(pad))...))
+	msg, err := session.NewCipher(builder, addr).Encrypt(ctx, append(slices.Clip(plain), bytes.Repeat([]byte{pad}, int(pad))...))
 	if err != nil {
 		return waBinary.Node{}, fmt.Errorf("encrypt for %s: %w", to, err)
 	}
@@ -143,6 +167,14 @@ func (p *peer) encrypt(to types.JID, bundleNode waBinary.Node, plain []byte) (wa
 		typ = "pkmsg"
 	}
 	return waBinary.Node{Tag: "enc", Attrs: waBinary.Attrs{"v": "2", "type": typ}, Content: msg.Serialize()}, nil
+}
+
+// hasSession reports whether the peer has a Signal session with the device.
+func (p *peer) hasSession(jid types.JID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.sessions[jid.SignalAddress().String()]
+	return ok
 }
 
 // readBundle reads a <user> node of a prekey bundle answer.

@@ -32,7 +32,8 @@ type qrRef struct {
 
 // login answers the login payload of a paired device: <success>, or <failure>
 // for an unknown device, a wrong key, or a failure injected for this login. A
-// second login of a device replaces the first, as on the real server.
+// second login of a device replaces the first, as on the real server. After
+// <success> the device gets its offline queue (see deliverQueue).
 func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 	jid := types.JID{User: strconv.FormatUint(p.GetUsername(), 10), Device: uint16(p.GetDevice()), Server: types.DefaultUserServer}
 	key := jid.String()
@@ -86,13 +87,7 @@ func (s *Server) login(c *sock, p *waWa6.ClientPayload) {
 		"location": "fakewa",
 		"creation": strconv.FormatInt(time.Now().Unix(), 10),
 	}})
-	// The server has kept nothing for the device while it was away (fakewa
-	// queues no incoming messages): it says so, and that the offline queue
-	// is drained, as the real server does once it delivered the queue.
-	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline_preview", Attrs: waBinary.Attrs{
-		"count": "0", "appdata": "0", "message": "0", "notification": "0", "receipt": "0",
-	}}}})
-	_ = c.sendNode(waBinary.Node{Tag: "ib", Content: []waBinary.Node{{Tag: "offline", Attrs: waBinary.Attrs{"count": "0"}}}})
+	s.deliverQueue(c, dev)
 	for _, o := range older {
 		s.apply(o, Fault{Kind: FaultReplaced})
 	}
@@ -131,12 +126,16 @@ func newRef() string {
 
 // handleNode answers one node from a client.
 func (s *Server) handleNode(c *sock, node *waBinary.Node) {
-	if node.Tag == "message" {
+	switch node.Tag {
+	case "message":
 		s.handleMessage(c, node)
 		return
-	}
-	if node.Tag != "iq" {
-		return // acks, receipts, presences: nothing to answer
+	case "receipt":
+		s.handleReceipt(c, node)
+		return
+	case "iq":
+	default:
+		return // acks, presences: nothing to answer
 	}
 	id, _ := node.Attrs["id"].(string)
 	typ, _ := node.Attrs["type"].(string)
@@ -162,6 +161,7 @@ func (s *Server) handleNode(c *sock, node *waBinary.Node) {
 		s.saveState()
 		_ = c.sendNode(resultNode(id))
 		s.sendHistorySync(c)
+		s.pushTo(c.jidNow())
 	case xmlns == "encrypt" && typ == "get" && child.Tag == "digest":
 		_ = c.sendNode(s.digest(c, id))
 	case xmlns == "passive" && typ == "set" && (child.Tag == "active" || child.Tag == "passive"):

@@ -13,7 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Sending. A companion sends a one-to-one message the way it does to the real
+// Sending: messages from a companion. (Receiving, messages to a companion
+// from simulated devices, is in receive.go.) A companion sends a one-to-one message the way it does to the real
 // server: it asks usync for the devices of the recipient and of its own
 // account, fetches a prekey bundle for every device it has no Signal session
 // with, encrypts the message for each, and sends one <message> with an <enc>
@@ -32,7 +33,8 @@ import (
 // a companion's other companions get a copy of what it sends. A simulated
 // device decrypts its copy; a companion's logged-in sockets get theirs as an
 // incoming <message> (a companion that is offline misses it: the server
-// queues nothing).
+// does not queue a companion's copies of its own sends, only what simulated
+// devices send it, see receive.go).
 
 // Defaults of the sending simulation.
 const (

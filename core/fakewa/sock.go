@@ -40,6 +40,7 @@ type sock struct {
 	// Guarded by srv.mu.
 	jid      string   // the device JID once it logged in
 	loggedIn bool     // counted in srv.stats[jid].open
+	live     bool     // logged in and past its offline queue: messages to the device go to it at once
 	refs     []string // QR refs handed to this registering socket
 }
 
@@ -132,6 +133,7 @@ func (s *Server) clientClosed(c *sock) {
 // ends when it closes, or when the server sent it a stream error or a failure:
 // from then on it is a dead socket waiting to close. s.mu must be held.
 func (s *Server) endSessionLocked(c *sock) {
+	c.live = false
 	if c.loggedIn {
 		c.loggedIn = false
 		s.statsLocked(c.jid).open--

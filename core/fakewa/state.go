@@ -15,7 +15,9 @@ import (
 
 // The server can keep the phones and paired devices it knows in a file
 // (Config.StatePath), so that a demo's accounts stay paired across restarts.
-// Nothing else is kept: sockets, faults and counters start afresh.
+// Nothing else is kept: sockets, faults and counters start afresh, and the
+// messages devices had not confirmed (their outboxes, see receive.go) are
+// lost, as a queue the server only holds for a test's run.
 
 // stateFile is the JSON layout of Config.StatePath.
 type stateFile struct {
