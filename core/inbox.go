@@ -99,4 +99,3 @@ const (
 	DefaultMaxMessages   = 10_000
 	DefaultMessageMaxAge = 30 * 24 * time.Hour
 )
-
