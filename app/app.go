@@ -68,6 +68,9 @@ type flags struct {
 	standalone bool
 	// httpClient replaces the real WhatsApp servers (tests).
 	httpClient *http.Client
+	// wrapInbox wraps the store of incoming messages (tests: a crash on
+	// the way in).
+	wrapInbox func(core.Inbox) core.Inbox
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -447,7 +450,13 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	if err != nil {
 		return nil, explainFiles(fmt.Errorf("open the device keys: %w", err), dir)
 	}
-	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Policy: policy, Logger: log, Gate: gate})
+	// Both stores keep the incoming messages: the fleet's in PostgreSQL,
+	// so that an account's messages follow it from node to node.
+	inbox, _ := accounts.(core.Inbox)
+	if f.wrapInbox != nil && inbox != nil {
+		inbox = f.wrapInbox(inbox)
+	}
+	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
 	}

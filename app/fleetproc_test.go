@@ -69,6 +69,7 @@ func runNodeProcess(args []string, fakeAddr, parent string) int {
 	}
 	fakewa.InstallRootKey()
 	f.httpClient = fakewa.ClientFor(fakeAddr)
+	f.wrapInbox = crashWrap(os.Getenv(envNodeCrash))
 	if pid, err := strconv.Atoi(parent); err == nil {
 		go exitWithParent(pid)
 	}

@@ -145,10 +145,16 @@ func openDevices(ctx context.Context, cfg Config) (db *sql.DB, dialect, where st
 	}
 	// WAL with synchronous=NORMAL: a first login stores 812 prekeys one
 	// statement at a time, which takes seconds when every commit syncs.
+	// A transaction takes the write lock when it begins (_txlock=immediate),
+	// waiting its turn for up to the busy timeout: a deferred one that read
+	// first and then writes fails at once with SQLITE_BUSY when another
+	// connection wrote meanwhile, and the decryption of an incoming message
+	// is such a transaction (whatsmeow's sessions, identities and the
+	// plaintext buffer); a failed one costs the message a retry.
 	// SQLite reads the name as a URI: '%', '?' and '#' in the path are
 	// escaped, or the store would open elsewhere.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(cfg.DevicesPath) +
-		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err = sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, "", where, fmt.Errorf("open device store %s: %w", where, err)

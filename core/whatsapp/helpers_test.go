@@ -21,8 +21,18 @@ import (
 const wait = 10 * time.Second
 
 // testLogger returns a logger that writes to the test log when WARDEN_TEST_LOG
-// is set, and discards otherwise.
+// is set, and discards otherwise. WARDEN_TEST_LOGFILE=path appends Info and
+// above to a file instead: it catches a rare failure of a -count=N run
+// without the test log's panic at a whatsmeow line logged after its test.
 func testLogger(t testing.TB) *slog.Logger {
+	if p := os.Getenv("WARDEN_TEST_LOGFILE"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	if os.Getenv("WARDEN_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +130,9 @@ type recorder struct {
 
 	mu  sync.Mutex
 	all []core.SessionEvent
+	// refuse, when set, is the answer to every message: core's store
+	// failing.
+	refuse error
 }
 
 func newRecorder(t testing.TB) *recorder {
@@ -129,11 +142,16 @@ func newRecorder(t testing.TB) *recorder {
 func (r *recorder) emit(ev core.SessionEvent) error {
 	r.mu.Lock()
 	r.all = append(r.all, ev)
+	refuse := r.refuse
 	r.mu.Unlock()
+
 	select {
 	case r.ch <- ev:
 	default:
 		r.t.Errorf("event buffer full, dropped %v", ev.Kind)
+	}
+	if ev.Kind == core.SessionMessage && refuse != nil {
+		return refuse
 	}
 	return nil
 }

@@ -56,9 +56,8 @@ type Session struct {
 	// handlers and the QR channel under it, and the session its reconnect
 	// after a 515 (restart); it carries the zerolog logger whatsmeow uses
 	// for some lines.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	handlerID uint32
+	ctx    context.Context
+	cancel context.CancelFunc
 	// conns are the session's websocket connections, for Abort.
 	conns *connSet
 	// restarts tracks the restart goroutines; Close waits for them.
@@ -145,7 +144,7 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	}
 	// Registered before GetQRChannel's handler, so that the QR total is known
 	// before the channel yields its first code.
-	s.handlerID = cli.AddEventHandlerWithSuccessStatus(s.handleStatus)
+	cli.AddEventHandlerWithSuccessStatus(s.handleStatus)
 	return s
 }
 
@@ -288,11 +287,13 @@ func (s *Session) Close() {
 	s.cancel()
 	if first {
 		s.d.unwatch(s)
-		// This waits for whatsmeow's dispatches in flight; none of them can
-		// wait for Close, since the closed flag is set and emit is not
-		// called from Close's caller.
-		s.cli.RemoveEventHandler(s.handlerID)
 	}
+	// The event handler stays: once closed is set it does nothing, and it
+	// refuses every message (see handleStatus). Removed, it would leave
+	// whatsmeow handling a message that arrives while the socket closes
+	// with no handler at all, which whatsmeow takes for success: it
+	// forgets the plaintext and confirms the message, which core never
+	// stored. (emitMu is the barrier for events in flight.)
 	// No restart starts once closed is set; one running ends with ctx.
 	s.restarts.Wait()
 	s.cli.Disconnect()
@@ -328,6 +329,13 @@ func (s *Session) Abort() {
 // reports whether it was handled: false withholds a message's delivery
 // receipt (see receive.go).
 func (s *Session) handleStatus(evt any) bool {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		_, isMessage := evt.(*events.Message)
+		return !isMessage
+	}
 	switch e := evt.(type) {
 	case *events.Message:
 		return s.receive(e)
