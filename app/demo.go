@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"google.golang.org/protobuf/proto"
+
 	"warden/core"
 	"warden/core/fakewa"
 )
@@ -24,6 +27,22 @@ const (
 	demoNobody  = "15550100404"
 )
 
+// demoWriters are the demo's contacts who write to the accounts, besides
+// demoContact; each has a phone and nothing else.
+var demoWriters = []string{"15550100201", "15550100202", "15550100203"}
+
+// demoTexts are what the demo's contacts write.
+var demoTexts = []string{
+	"Hi, is my order on its way?",
+	"Can you send me the invoice again, please?",
+	"Thanks, that worked!",
+	"What time do you open tomorrow?",
+	"I'd like to change my delivery address.",
+	"👍",
+	"Is the blue one still in stock?",
+	"Please call me back when you can.",
+}
+
 // demoSendHint is the Test message section's explanation in the demo.
 const demoSendHint = "Demo: send to +1 555 0100 200, a contact with a phone and a linked laptop, or to +1 555 0100 404, " +
 	"which is not on WhatsApp. Leave it empty to send to this account’s own number."
@@ -37,8 +56,9 @@ type demo struct {
 	log    *slog.Logger
 
 	// Timing, shortened in tests.
-	scanAfter  time.Duration // how long a phone takes to scan a code
-	faultEvery time.Duration // mean gap between faults
+	scanAfter    time.Duration // how long a phone takes to scan a code
+	faultEvery   time.Duration // mean gap between faults
+	messageEvery time.Duration // mean gap between the contacts' messages
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -50,22 +70,37 @@ func newDemo(log *slog.Logger) (*demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the demo server: %w", err)
 	}
-	if err := srv.AddContact(demoContact, 2); err != nil {
-		srv.Close()
-		return nil, fmt.Errorf("start the demo server: %w", err)
+	for _, c := range append([]string{demoContact}, demoWriters...) {
+		devices := 1
+		if c == demoContact {
+			devices = 2
+		}
+		if err := srv.AddContact(c, devices); err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("start the demo server: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &demo{server: srv, log: log, scanAfter: 4 * time.Second, faultEvery: 25 * time.Second, ctx: ctx, cancel: cancel}
-	// WARDEN_DEMO_FAULT_EVERY (a duration like 10s) makes the demo livelier or
-	// calmer; the window test uses it to see a fault sooner.
-	if v := os.Getenv("WARDEN_DEMO_FAULT_EVERY"); v != "" {
-		every, err := time.ParseDuration(v)
+	d := &demo{server: srv, log: log, scanAfter: 4 * time.Second, faultEvery: 25 * time.Second, messageEvery: 6 * time.Second,
+		ctx: ctx, cancel: cancel}
+	// WARDEN_DEMO_FAULT_EVERY and WARDEN_DEMO_MESSAGE_EVERY (durations like
+	// 10s) make the demo livelier or calmer; the window test uses the first
+	// to see a fault sooner.
+	for _, v := range []struct {
+		name string
+		to   *time.Duration
+	}{{"WARDEN_DEMO_FAULT_EVERY", &d.faultEvery}, {"WARDEN_DEMO_MESSAGE_EVERY", &d.messageEvery}} {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		every, err := time.ParseDuration(s)
 		if err != nil || every <= 0 {
 			srv.Close()
 			cancel()
-			return nil, fmt.Errorf("WARDEN_DEMO_FAULT_EVERY=%q: want a positive duration like 10s", v)
+			return nil, fmt.Errorf("%s=%q: want a positive duration like 10s", v.name, s)
 		}
-		d.faultEvery = every
+		*v.to = every
 	}
 	return d, nil
 }
@@ -85,6 +120,7 @@ func (d *demo) start(m *core.Manager) {
 		d.phones(updates)
 	})
 	d.wg.Go(func() { d.faults(m) })
+	d.wg.Go(func() { d.chats(m) })
 	for _, name := range demoNames {
 		acct, err := m.Add(d.ctx, name)
 		if err != nil {
@@ -167,5 +203,46 @@ func (d *demo) faults(m *core.Manager) {
 			}
 		}
 		d.log.Info("demo: injected a fault", "account", string(st.Account.ID), "name", st.Account.Name, "fault", faults[0].Kind.String())
+	}
+}
+
+// chats has the demo's contacts write to a random paired account now and
+// then: mostly texts, now and then a photo (no real media: the account sees
+// its kind and size), and sometimes the account's own phone writes. An
+// account that is not connected gets its messages at its next login, as
+// WhatsApp keeps them.
+func (d *demo) chats(m *core.Manager) {
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(d.messageEvery/2 + rand.N(d.messageEvery)):
+		}
+		var paired []core.Status
+		for _, st := range m.Statuses() {
+			if st.Account.JID != "" {
+				paired = append(paired, st)
+			}
+		}
+		if len(paired) == 0 {
+			continue
+		}
+		to := paired[rand.N(len(paired))].Account
+		from := demoWriters[rand.N(len(demoWriters))]
+		if rand.N(8) == 0 {
+			from = to.Phone() // the account's own phone
+		}
+		var err error
+		if rand.N(5) == 0 {
+			_, err = d.server.SendMessage(from, to.Phone(), &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
+				Caption: proto.String("Here is the photo"), Mimetype: proto.String("image/jpeg"),
+				FileLength: proto.Uint64(200_000 + rand.Uint64N(2_000_000)),
+			}})
+		} else {
+			_, err = d.server.SendText(from, to.Phone(), demoTexts[rand.N(len(demoTexts))])
+		}
+		if err != nil {
+			d.log.Debug("demo: a contact could not write", "account", string(to.ID), "err", err)
+		}
 	}
 }

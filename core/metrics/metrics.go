@@ -12,6 +12,8 @@
 //	warden_accounts{state}                 accounts in each state, every state listed (0 included)
 //	warden_accounts_needing_action         accounts waiting for the operator (Status.NeedsAction)
 //	warden_keepalive_failing_accounts      Connected accounts whose keepalives go unanswered now
+//	warden_quiet_accounts                  Connected accounts that receive nothing while their peers do (core.QuietAccounts)
+//	warden_messages_today{direction}       messages received ("in") and sent ("out") today, over every account
 //	warden_reconnect_attempts_total        dials to recover from a drop (see below)
 //	warden_conflicts_total                 conflicts: another client took an account (440, Replaced)
 //	warden_parks_total                     times Warden stopped trying by itself (see below)
@@ -159,6 +161,8 @@ type accountsCollector struct {
 	accounts         *prometheus.Desc
 	needsAction      *prometheus.Desc
 	keepaliveFailing *prometheus.Desc
+	quiet            *prometheus.Desc
+	today            *prometheus.Desc
 }
 
 func newAccountsCollector(statuses func() []core.Status) *accountsCollector {
@@ -170,6 +174,10 @@ func newAccountsCollector(statuses func() []core.Status) *accountsCollector {
 			"Accounts that wait for the operator and will not recover by themselves (what /healthz reports).", nil, nil),
 		keepaliveFailing: prometheus.NewDesc("warden_keepalive_failing_accounts",
 			"Connected accounts whose keepalives WhatsApp leaves unanswered right now.", nil, nil),
+		quiet: prometheus.NewDesc("warden_quiet_accounts",
+			"Connected accounts that received nothing for an hour while most of the others did: a hint that they no longer receive.", nil, nil),
+		today: prometheus.NewDesc("warden_messages_today",
+			`Messages of today (local time), over every account: "in" received from others, "out" sent by Warden or the accounts' phones.`, []string{"direction"}, nil),
 	}
 }
 
@@ -178,14 +186,20 @@ func (c *accountsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.accounts
 	ch <- c.needsAction
 	ch <- c.keepaliveFailing
+	ch <- c.quiet
+	ch <- c.today
 }
 
 // Collect implements prometheus.Collector.
 func (c *accountsCollector) Collect(ch chan<- prometheus.Metric) {
 	counts := make(map[core.State]int, len(core.States))
-	var needs, failing int
-	for _, st := range c.statuses() {
+	var needs, failing, in, out int
+	now := time.Now()
+	sts := c.statuses()
+	for _, st := range sts {
 		counts[st.State]++
+		i, o := st.Traffic.Today(now)
+		in, out = in+i, out+o
 		if st.NeedsAction() {
 			needs++
 		}
@@ -198,6 +212,9 @@ func (c *accountsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.needsAction, prometheus.GaugeValue, float64(needs))
 	ch <- prometheus.MustNewConstMetric(c.keepaliveFailing, prometheus.GaugeValue, float64(failing))
+	ch <- prometheus.MustNewConstMetric(c.quiet, prometheus.GaugeValue, float64(len(core.QuietAccounts(sts, now))))
+	ch <- prometheus.MustNewConstMetric(c.today, prometheus.GaugeValue, float64(in), "in")
+	ch <- prometheus.MustNewConstMetric(c.today, prometheus.GaugeValue, float64(out), "out")
 }
 
 // eventMetrics are the counters and histograms fed by timeline events.

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"io"
 	"log/slog"
@@ -676,5 +677,44 @@ func TestOnlyTheAccountsThisNodeRuns(t *testing.T) {
 		if code, body := r.get("/healthz"); code != http.StatusServiceUnavailable || !strings.HasPrefix(body, "1 of 1 account needs") {
 			t.Errorf("healthz = %d %q, want this node's one account", code, body)
 		}
+	})
+}
+
+// Today's messages and the quiet accounts come from the statuses at scrape
+// time.
+func TestMessagesAndQuietAccounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		phones := []string{"15550001111", "15550002222", "15550003333", "15550004444"}
+		var ids []core.AccountID
+		for i, p := range phones {
+			ids = append(ids, r.paired(fmt.Sprint("acct", i), p))
+		}
+		r.start()
+		time.Sleep(time.Minute) // the start-up spreads the dials
+		synctest.Wait()
+		f := r.scrape()
+		f.want("warden_messages_today", 0, "direction", "in")
+		f.want("warden_quiet_accounts", 0)
+
+		// Three accounts receive, twice in an hour and a half; the fourth,
+		// connected as long, receives nothing.
+		for round := range 2 {
+			time.Sleep(45 * time.Minute)
+			for i, id := range ids[:3] {
+				msg := core.Message{ID: fmt.Sprint("M", round, i), Chat: "447700900123@s.whatsapp.net", Sender: "447700900123@s.whatsapp.net", Kind: core.KindText}
+				if err := r.d.Last(id).Receive(msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := r.m.SendText(context.Background(), ids[0], "447700900123", "hello"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		f = r.scrape()
+		f.want("warden_messages_today", 6, "direction", "in")
+		f.want("warden_messages_today", 1, "direction", "out")
+		f.want("warden_quiet_accounts", 1)
 	})
 }
