@@ -29,6 +29,9 @@ func TestStoreSuite(t *testing.T) {
 	}, store.ErrSequence)
 }
 
+// dsnOf returns the DSN of the database name on the server of dsn.
+func dsnOf(dsn, name string) string { return strings.Replace(dsn, "/postgres?", "/"+name+"?", 1) }
+
 // openDatabase creates the database name on the server of dsn, where admin
 // is connected, and opens the store there until the test ends.
 func openDatabase(t *testing.T, admin *sql.DB, dsn, name string, opts ...postgres.Option) *postgres.DB {
@@ -36,7 +39,7 @@ func openDatabase(t *testing.T, admin *sql.DB, dsn, name string, opts ...postgre
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 		t.Fatal(err)
 	}
-	db, err := postgres.Open(context.Background(), strings.Replace(dsn, "/postgres?", "/"+name+"?", 1), nil, opts...)
+	db, err := postgres.Open(context.Background(), dsnOf(dsn, name), nil, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
