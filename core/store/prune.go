@@ -131,13 +131,14 @@ func (db *DB) pruneSeries(s series, r Retention) {
 	}
 }
 
-// bucket returns the account's bucket of s's records, nil for none.
-func (s series) bucket(tx *bolt.Tx, id core.AccountID) *bolt.Bucket {
+// buckets returns the account's bucket of s's records and its index, nil
+// for none.
+func (s series) buckets(tx *bolt.Tx, id core.AccountID) (records, index *bolt.Bucket) {
 	acct := tx.Bucket(s.root).Bucket([]byte(id))
 	if acct == nil {
-		return nil
+		return nil, nil
 	}
-	return s.records(acct)
+	return s.records(acct), s.index(acct)
 }
 
 // pruneAccount deletes the account's records of s beyond r.MaxEvents and
@@ -149,7 +150,7 @@ func (db *DB) pruneAccount(s series, id core.AccountID, r Retention, cutoff time
 	// keep is the oldest key the count allows; nil when the count is within the limit.
 	var keep []byte
 	err = db.view(ctx, func(tx *bolt.Tx) error {
-		b := s.bucket(tx, id)
+		b, _ := s.buckets(tx, id)
 		if b == nil || r.MaxEvents <= 0 {
 			return nil
 		}
@@ -195,12 +196,11 @@ type doomed struct{ seq, key []byte }
 func (db *DB) doomedChunk(s series, id core.AccountID, r Retention, cutoff time.Time, keep []byte) ([]doomed, error) {
 	var chunk []doomed
 	err := db.view(context.Background(), func(tx *bolt.Tx) error {
-		b := s.bucket(tx, id)
+		b, index := s.buckets(tx, id)
 		if b == nil {
 			return nil
 		}
 		newest, _ := b.Cursor().Last()
-		indexed := s.index(tx.Bucket(s.root).Bucket([]byte(id))) != nil
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(chunk) < pruneChunk; k, v = c.Next() {
 			if bytes.Equal(k, newest) {
@@ -209,7 +209,7 @@ func (db *DB) doomedChunk(s series, id core.AccountID, r Retention, cutoff time.
 			counted := keep != nil && bytes.Compare(k, keep) < 0
 			var at time.Time
 			var key []byte
-			if !counted || indexed {
+			if !counted || index != nil {
 				var err error
 				if at, key, err = s.decode(v); err != nil {
 					break // a damaged record stays, and so do the newer ones
@@ -228,13 +228,9 @@ func (db *DB) doomedChunk(s series, id core.AccountID, r Retention, cutoff time.
 // delete deletes the account's records of the chunk, and their index keys
 // that still point at them.
 func (s series) delete(tx *bolt.Tx, id core.AccountID, chunk []doomed) error {
-	acct := tx.Bucket(s.root).Bucket([]byte(id))
-	if acct == nil {
-		return nil // the account was deleted meanwhile
-	}
-	b, index := s.records(acct), s.index(acct)
+	b, index := s.buckets(tx, id)
 	if b == nil {
-		return nil
+		return nil // the account was deleted meanwhile
 	}
 	for _, d := range chunk {
 		if err := b.Delete(d.seq); err != nil {
