@@ -114,18 +114,13 @@ func (s *DB) putMessage(ctx context.Context, m core.Message) (core.Message, bool
 	if err != nil {
 		return core.Message{}, false, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		// Stored before: read back what was.
-		var stored []byte
-		if err == nil {
-			err = tx.QueryRowContext(ctx, "SELECT data FROM warden_messages WHERE account = $1 AND key = $2",
-				string(m.Account), key).Scan(&stored)
-		}
-		if err != nil {
-			return core.Message{}, false, fmt.Errorf("read the stored message: %w", err)
-		}
-		old, err := decodeMessage(stored)
-		return old, true, err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return core.Message{}, false, err
+	}
+	if n == 0 { // stored before: the answer is what was stored
+		old, err := storedMessage(ctx, tx, m.Account, key)
+		return old, err == nil, err
 	}
 	if err := s.pruneMessages(ctx, tx, m.Account, m.Seq); err != nil {
 		return core.Message{}, false, err
@@ -134,6 +129,16 @@ func (s *DB) putMessage(ctx context.Context, m core.Message) (core.Message, bool
 		return core.Message{}, false, err
 	}
 	return m, false, nil
+}
+
+// storedMessage reads, in tx, the account's message of key.
+func storedMessage(ctx context.Context, tx *sql.Tx, id core.AccountID, key []byte) (core.Message, error) {
+	var data []byte
+	err := tx.QueryRowContext(ctx, "SELECT data FROM warden_messages WHERE account = $1 AND key = $2", string(id), key).Scan(&data)
+	if err != nil {
+		return core.Message{}, fmt.Errorf("read the stored message: %w", err)
+	}
+	return decodeMessage(data)
 }
 
 // pruneMessages deletes, in tx, the account's oldest messages beyond the
