@@ -97,7 +97,8 @@ const (
 )
 
 // Retention limits an account's timeline: at most MaxEvents events, none older
-// than MaxAge. The newest event of an account is always kept.
+// than MaxAge. The newest event of an account is always kept. The inboxes'
+// retention (WithMessageRetention) is one too, MaxEvents counting messages.
 type Retention struct {
 	MaxEvents int           `json:"max_events"`
 	MaxAge    time.Duration `json:"max_age"`
