@@ -119,11 +119,8 @@ func checkInbox(tx *bolt.Tx, version int) error {
 			return fmt.Errorf("the inbox of account %q has no %q and %q buckets", id, bucketMsgs, bucketKeys)
 		}
 		k, v := msgs.Cursor().Last()
-		switch {
-		case k == nil:
+		if k == nil {
 			return nil
-		case len(k) != 8:
-			return fmt.Errorf("the last message of account %q has a %d-byte key", id, len(k))
 		}
 		if _, err := decodeMessage(k, v); err != nil {
 			return fmt.Errorf("the last message of account %q does not decode: %w", id, err)

@@ -136,9 +136,7 @@ func storeMessage(tx *bolt.Tx, id core.AccountID, key, v []byte) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
-	withSeq := make([]byte, 0, len(v)+20)
-	withSeq = append(strconv.AppendUint(append(withSeq, `{"seq":`...), seq, 10), v[len(seqPrefix):]...)
-	if err := msgs.Put(seqKey(seq), withSeq); err != nil {
+	if err := msgs.Put(seqKey(seq), withSeq(v, seq)); err != nil {
 		return 0, fmt.Errorf("put message %d: %w", seq, err)
 	}
 	if err := keys.Put(key, seqKey(seq)); err != nil {
@@ -147,9 +145,20 @@ func storeMessage(tx *bolt.Tx, id core.AccountID, key, v []byte) (uint64, error)
 	return seq, nil
 }
 
+// withSeq returns the encoded message v with seq in place of the 0 that ends
+// its seqPrefix.
+func withSeq(v []byte, seq uint64) []byte {
+	out := make([]byte, 0, len(v)+20)
+	out = strconv.AppendUint(append(out, seqPrefix[:len(seqPrefix)-1]...), seq, 10)
+	return append(out, v[len(seqPrefix):]...)
+}
+
 // decodeMessage reads the stored message of key k.
 func decodeMessage(k, v []byte) (core.Message, error) {
 	var m core.Message
+	if len(k) != 8 {
+		return m, fmt.Errorf("a message has a %d-byte key: %w", len(k), ErrCorrupt)
+	}
 	if err := json.Unmarshal(v, &m); err != nil {
 		return m, fmt.Errorf("message %d: %w: %w", keySeq(k), ErrCorrupt, err)
 	}
