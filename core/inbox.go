@@ -75,12 +75,17 @@ type Message struct {
 // chosen by the sender, unique per sender and chat.
 func (m Message) Key() string { return m.Chat + "\x00" + m.Sender + "\x00" + m.ID }
 
-// Inbox keeps the messages accounts received. Both stores implement it.
+// Inbox keeps the messages accounts received. Both stores implement it, and
+// keep each account's messages within a retention (at most a number of
+// messages, none older than an age by Received; the newest is always kept).
+// Deleting an account deletes its messages.
 type Inbox interface {
 	// PutMessage stores m (its Seq is ignored) and returns it with the Seq it
-	// got. A nil error means the message is durable. When the account
-	// already has a message with the same Key (WhatsApp delivered it again),
-	// nothing is stored: the stored message is returned with dup true.
+	// got. A nil error means the message is durable (committed and synced).
+	// When the account already has a message with the same Key (WhatsApp
+	// delivered it again), nothing is stored: the stored message is returned
+	// with dup true. A message of an account the store does not have is
+	// refused with an error wrapping ErrUnknownAccount.
 	PutMessage(ctx context.Context, m Message) (stored Message, dup bool, err error)
 	// Messages returns the account's messages with a Seq above after, oldest
 	// first, at most limit.

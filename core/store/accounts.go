@@ -63,8 +63,8 @@ func (db *DB) PutAccount(ctx context.Context, a core.Account) error {
 	return nil
 }
 
-// DeleteAccount removes the account, its events and its logs in one
-// transaction. Deleting an account that does not exist does nothing.
+// DeleteAccount removes the account, its events, its logs and its messages in
+// one transaction. Deleting an account that does not exist does nothing.
 func (db *DB) DeleteAccount(ctx context.Context, id core.AccountID) error {
 	if err := checkID(id); err != nil {
 		return fmt.Errorf("delete account: %w", err)
@@ -73,7 +73,7 @@ func (db *DB) DeleteAccount(ctx context.Context, id core.AccountID) error {
 		if err := tx.Bucket(bucketAccounts).Delete([]byte(id)); err != nil {
 			return err
 		}
-		for _, root := range [][]byte{bucketEvents, bucketLogs} {
+		for _, root := range [][]byte{bucketEvents, bucketLogs, bucketInbox} {
 			err := tx.Bucket(root).DeleteBucket([]byte(id))
 			if err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return fmt.Errorf("%s: %w", root, err)

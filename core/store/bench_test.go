@@ -305,3 +305,51 @@ func BenchmarkAllLogs(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPutMessageConcurrent stores messages from 200 goroutines, each an
+// account receiving its messages one PutMessage at a time, as 200 accounts
+// that receive at once do; every call waits for its commit and sync. An op is
+// one message; page-writes/msg is what the commits wrote per message, the
+// cost that sharing commits spreads. "writer" commits through the store's writer, "bolt-batch"
+// through bbolt's DB.Batch instead.
+func BenchmarkPutMessageConcurrent(b *testing.B) {
+	for _, mode := range []string{"writer", "bolt-batch"} {
+		b.Run(mode, func(b *testing.B) {
+			db := openTest(b)
+			commit := func(op func(tx *bolt.Tx) error) error { return db.write(context.Background(), op) }
+			if mode == "bolt-batch" {
+				commit = db.bolt.Batch
+			}
+			benchPutMessages(b, db, commit)
+		})
+	}
+}
+
+func benchPutMessages(b *testing.B, db *DB, commit func(op func(tx *bolt.Tx) error) error) {
+	const accounts = 200
+	ids := make([]core.AccountID, accounts)
+	for i := range ids {
+		ids[i] = largeID(i)
+	}
+	putAccounts(b, db, ids...)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	before := db.bolt.Stats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for a := range accounts {
+		wg.Go(func() {
+			for i := 0; done.Add(1) <= int64(b.N); i++ {
+				if _, _, err := db.putMessage(message(ids[a], i, time.Now()), commit); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	after := db.bolt.Stats()
+	b.ReportMetric(float64(after.TxStats.GetWrite()-before.TxStats.GetWrite())/float64(b.N), "page-writes/msg")
+}

@@ -55,14 +55,18 @@ func checkFile(path string, lockTimeout time.Duration) (err error) {
 
 // checkRecords decodes what a start reads: the schema version, every
 // account, and the last event of every timeline, so that a damaged record is
-// found here, before anything writes, rather than when the accounts load. The
-// settings and the saved web version are not checked: one that does not
-// decode is read as its default.
+// found here, before anything writes, rather than when the accounts load. It
+// checks the inbox tree too (checkInbox). The settings and the saved web
+// version are not checked: one that does not decode is read as its default.
 func checkRecords(tx *bolt.Tx) error {
 	if tx.Bucket(bucketMeta) == nil {
 		return nil // a new store, checked by checkLayout
 	}
-	if _, err := readVersion(tx); err != nil {
+	version, err := readVersion(tx)
+	if err != nil {
+		return err
+	}
+	if err := checkInbox(tx, version); err != nil {
 		return err
 	}
 	if b := tx.Bucket(bucketAccounts); b != nil {
@@ -92,6 +96,34 @@ func checkRecords(tx *bolt.Tx) error {
 		}
 		if err := decodeEvent(v, &r); err != nil {
 			return fmt.Errorf("the last event of account %q (%d) does not decode: %w", id, keySeq(k), err)
+		}
+		return nil
+	})
+}
+
+// checkInbox checks the shape PutMessage relies on: a file of a schema with
+// the inbox has the inbox bucket, each of its accounts' buckets holds msgs
+// and keys, and each account's newest message decodes.
+func checkInbox(tx *bolt.Tx, version int) error {
+	inbox := tx.Bucket(bucketInbox)
+	if inbox == nil {
+		if version >= inboxSince {
+			return fmt.Errorf("schema version %d and no %q bucket", version, bucketInbox)
+		}
+		return nil // the migration creates it
+	}
+	return inbox.ForEach(func(id, _ []byte) error {
+		acct := inbox.Bucket(id)
+		msgs, keys := inboxMsgs(acct), inboxKeys(acct)
+		if msgs == nil || keys == nil {
+			return fmt.Errorf("the inbox of account %q has no %q and %q buckets", id, bucketMsgs, bucketKeys)
+		}
+		k, v := msgs.Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		if _, err := decodeMessage(k, v); err != nil {
+			return fmt.Errorf("the last message of account %q does not decode: %w", id, err)
 		}
 		return nil
 	})

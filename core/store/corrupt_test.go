@@ -35,6 +35,7 @@ func goodFile(t *testing.T) (string, []byte) {
 				t.Fatal(err)
 			}
 		}
+		storeMessages(t, db, id, 3, func(int) time.Time { return time.Now() })
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -220,6 +221,7 @@ func TestOpenDamagedRecord(t *testing.T) {
 	}{
 		{"an account", [][]byte{bucketAccounts}, []byte("b"), `account "b"`},
 		{"an account's last event", [][]byte{bucketEvents, []byte("c")}, seqKey(1000), `the last event of account "c"`},
+		{"an account's last message", [][]byte{bucketInbox, []byte("c"), bucketMsgs}, seqKey(3), `the last message of account "c"`},
 		{"the schema version", [][]byte{bucketMeta}, keyVersion, "schema version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

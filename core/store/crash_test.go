@@ -18,8 +18,9 @@ import (
 	"warden/core"
 )
 
-// crashChildEnv, when set, makes TestCrashLosesNoCommittedEvent the child: it
-// appends to the store at that path until it is killed.
+// crashChildEnv, when set, makes TestCrashLosesNoCommittedEvent (or
+// TestCrashLosesNoCommittedMessage) the child: it appends to the store at that
+// path until it is killed.
 const crashChildEnv = "WARDEN_STORE_CRASH_CHILD"
 
 var crashAccounts = []core.AccountID{"a", "b", "c", "d"}
@@ -36,7 +37,7 @@ func TestCrashLosesNoCommittedEvent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), DBFile)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	for round := range 3 {
-		reported := crashRound(t, path, 50*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))), round == 0)
+		reported := crashRound(t, "TestCrashLosesNoCommittedEvent", path, 50*time.Millisecond+time.Duration(rng.Int64N(int64(250*time.Millisecond))), round == 0)
 		db, err := Open(path, WithLogger(discard))
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
@@ -69,12 +70,12 @@ func TestCrashLosesNoCommittedEvent(t *testing.T) {
 	}
 }
 
-// crashRound runs the child, kills it after it has appended for d, and returns
-// what it reported. With checkLock, it first checks that the child's lock
-// keeps a second Open out (with the default timeout).
-func crashRound(t *testing.T, path string, d time.Duration, checkLock bool) map[core.AccountID][]uint64 {
+// crashRound runs test as the child, kills it after it has appended for d,
+// and returns what it reported. With checkLock, it first checks that the
+// child's lock keeps a second Open out (with the default timeout).
+func crashRound(t *testing.T, test, path string, d time.Duration, checkLock bool) map[core.AccountID][]uint64 {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLosesNoCommittedEvent$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -20,7 +20,11 @@ type migration struct {
 var migrations = []migration{
 	{1, "initial layout: meta, accounts, events, settings", createBuckets(bucketMeta, bucketAccounts, bucketEvents, bucketSettings)},
 	{2, "log history: logs/<account>", createBuckets(bucketLogs)},
+	{inboxSince, "inbox: inbox/<account>/{msgs,keys}", createBuckets(bucketInbox)},
 }
+
+// inboxSince is the schema version that brought the inbox.
+const inboxSince = 3
 
 // schemaVersion is the version this Warden writes.
 var schemaVersion = migrations[len(migrations)-1].version

@@ -98,8 +98,8 @@ func TestMigration2AddsLogs(t *testing.T) {
 		return b.Put(seqKey(1), []byte(`{"at":"2025-01-01T00:00:00Z","from":"Idle","to":"Connecting","cause":"connect"}`))
 	})
 	db := openAt(t, path)
-	if v := versionOf(t, db); v != 2 {
-		t.Errorf("version after Open = %d, want 2", v)
+	if v := versionOf(t, db); v != schemaVersion {
+		t.Errorf("version after Open = %d, want %d", v, schemaVersion)
 	}
 	accts, err := db.Accounts(ctx)
 	if err != nil || len(accts) != 1 || accts[0].Name != "Old" || !accts[0].AutoStart {

@@ -1,5 +1,6 @@
 // Package store keeps Warden's own data in one bbolt file: the accounts, their
-// timelines, their logs and the settings. *DB implements core.Store.
+// timelines, their logs, their inboxes and the settings. *DB implements
+// core.Store and core.Inbox.
 //
 // The bucket tree (names in <angle brackets> are keys, → shows a value):
 //
@@ -15,14 +16,21 @@
 //	    <seq, u64 BE>      → LogLine, JSON (times in UTC)
 //	settings
 //	  <setting name>       → its value, JSON
+//	inbox
+//	  <account id>           one bucket per account; its sequence is the last Seq
+//	    msgs
+//	      <seq, u64 BE>    → core.Message, JSON (times in UTC)
+//	    keys
+//	      <Message.Key()>  → its seq, u64 BE: a redelivered message is stored once
 //
-// Writes of events and logs go through one writer goroutine that commits
-// everything queued while the previous commit was being synced, so concurrent
-// appends share commits. A nil error from AppendEvents or AppendLogs means the
-// data was committed and synced. A background pruner keeps each timeline within
-// the retention limits; its deletions ride in the writer's commits, a bounded
-// chunk at a time, so appends never wait for a long prune. LogHandler is a
-// slog.Handler that feeds the logs without ever blocking a logger.
+// Writes of events, logs and messages go through one writer goroutine that
+// commits everything queued while the previous commit was being synced, so
+// concurrent appends share commits. A nil error from AppendEvents, AppendLogs
+// or PutMessage means the data was committed and synced. A background pruner
+// keeps each timeline and each inbox within its retention limits; its
+// deletions ride in the writer's commits, a bounded chunk at a time, so
+// appends never wait for a long prune. LogHandler is a slog.Handler that
+// feeds the logs without ever blocking a logger.
 //
 // Open checks an existing file read-only before it opens it for writing (its
 // pages, and the records a start reads), and reports a damaged or foreign
@@ -47,6 +55,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"warden/core"
 )
 
 // Bucket names. Open creates them all, through the migrations, in one Update.
@@ -56,6 +66,7 @@ var (
 	bucketEvents   = []byte("events")
 	bucketLogs     = []byte("logs")
 	bucketSettings = []byte("settings")
+	bucketInbox    = []byte("inbox") // its account buckets' msgs and keys: inbox.go
 
 	keyVersion = []byte("version")
 )
@@ -86,7 +97,8 @@ const (
 )
 
 // Retention limits an account's timeline: at most MaxEvents events, none older
-// than MaxAge. The newest event of an account is always kept.
+// than MaxAge. The newest event of an account is always kept. The inboxes'
+// retention (WithMessageRetention) is one too, MaxEvents counting messages.
 type Retention struct {
 	MaxEvents int           `json:"max_events"`
 	MaxAge    time.Duration `json:"max_age"`
@@ -96,13 +108,14 @@ type Retention struct {
 type Option func(*options)
 
 type options struct {
-	logger        *slog.Logger
-	retention     Retention
-	now           func() time.Time
-	lockTimeout   time.Duration
-	logCap        int
-	pruneInterval time.Duration
-	held          bool
+	logger           *slog.Logger
+	retention        Retention
+	messageRetention Retention
+	now              func() time.Time
+	lockTimeout      time.Duration
+	logCap           int
+	pruneInterval    time.Duration
+	held             bool
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -112,6 +125,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // the defaults, 100,000 events and 90 days); the settings override it.
 func WithRetention(maxEvents int, maxAge time.Duration) Option {
 	return func(o *options) { o.retention = Retention{MaxEvents: maxEvents, MaxAge: maxAge} }
+}
+
+// WithMessageRetention sets the retention of each account's inbox: at most
+// max messages, none received more than maxAge ago (non-positive values keep
+// the defaults, core.DefaultMaxMessages and core.DefaultMessageMaxAge). The
+// newest message is always kept.
+func WithMessageRetention(max int, maxAge time.Duration) Option {
+	return func(o *options) { o.messageRetention = Retention{MaxEvents: max, MaxAge: maxAge} }
 }
 
 // WithNow sets the clock used for retention by age (default time.Now).
@@ -156,6 +177,8 @@ type DB struct {
 	closeErr  error
 
 	retentionOption Retention // the option's value: the setting's default
+	// messageRetention is the inboxes' retention; MaxEvents counts messages.
+	messageRetention Retention
 
 	// mu guards the following.
 	mu        sync.Mutex
@@ -202,6 +225,12 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 	if o.retention.MaxAge <= 0 {
 		o.retention.MaxAge = DefaultMaxAge
+	}
+	if o.messageRetention.MaxEvents <= 0 {
+		o.messageRetention.MaxEvents = core.DefaultMaxMessages
+	}
+	if o.messageRetention.MaxAge <= 0 {
+		o.messageRetention.MaxAge = core.DefaultMessageMaxAge
 	}
 	dir := filepath.Dir(path)
 	if err := EnsureDataDir(dir); err != nil {
@@ -271,6 +300,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 		released:        make(chan struct{}),
 		retention:       o.retention,
 		retentionOption: o.retention,
+
+		messageRetention: o.messageRetention,
 	}
 	s, err := db.Settings(context.Background())
 	if err != nil {

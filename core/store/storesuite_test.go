@@ -2,6 +2,7 @@ package store
 
 import (
 	"testing"
+	"time"
 
 	"warden/core"
 	"warden/core/storesuite"
@@ -9,4 +10,11 @@ import (
 
 func TestStoreSuite(t *testing.T) {
 	storesuite.Run(t, func(t *testing.T) core.Store { return openTest(t) }, ErrSequence)
+}
+
+// The pruner runs often, so that the retention case sees it soon.
+func TestInboxSuite(t *testing.T) {
+	storesuite.RunInbox(t, func(t *testing.T, maxMessages int) storesuite.InboxStore {
+		return openTest(t, WithMessageRetention(maxMessages, 0), WithPruneInterval(20*time.Millisecond))
+	})
 }

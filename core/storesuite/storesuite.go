@@ -1,6 +1,6 @@
-// Package storesuite is the conformance suite of core.Store: what the
-// Manager relies on, run against every implementation (bbolt in core/store,
-// PostgreSQL in core/store/postgres).
+// Package storesuite is the conformance suite of core.Store (Run) and of
+// core.Inbox (RunInbox): what the Manager relies on, run against every
+// implementation (bbolt in core/store, PostgreSQL in core/store/postgres).
 package storesuite
 
 import (

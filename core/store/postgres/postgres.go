@@ -3,7 +3,8 @@
 // core/store). Accounts are JSON rows; each account's events are rows keyed
 // by (account, seq), and the account's row keeps its last sequence number,
 // locked while a batch is appended, so that nodes appending at once get
-// gap-free, unique numbers.
+// gap-free, unique numbers. The messages accounts receive (core.Inbox) are
+// rows of warden_messages: see inbox.go.
 package postgres
 
 import (
@@ -21,7 +22,9 @@ import (
 	"warden/core/store"
 )
 
-// schemaVersion is the version of the tables this code writes.
+// schemaVersion is the version of the tables this code writes. The inbox's
+// table came later without a new version: it is created when missing, and a
+// node of version 1 ignores it (deleting an account cascades to it).
 const schemaVersion = 1
 
 // ErrNewerSchema is returned by Open for tables of a newer Warden.
@@ -31,12 +34,15 @@ var ErrNewerSchema = errors.New("the database was set up by a newer version of W
 type DB struct {
 	db  *sql.DB
 	log *slog.Logger
+	// The inbox's retention (WithMessageRetention).
+	maxMessages   int
+	messageMaxAge time.Duration
 }
 
 var _ core.Store = (*DB)(nil)
 
 // Open connects to dsn (postgres://…) and creates the tables if needed.
-func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, dsn string, log *slog.Logger, opts ...Option) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -46,7 +52,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the store %s: %w", where, core.RedactError(err, dsn))
 	}
-	s := &DB{db: db, log: log}
+	s := &DB{db: db, log: log, maxMessages: core.DefaultMaxMessages, messageMaxAge: core.DefaultMessageMaxAge}
+	for _, opt := range opts {
+		opt(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open the store %s: %w", where, core.RedactError(err, dsn))
@@ -85,7 +94,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			attrs JSONB)`,
 		`CREATE INDEX IF NOT EXISTS warden_logs_account ON warden_logs (account, id)`,
 	}
-	for _, q := range stmts {
+	for _, q := range append(stmts, messageTables...) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -154,7 +163,8 @@ func (s *DB) PutAccount(ctx context.Context, a core.Account) error {
 	return nil
 }
 
-// DeleteAccount implements core.Store: the account and its events.
+// DeleteAccount implements core.Store: the account, its events, its logs and
+// its messages (their rows cascade).
 func (s *DB) DeleteAccount(ctx context.Context, id core.AccountID) error {
 	if _, err := s.db.ExecContext(ctx, "DELETE FROM warden_accounts WHERE id = $1", string(id)); err != nil {
 		return fmt.Errorf("delete account %s: %w", id, err)

@@ -25,17 +25,26 @@ func TestStoreSuite(t *testing.T) {
 	defer admin.Close()
 	var n atomic.Int32
 	storesuite.Run(t, func(t *testing.T) core.Store {
-		name := fmt.Sprintf("suite_%d", n.Add(1))
-		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatal(err)
-		}
-		db, err := postgres.Open(context.Background(), strings.Replace(dsn, "/postgres?", "/"+name+"?", 1), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = db.Close() })
-		return db
+		return openDatabase(t, admin, dsn, fmt.Sprintf("suite_%d", n.Add(1)))
 	}, store.ErrSequence)
+}
+
+// dsnOf returns the DSN of the database name on the server of dsn.
+func dsnOf(dsn, name string) string { return strings.Replace(dsn, "/postgres?", "/"+name+"?", 1) }
+
+// openDatabase creates the database name on the server of dsn, where admin
+// is connected, and opens the store there until the test ends.
+func openDatabase(t *testing.T, admin *sql.DB, dsn, name string, opts ...postgres.Option) *postgres.DB {
+	t.Helper()
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(context.Background(), dsnOf(dsn, name), nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 // A second Open of the same database (another node) finds the tables; a
@@ -78,4 +87,17 @@ func TestOpen(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t-t0ken") || !strings.Contains(err.Error(), "sslmode") {
 		t.Errorf("Open of an unreadable DSN = %v; want an error about sslmode without the secrets", err)
 	}
+}
+
+func TestInboxSuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var n atomic.Int32
+	storesuite.RunInbox(t, func(t *testing.T, maxMessages int) storesuite.InboxStore {
+		return openDatabase(t, admin, dsn, fmt.Sprintf("inbox_%d", n.Add(1)), postgres.WithMessageRetention(maxMessages, 0))
+	})
 }
