@@ -78,7 +78,8 @@ func TestCrashWhileReceivingLosesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			select {
-			case err := <-proc:
+			case <-proc.exited:
+				err := proc.err
 				var exit *exec.ExitError
 				if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 					t.Fatalf("Warden ended with %v, want killed by SIGKILL", err)
@@ -145,9 +146,16 @@ func closeServices(t *testing.T, svc *services) {
 	}
 }
 
+// wardenProc is a Warden process; err says how it ended once exited is
+// closed.
+type wardenProc struct {
+	exited chan struct{}
+	err    error
+}
+
 // startWarden runs `warden --headless --data-dir dir` as a process of its
-// own, with the crash mode crash, and returns how it ends.
-func startWarden(t *testing.T, srv *fakewa.Server, dir, crash string) <-chan error {
+// own, with the crash mode crash.
+func startWarden(t *testing.T, srv *fakewa.Server, dir, crash string) *wardenProc {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "warden.log"))
 	if err != nil {
@@ -160,15 +168,18 @@ func startWarden(t *testing.T, srv *fakewa.Server, dir, crash string) <-chan err
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := &wardenProc{exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-done
+		<-p.exited
 		logf.Close()
 		if t.Failed() {
 			t.Logf("Warden's log:\n%s", tail(logf.Name(), 40))
 		}
 	})
-	return done
+	return p
 }
