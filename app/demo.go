@@ -66,7 +66,8 @@ type demo struct {
 }
 
 func newDemo(log *slog.Logger) (*demo, error) {
-	srv, err := fakewa.New(fakewa.Config{Logger: log.With("component", "fakewa"), Seed: time.Now().UnixNano()})
+	// Its phones are past their LID migration, as real accounts now are.
+	srv, err := fakewa.New(fakewa.Config{Logger: log.With("component", "fakewa"), Seed: time.Now().UnixNano(), LIDMigration: true})
 	if err != nil {
 		return nil, fmt.Errorf("start the demo server: %w", err)
 	}

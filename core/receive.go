@@ -144,6 +144,9 @@ func (m *Manager) noteReceived(a *account, epoch uint64, msg Message) {
 	if why == "" {
 		return
 	}
+	if msg.Offline {
+		why += " (WhatsApp kept it while the account was away)"
+	}
 	m.apply(a, []action{{kind: actRecord, event: Event{
 		Account: a.id, At: now, From: a.m.State, To: a.m.State, Cause: CauseReceived, Epoch: epoch,
 		MessageID: msg.ID,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 
 	"warden/core"
+	"warden/core/coretest"
 	"warden/core/fakewa"
 	"warden/core/whatsapp"
 )
@@ -142,5 +144,30 @@ func TestOfflineMessagesComeAtLogin(t *testing.T) {
 	}
 	if got := rec.next(core.SessionMessage).Message; got.ID != id || got.Offline {
 		t.Fatalf("live message = %+v, want %s not marked offline", got, id)
+	}
+}
+
+// The phone's history sync, which moves a new companion to LID addressing,
+// is read while the session lives: a Delete right after pairing removes the
+// device's keys for good. whatsmeow's own reading stored it on a goroutine
+// of its own after the Delete and wrote the device's row back.
+func TestDeleteRightAfterPairingLeavesNoKeys(t *testing.T) {
+	for i := range 3 {
+		srv := newServerConfig(t, fakewa.Config{Seed: 530 + int64(i), LIDMigration: true})
+		r := &rig{t: t, srv: srv, store: coretest.NewStore(), policy: testPolicy()}
+		r.d, r.path = newDialer(t, srv)
+		r.start()
+		acct := r.add("Fresh")
+		if err := r.m.Delete(context.Background(), acct.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing may write the keys back after the Delete returned.
+		deadline := time.Now().Add(300 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			if r.hasKeys(acct) {
+				t.Fatalf("run %d: the device's keys are back after Delete", i+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

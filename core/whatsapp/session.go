@@ -60,8 +60,10 @@ type Session struct {
 	cancel context.CancelFunc
 	// conns are the session's websocket connections, for Abort.
 	conns *connSet
-	// restarts tracks the restart goroutines; Close waits for them.
-	restarts sync.WaitGroup
+	// restarts tracks the restart goroutines, background the history
+	// syncs being read; Close waits for both.
+	restarts   sync.WaitGroup
+	background sync.WaitGroup
 
 	// emitMu is held for reading while an event is delivered, and for
 	// writing by Close while it sets closed: once Close has set it, no event
@@ -117,6 +119,11 @@ func newSession(d *Dialer, acct core.Account, device *store.Device, emit func(co
 	// whatsmeow's buffer when WhatsApp redelivers it (see receive.go).
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
+	// The phone's history sync is read by the session itself (see
+	// historySync): whatsmeow's own reading stores what it holds on a
+	// goroutine of its own that nothing can wait for or stop, which wrote
+	// the device's row back after Delete had removed it.
+	cli.ManualHistorySyncDownload = true
 	// The session reconnects after a 515 itself (see restart): whatsmeow
 	// would only log a failure of that reconnect.
 	cli.DisableLoginAutoReconnect = true
@@ -294,8 +301,10 @@ func (s *Session) Close() {
 	// with no handler at all, which whatsmeow takes for success: it
 	// forgets the plaintext and confirms the message, which core never
 	// stored. (emitMu is the barrier for events in flight.)
-	// No restart starts once closed is set; one running ends with ctx.
+	// No restart or history sync starts once closed is set; one running
+	// ends with ctx.
 	s.restarts.Wait()
+	s.background.Wait()
 	s.cli.Disconnect()
 	deadline := time.Now().Add(CloseTimeout)
 	aborted := false
@@ -338,6 +347,10 @@ func (s *Session) handleStatus(evt any) bool {
 	}
 	switch e := evt.(type) {
 	case *events.Message:
+		if hs := e.Message.GetProtocolMessage().GetHistorySyncNotification(); hs != nil && e.Info.IsFromMe {
+			s.historySync(hs)
+			return true
+		}
 		return s.receive(e)
 	case *events.OfflineSyncPreview, *events.OfflineSyncCompleted:
 		s.offlineSync(evt)
@@ -721,4 +734,25 @@ func (s *Session) sendError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: the connection dropped before WhatsApp acknowledged the message: %w", core.ErrNotConnected, err)
 	}
 	return err
+}
+
+// historySync reads a history sync the phone sent, on a goroutine that
+// Close waits for and that stops with the session: whatsmeow stores what
+// it holds (the LID migration time, phone number to LID mappings) with the
+// session's context, so nothing is written for the device once the session
+// is closed, and a Delete after the close is the last word on its keys.
+// Warden keeps none of the history itself.
+func (s *Session) historySync(hs *waE2E.HistorySyncNotification) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		if _, err := s.cli.DownloadHistorySync(s.ctx, hs, true); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("the phone's history sync could not be read", "err", err)
+		}
+	}()
 }
