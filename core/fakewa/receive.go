@@ -188,16 +188,9 @@ func (s *Server) Pending(jid string) int {
 // for messages simulated devices sent them, oldest first: one entry per
 // message ID a receipt named.
 func (s *Server) Receipts(phone string) []Receipt {
-	user := digitsOnly(phone)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Receipt
-	for _, r := range s.receipts {
-		if dev, err := types.ParseJID(r.From); err == nil && dev.User == user {
-			out = append(out, r)
-		}
-	}
-	return out
+	return ofUser(s.receipts, phone, func(r Receipt) string { return r.From })
 }
 
 // ReceiveStats returns the counters of messages sent to companions.

@@ -136,14 +136,19 @@ func (s *Server) FailNextSend(jid string, f SendFault) error {
 // Received returns the messages the devices of phone decrypted, oldest first:
 // one entry per device and message.
 func (s *Server) Received(phone string) []Message {
-	user := digitsOnly(phone)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Message
-	for _, m := range s.received {
-		dev, err := types.ParseJID(m.Device)
-		if err == nil && dev.User == user {
-			out = append(out, m)
+	return ofUser(s.received, phone, func(m Message) string { return m.Device })
+}
+
+// ofUser returns the entries of list whose device (a JID, read by jid)
+// belongs to the user with this phone number.
+func ofUser[T any](list []T, phone string, jid func(T) string) []T {
+	user := digitsOnly(phone)
+	var out []T
+	for _, e := range list {
+		if dev, err := types.ParseJID(jid(e)); err == nil && dev.User == user {
+			out = append(out, e)
 		}
 	}
 	return out

@@ -225,16 +225,7 @@ func RunInbox(t *testing.T, open func(t *testing.T, maxMessages int) InboxStore)
 		}
 		wg.Wait()
 		for _, id := range []string{"a", "b"} {
-			got := messageSeqs(t, s, id)
-			if len(got) != writers*each/2 {
-				t.Errorf("%s has %d messages, want %d", id, len(got), writers*each/2)
-			}
-			for i, q := range got {
-				if q != uint64(i+1) {
-					t.Errorf("%s's sequence has a gap or a repeat at %d: %d", id, i, q)
-					break
-				}
-			}
+			wantGapless(t, id+"'s messages", messageSeqs(t, s, id), writers*each/2)
 		}
 	})
 

@@ -233,16 +233,7 @@ func Run(t *testing.T, open func(t *testing.T) core.Store, errSequence error) {
 		}
 		wg.Wait()
 		for _, id := range []string{"a", "b"} {
-			got := seqs(t, s, id)
-			if len(got) != writers*each/2 {
-				t.Errorf("%s has %d events, want %d", id, len(got), writers*each/2)
-			}
-			for i, q := range got {
-				if q != uint64(i+1) {
-					t.Errorf("%s's sequence has a gap or a repeat at %d: %d", id, i, q)
-					break
-				}
-			}
+			wantGapless(t, id+"'s events", seqs(t, s, id), writers*each/2)
 		}
 	})
 
@@ -258,4 +249,18 @@ func Run(t *testing.T, open func(t *testing.T) core.Store, errSequence error) {
 			t.Error("PutAccount with a cancelled context succeeded")
 		}
 	})
+}
+
+// wantGapless checks that seqs are 1 to n, with no gap and no repeat.
+func wantGapless(t *testing.T, what string, seqs []uint64, n int) {
+	t.Helper()
+	if len(seqs) != n {
+		t.Errorf("%s: %d, want %d", what, len(seqs), n)
+	}
+	for i, q := range seqs {
+		if q != uint64(i+1) {
+			t.Errorf("%s: the sequence has a gap or a repeat at %d: %d", what, i, q)
+			return
+		}
+	}
 }
