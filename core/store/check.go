@@ -66,6 +66,9 @@ func checkRecords(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutbox(tx, version); err != nil {
+		return err
+	}
 	if err := checkInbox(tx, version); err != nil {
 		return err
 	}
@@ -99,6 +102,24 @@ func checkRecords(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// checkOutbox checks that a file of a schema with the outbox has its
+// buckets, which every outbox read and write relies on.
+func checkOutbox(tx *bolt.Tx, version int) error {
+	if version < outboxSince {
+		return nil // the migration creates them
+	}
+	root := tx.Bucket(bucketOutbox)
+	if root == nil {
+		return fmt.Errorf("schema version %d and no %q bucket", version, bucketOutbox)
+	}
+	for _, n := range outboxBuckets {
+		if root.Bucket(n) == nil {
+			return fmt.Errorf("schema version %d and no %q bucket in %q", version, n, bucketOutbox)
+		}
+	}
+	return nil
 }
 
 // checkInbox checks the shape PutMessage relies on: a file of a schema with

@@ -1,0 +1,232 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"warden/core"
+)
+
+// hook is a running webhook: its lanes deliver until its context ends.
+type hook struct {
+	w      Webhook
+	ctx    context.Context
+	cancel context.CancelFunc
+	lanes  map[core.AccountID]*lane // guarded by Outbox.mu
+}
+
+// lane wakes the goroutine delivering one account's events to one webhook.
+type lane struct {
+	signal chan struct{} // capacity 1: "there may be more events"
+}
+
+func (l *lane) wake() {
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
+}
+
+// pageSize is how many events a lane reads ahead.
+const pageSize = 128
+
+// maxErrorBody is how much of a refusing receiver's answer is kept in the
+// error; the rest of a body, up to maxDrain, is read and dropped so that
+// the connection can be reused.
+const (
+	maxErrorBody = 256
+	maxDrain     = 64 << 10
+)
+
+// newClient returns the client of the deliveries: it follows no redirect
+// (a receiver that moved is told by its failing deliveries, and a signed
+// event never goes to another host), and keeps connections to the
+// receivers open.
+func newClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// startHook runs a webhook's lanes, for every account with events it wants,
+// from where stored lanes say. o.mu is held.
+func (o *Outbox) startHook(w Webhook, stored []Lane) {
+	ctx, cancel := context.WithCancel(o.ctx)
+	h := &hook{w: w, ctx: ctx, cancel: cancel, lanes: map[core.AccountID]*lane{}}
+	o.hooks[w.ID] = h
+	from := map[core.AccountID]Lane{}
+	for _, l := range stored {
+		from[l.Account] = l
+	}
+	for id := range o.accounts {
+		l, ok := from[id]
+		if !ok {
+			l = Lane{Webhook: w.ID, Account: id, Cursor: w.After}
+		}
+		o.startLane(h, l)
+	}
+}
+
+// startLane runs one lane of h, unless the webhook does not want the
+// account. o.mu is held.
+func (o *Outbox) startLane(h *hook, state Lane) {
+	if !h.w.WantsAccount(state.Account) {
+		return
+	}
+	l := &lane{signal: make(chan struct{}, 1)}
+	l.wake()
+	h.lanes[state.Account] = l
+	o.wg.Add(1)
+	go o.runLane(h, l, state)
+}
+
+// runLane delivers the account's events to the webhook, in order, until the
+// webhook's context ends.
+func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
+	defer o.wg.Done()
+	var ahead []Event
+	for {
+		if len(ahead) == 0 {
+			select {
+			case <-l.signal:
+			case <-h.ctx.Done():
+				return
+			}
+			var err error
+			if ahead, err = o.store.OutboxAccountEvents(h.ctx, state.Account, state.Cursor, pageSize); err != nil {
+				if h.ctx.Err() == nil {
+					o.log.Error("a webhook could not read its events; it tries again", "webhook", h.w.ID, "account", state.Account, "err", err)
+					l.wake()
+					sleep(h.ctx, o.cfg.MinBackoff)
+				}
+				continue
+			}
+			if len(ahead) == pageSize {
+				l.wake() // read on after this page
+			}
+		}
+		ev := ahead[0]
+		ahead = ahead[1:]
+		if !h.w.Wants(ev) {
+			state.Cursor = ev.Seq
+			continue
+		}
+		if !o.deliver(h, &state, ev) {
+			return
+		}
+	}
+}
+
+// deliver posts ev until the webhook takes it or the retry window ends, and
+// stores the lane after each attempt. It returns false when the webhook's
+// context ended first.
+func (o *Outbox) deliver(h *hook, state *Lane, ev Event) bool {
+	for {
+		res := o.post(h.ctx, h.w, ev)
+		if h.ctx.Err() != nil {
+			return false // stopped mid-attempt: not the receiver's failure
+		}
+		state.Last = res
+		if res.OK() {
+			state.Cursor, state.Attempts, state.FirstFailure = ev.Seq, 0, time.Time{}
+			o.saveLane(h, *state, nil)
+			return true
+		}
+		if state.Attempts == 0 {
+			state.FirstFailure = res.At
+		}
+		state.Attempts++
+		if res.At.Sub(state.FirstFailure) >= o.cfg.RetryWindow {
+			o.giveUp(h, state, ev)
+			return true
+		}
+		o.saveLane(h, *state, nil)
+		if !sleep(h.ctx, o.backoff(state.Attempts)) {
+			return false
+		}
+	}
+}
+
+// giveUp keeps ev as a failure of the webhook and moves the lane past it.
+func (o *Outbox) giveUp(h *hook, state *Lane, ev Event) {
+	f := &Failure{Webhook: h.w.ID, Event: ev, Seq: ev.Seq, Attempts: state.Attempts,
+		FirstFailure: state.FirstFailure, FailedAt: state.Last.At, Last: state.Last}
+	o.log.Warn("a webhook did not take an event within the retry window; it is kept as a failed delivery to retry",
+		"webhook", h.w.ID, "account", ev.Account, "event", ev.ID, "attempts", f.Attempts, "err", state.Last.Error)
+	state.Cursor, state.Attempts, state.FirstFailure = ev.Seq, 0, time.Time{}
+	o.saveLane(h, *state, f)
+}
+
+// saveLane stores the lane. A lane that could not be stored delivers from
+// its last stored place after a restart: at least once still holds.
+func (o *Outbox) saveLane(h *hook, state Lane, failed *Failure) {
+	if err := o.store.PutWebhookLane(h.ctx, state, failed); err != nil && h.ctx.Err() == nil {
+		o.log.Error("could not store where a webhook is; after a restart it delivers some events again",
+			"webhook", h.w.ID, "account", state.Account, "err", err)
+	}
+}
+
+// backoff returns the wait after the attempts-th failed attempt: MinBackoff
+// doubled for each earlier failure, at most MaxBackoff, of which a random
+// part up to half is taken off, so that lanes failing together spread out.
+func (o *Outbox) backoff(attempts int) time.Duration {
+	d := o.cfg.MinBackoff
+	for i := 1; i < attempts && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	return d - time.Duration(o.cfg.Rand()*float64(d)/2)
+}
+
+// post makes one delivery attempt of ev to w.
+func (o *Outbox) post(ctx context.Context, w Webhook, ev Event) Result {
+	res := Result{EventID: ev.ID}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		res.At, res.Error = o.cfg.Now(), fmt.Sprintf("encode the event: %v", err)
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		res.At, res.Error = o.cfg.Now(), fmt.Sprintf("make the request: %v", err)
+		return res
+	}
+	Sign(req.Header, w.Secret, ev.ID, o.cfg.Now(), body)
+	req.Header.Set("User-Agent", "Warden-Webhook/1")
+	resp, err := o.cfg.Client.Do(req)
+	res.At = o.cfg.Now()
+	if err != nil {
+		res.Error = describeError(err, o.cfg.AttemptTimeout)
+		return res
+	}
+	defer resp.Body.Close()
+	res.Status = resp.StatusCode
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		res.Error = fmt.Sprintf("the receiver answered %s", resp.Status)
+		if len(head) > 0 {
+			res.Error += ": " + string(bytes.ToValidUTF8(head, nil))
+		}
+	}
+	return res
+}
+
+// describeError says why an attempt got no answer, in an operator's words.
+func describeError(err error, timeout time.Duration) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("the receiver did not answer within %s", timeout)
+	}
+	return fmt.Sprintf("no answer from the receiver: %v", err)
+}

@@ -1,0 +1,216 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"warden/core"
+)
+
+// Timeline is the Manager's side Follow reads: *core.Manager implements it.
+type Timeline interface {
+	// SubscribeEvents returns every timeline event as it happens; a slow
+	// reader may lose the oldest, which Events still has.
+	SubscribeEvents() (<-chan core.Event, func())
+	// Events returns the account's newest stored events, newest last,
+	// once every event recorded before the call is stored.
+	Events(ctx context.Context, id core.AccountID, limit int) ([]core.Event, error)
+	// Statuses lists the accounts.
+	Statuses() []core.Status
+}
+
+// maxCatchUp bounds how many timeline events of one account Follow reads
+// back at once.
+const maxCatchUp = 100_000
+
+// followBatch is at most how many live timeline events one commit stores.
+const followBatch = 1000
+
+// Follow turns the timeline's events into outbox events until Close: first
+// those stored since the last run, then the live ones. Call it once the
+// Manager started. The very first Follow of an outbox starts from the
+// accounts' newest events: a timeline's past is not replayed to webhooks.
+func (o *Outbox) Follow(tl Timeline) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	live, cancel := tl.SubscribeEvents()
+	f := &follower{o: o, tl: tl}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer cancel()
+		f.run(live)
+	}()
+	return nil
+}
+
+// follower is Follow's goroutine: it alone reads and moves the cursors.
+type follower struct {
+	o       *Outbox
+	tl      Timeline
+	cursors map[core.AccountID]uint64
+}
+
+func (f *follower) run(live <-chan core.Event) {
+	ctx := f.o.ctx
+	if !f.retry(ctx, "read the timeline cursors", f.load) {
+		return
+	}
+	if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
+		return
+	}
+	for {
+		var batch []core.Event
+		select {
+		case ev, ok := <-live:
+			if !ok {
+				return
+			}
+			batch = append(batch, ev)
+		case <-ctx.Done():
+			return
+		}
+	drain:
+		for len(batch) < followBatch {
+			select {
+			case ev, ok := <-live:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		if !f.retry(ctx, "store timeline events", func(ctx context.Context) error { return f.take(ctx, batch) }) {
+			return
+		}
+	}
+}
+
+// retry runs fn until it succeeds, waiting between tries, and reports
+// whether it did before the outbox closed. The timeline keeps the events
+// meanwhile: none is skipped.
+func (f *follower) retry(ctx context.Context, what string, fn func(context.Context) error) bool {
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		f.o.log.Error("the outbox could not "+what+"; it tries again", "err", err)
+		if !sleep(ctx, f.o.backoff(attempt)) {
+			return false
+		}
+	}
+}
+
+// load reads the cursors. On the outbox's first run, each account's cursor
+// is its newest event, and they are stored.
+func (f *follower) load(ctx context.Context) error {
+	cursors, set, err := f.o.store.TimelineCursors(ctx)
+	if err != nil {
+		return err
+	}
+	f.cursors = cursors
+	if set {
+		return nil
+	}
+	for _, st := range f.tl.Statuses() {
+		last, err := f.tl.Events(ctx, st.Account.ID, 1)
+		if err != nil && !errors.Is(err, core.ErrUnknownAccount) {
+			return fmt.Errorf("read the timeline of %s: %w", st.Account.ID, err)
+		}
+		if len(last) > 0 {
+			f.cursors[st.Account.ID] = last[0].Seq
+		}
+	}
+	return f.o.append(ctx, nil, f.cursors)
+}
+
+// catchUp stores what each account's timeline recorded past its cursor.
+func (f *follower) catchUp(ctx context.Context) error {
+	for _, st := range f.tl.Statuses() {
+		last, err := f.tl.Events(ctx, st.Account.ID, 1)
+		if errors.Is(err, core.ErrUnknownAccount) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the timeline of %s: %w", st.Account.ID, err)
+		}
+		if len(last) > 0 {
+			if err := f.take(ctx, last); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// take stores the outbox events of timeline events, with those the
+// cursors show were missed before them, and moves the cursors, in one
+// commit.
+func (f *follower) take(ctx context.Context, batch []core.Event) error {
+	next := map[core.AccountID]uint64{}
+	var out []Event
+	for _, ev := range batch {
+		cursor, ok := next[ev.Account]
+		if !ok {
+			cursor = f.cursors[ev.Account]
+		}
+		if ev.Seq <= cursor {
+			continue // seen before the last start, or in a gap read
+		}
+		evs, err := f.missed(ctx, ev, cursor)
+		if err != nil {
+			return err
+		}
+		for _, e := range append(evs, ev) {
+			derived, err := timelineEvents(e)
+			if err != nil {
+				return err
+			}
+			out = append(out, derived...)
+		}
+		next[ev.Account] = ev.Seq
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	if err := f.o.append(ctx, out, next); err != nil {
+		return err
+	}
+	for id, seq := range next {
+		f.cursors[id] = seq
+	}
+	return nil
+}
+
+// missed returns the account's stored timeline events between cursor and
+// ev, oldest first: those the live stream skipped, or that came before a
+// start.
+func (f *follower) missed(ctx context.Context, ev core.Event, cursor uint64) ([]core.Event, error) {
+	if ev.Seq == cursor+1 {
+		return nil, nil
+	}
+	stored, err := f.tl.Events(ctx, ev.Account, int(min(ev.Seq-cursor, maxCatchUp)))
+	if errors.Is(err, core.ErrUnknownAccount) {
+		return nil, nil // deleted since
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the timeline of %s after %d: %w", ev.Account, cursor, err)
+	}
+	var out []core.Event
+	for _, e := range stored {
+		if e.Seq > cursor && e.Seq < ev.Seq {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
