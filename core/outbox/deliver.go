@@ -113,6 +113,9 @@ func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 			if len(ahead) == pageSize {
 				l.wake() // read on after this page
 			}
+			if len(ahead) == 0 {
+				continue
+			}
 		}
 		ev := ahead[0]
 		ahead = ahead[1:]

@@ -28,17 +28,30 @@ const maxCatchUp = 100_000
 const followBatch = 1000
 
 // Follow turns the timeline's events into outbox events until Close: first
-// those stored since the last run, then the live ones. Call it once the
-// Manager started. The very first Follow of an outbox starts from the
-// accounts' newest events: a timeline's past is not replayed to webhooks.
-func (o *Outbox) Follow(tl Timeline) error {
+// those recorded since the last run, then the live ones. It returns once it
+// follows: every event recorded from then on reaches the outbox. On the
+// outbox's very first run, the accounts the timeline lists then are followed
+// from their newest event: a timeline's past is not replayed. Call it once,
+// after the Manager started, or before on a new Warden (no account yet).
+func (o *Outbox) Follow(ctx context.Context, tl Timeline) error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
+	closed := o.closed
+	o.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
 	live, cancel := tl.SubscribeEvents()
 	f := &follower{o: o, tl: tl}
+	if err := f.load(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("follow the timeline: %w", err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		cancel()
+		return ErrClosed
+	}
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -57,9 +70,6 @@ type follower struct {
 
 func (f *follower) run(live <-chan core.Event) {
 	ctx := f.o.ctx
-	if !f.retry(ctx, "read the timeline cursors", f.load) {
-		return
-	}
 	if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
 		return
 	}
@@ -194,23 +204,36 @@ func (f *follower) take(ctx context.Context, batch []core.Event) error {
 
 // missed returns the account's stored timeline events between cursor and
 // ev, oldest first: those the live stream skipped, or that came before a
-// start.
+// start. The store reads the newest events, and more may have been recorded
+// since ev: the read widens until it reaches back to the cursor.
 func (f *follower) missed(ctx context.Context, ev core.Event, cursor uint64) ([]core.Event, error) {
 	if ev.Seq == cursor+1 {
 		return nil, nil
 	}
-	stored, err := f.tl.Events(ctx, ev.Account, int(min(ev.Seq-cursor, maxCatchUp)))
-	if errors.Is(err, core.ErrUnknownAccount) {
-		return nil, nil // deleted since
+	limit := ev.Seq - cursor
+	for {
+		stored, err := f.tl.Events(ctx, ev.Account, int(min(limit, maxCatchUp)))
+		if errors.Is(err, core.ErrUnknownAccount) {
+			return nil, nil // deleted since
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the timeline of %s after %d: %w", ev.Account, cursor, err)
+		}
+		reached := len(stored) == 0 || stored[0].Seq <= cursor+1 || uint64(len(stored)) < limit
+		if reached || limit >= maxCatchUp {
+			return between(stored, cursor, ev.Seq), nil
+		}
+		limit += stored[0].Seq - (cursor + 1)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read the timeline of %s after %d: %w", ev.Account, cursor, err)
-	}
+}
+
+// between returns the events of evs with a Seq above from and below to.
+func between(evs []core.Event, from, to uint64) []core.Event {
 	var out []core.Event
-	for _, e := range stored {
-		if e.Seq > cursor && e.Seq < ev.Seq {
+	for _, e := range evs {
+		if e.Seq > from && e.Seq < to {
 			out = append(out, e)
 		}
 	}
-	return out, nil
+	return out
 }
