@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"warden/core"
@@ -19,6 +20,32 @@ type hook struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	lanes  map[core.AccountID]*lane // guarded by Outbox.mu
+
+	mu sync.Mutex
+	// mu guards the following, for WebhookInfo
+	last     Result                  // the newest attempt's
+	retrying map[core.AccountID]bool // the lanes whose next event failed
+}
+
+// note records the outcome of a lane's attempt.
+func (h *hook) note(state Lane) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if state.Last.At.After(h.last.At) {
+		h.last = state.Last
+	}
+	if state.Attempts > 0 {
+		h.retrying[state.Account] = true
+	} else {
+		delete(h.retrying, state.Account)
+	}
+}
+
+// info returns the webhook's live figures.
+func (h *hook) info() (last Result, retrying int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last, len(h.retrying)
 }
 
 // lane wakes the goroutine delivering one account's events to one webhook.
@@ -61,11 +88,12 @@ func newClient() *http.Client {
 // from where stored lanes say. o.mu is held.
 func (o *Outbox) startHook(w Webhook, stored []Lane) {
 	ctx, cancel := context.WithCancel(o.ctx)
-	h := &hook{w: w, ctx: ctx, cancel: cancel, lanes: map[core.AccountID]*lane{}}
+	h := &hook{w: w, ctx: ctx, cancel: cancel, lanes: map[core.AccountID]*lane{}, retrying: map[core.AccountID]bool{}}
 	o.hooks[w.ID] = h
 	from := map[core.AccountID]Lane{}
 	for _, l := range stored {
 		from[l.Account] = l
+		h.note(l)
 	}
 	for id := range o.accounts {
 		l, ok := from[id]
@@ -169,12 +197,13 @@ func (o *Outbox) giveUp(h *hook, state *Lane, ev Event) {
 	o.saveLane(h, *state, f)
 }
 
-// saveLane stores the lane. A lane that could not be stored delivers from
-// its last stored place after a restart: at least once still holds.
+// saveLane notes the lane's attempt and stores the lane (see saver). A
+// failure that could not be stored is logged: the event is lost to the
+// webhook.
 func (o *Outbox) saveLane(h *hook, state Lane, failed *Failure) {
-	if err := o.store.PutWebhookLane(h.ctx, state, failed); err != nil && h.ctx.Err() == nil {
-		o.log.Error("could not store where a webhook is; after a restart it delivers some events again",
-			"webhook", h.w.ID, "account", state.Account, "err", err)
+	h.note(state)
+	if err := o.saver.save(h.ctx, state, failed); err != nil && h.ctx.Err() == nil {
+		o.log.Error("could not keep a failed delivery", "webhook", h.w.ID, "account", state.Account, "err", err)
 	}
 }
 

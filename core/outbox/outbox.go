@@ -126,10 +126,15 @@ type Outbox struct {
 	cfg   Config
 	store Store
 	log   *slog.Logger
+	saver *saver
 
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup // the follower, the lanes, the streams and the pruner
+	// stopSaver ends the saver once the lanes stopped; saverDone is closed
+	// when it wrote their last places.
+	stopSaver context.CancelFunc
+	saverDone chan struct{}
 
 	mu sync.Mutex
 	// mu guards the following
@@ -157,14 +162,20 @@ func Open(ctx context.Context, cfg Config) (*Outbox, error) {
 		return nil, err
 	}
 	o.ctx, o.stop = context.WithCancel(context.Background())
+	o.saver = newSaver(o.store, o.log.Error)
+	saverCtx, stopSaver := context.WithCancel(context.Background())
+	o.stopSaver, o.saverDone = stopSaver, make(chan struct{})
+	go func() {
+		defer close(o.saverDone)
+		o.saver.run(saverCtx)
+	}()
 	for _, id := range accts {
 		o.accounts[id] = true
 	}
 	for _, w := range hooks {
 		lanes, err := o.store.WebhookLanes(ctx, w.ID)
 		if err != nil {
-			o.stop()
-			o.wg.Wait()
+			_ = o.Close(ctx)
 			return nil, err
 		}
 		o.mu.Lock()
@@ -185,7 +196,12 @@ func (o *Outbox) Close(ctx context.Context) error {
 	o.mu.Unlock()
 	o.stop()
 	done := make(chan struct{})
-	go func() { o.wg.Wait(); close(done) }()
+	go func() {
+		o.wg.Wait()
+		o.stopSaver() // after the lanes: it writes their last places
+		<-o.saverDone
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil

@@ -31,6 +31,8 @@ type rig struct {
 	d    *coretest.Dialer
 	m    *core.Manager
 	o    *outbox.Outbox
+
+	phones int // the phone numbers paired gave
 }
 
 // fastRetries makes a failing receiver retried quickly.
@@ -106,7 +108,8 @@ func noJitter() core.Policy {
 func (r *rig) paired(name string) core.AccountID {
 	r.t.Helper()
 	id := core.AccountID("acct-" + name)
-	jid := fmt.Sprintf("1555%07d.0:3@s.whatsapp.net", len(name)*1000+int(name[0]))
+	r.phones++
+	jid := fmt.Sprintf("1555%07d.0:3@s.whatsapp.net", r.phones)
 	r.d.AddDevice(jid)
 	err := r.db.PutAccount(context.Background(), core.Account{ID: id, Name: name, JID: jid, CreatedAt: time.Now(), AutoStart: true})
 	if err != nil {

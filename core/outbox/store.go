@@ -36,9 +36,9 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	// WebhookLanes returns the webhook's stored lanes.
 	WebhookLanes(ctx context.Context, webhook string) ([]Lane, error)
-	// PutWebhookLane stores a lane and, when failed is not nil, a failure,
-	// in one commit. The lane of a deleted webhook is not stored.
-	PutWebhookLane(ctx context.Context, l Lane, failed *Failure) error
+	// PutWebhookLanes stores lanes and failures in one commit. Those of a
+	// deleted webhook are not stored.
+	PutWebhookLanes(ctx context.Context, lanes []Lane, failed []Failure) error
 	// WebhookFailures returns the webhook's failed deliveries, oldest first.
 	WebhookFailures(ctx context.Context, webhook string) ([]Failure, error)
 	// PutWebhookFailure stores a failure again (after a retry failed).

@@ -76,17 +76,11 @@ func (o *Outbox) Webhooks(ctx context.Context) ([]WebhookInfo, error) {
 	for i, w := range hooks {
 		w.Secret = ""
 		out[i] = WebhookInfo{Webhook: w}
-		lanes, err := o.store.WebhookLanes(ctx, w.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range lanes {
-			if l.Last.At.After(out[i].Last.At) {
-				out[i].Last = l.Last
-			}
-			if l.Attempts > 0 {
-				out[i].Retrying++
-			}
+		o.mu.Lock()
+		h := o.hooks[w.ID]
+		o.mu.Unlock()
+		if h != nil {
+			out[i].Last, out[i].Retrying = h.info()
 		}
 		failed, err := o.store.WebhookFailures(ctx, w.ID)
 		if err != nil {

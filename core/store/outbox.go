@@ -340,30 +340,42 @@ func (db *DB) WebhookLanes(ctx context.Context, webhook string) ([]outbox.Lane, 
 	return out, nil
 }
 
-// PutWebhookLane implements outbox.Store.
-func (db *DB) PutWebhookLane(ctx context.Context, l outbox.Lane, failed *outbox.Failure) error {
-	v, err := json.Marshal(l)
-	if err != nil {
-		return fmt.Errorf("store lane %s/%s: %w", l.Webhook, l.Account, err)
-	}
-	err = db.write(ctx, func(tx *bolt.Tx) error {
-		if outboxBucket(tx, bucketOutHooks).Get([]byte(l.Webhook)) == nil {
-			return nil // deleted meanwhile
-		}
-		b, err := outboxBucket(tx, bucketOutLanes).CreateBucketIfNotExists([]byte(l.Webhook))
+// PutWebhookLanes implements outbox.Store.
+func (db *DB) PutWebhookLanes(ctx context.Context, lanes []outbox.Lane, failed []outbox.Failure) error {
+	values := make([][]byte, len(lanes))
+	for i, l := range lanes {
+		v, err := json.Marshal(l)
 		if err != nil {
-			return err
+			return fmt.Errorf("store lane %s/%s: %w", l.Webhook, l.Account, err)
 		}
-		if err := b.Put([]byte(l.Account), v); err != nil {
-			return err
+		values[i] = v
+	}
+	err := db.write(ctx, func(tx *bolt.Tx) error {
+		hooks := outboxBucket(tx, bucketOutHooks)
+		for i, l := range lanes {
+			if hooks.Get([]byte(l.Webhook)) == nil {
+				continue // deleted meanwhile
+			}
+			b, err := outboxBucket(tx, bucketOutLanes).CreateBucketIfNotExists([]byte(l.Webhook))
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(l.Account), values[i]); err != nil {
+				return err
+			}
 		}
-		if failed == nil {
-			return nil
+		for _, f := range failed {
+			if hooks.Get([]byte(f.Webhook)) == nil {
+				continue
+			}
+			if err := putFailure(tx, f); err != nil {
+				return err
+			}
 		}
-		return putFailure(tx, *failed)
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store lane %s/%s: %w", l.Webhook, l.Account, err)
+		return fmt.Errorf("store %d webhook lanes: %w", len(lanes), err)
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func TestPruneOutboxKeepsPending(t *testing.T) {
 	}
 	// The webhook delivered a1, failed a2 for good long ago; b's are not its.
 	f := &outbox.Failure{Webhook: w.ID, Event: evs[1], Seq: evs[1].Seq, FailedAt: old}
-	if err := db.PutWebhookLane(ctx, outbox.Lane{Webhook: w.ID, Account: "a", Cursor: evs[0].Seq}, nil); err != nil {
+	if err := db.PutWebhookLanes(ctx, []outbox.Lane{{Webhook: w.ID, Account: "a", Cursor: evs[0].Seq}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.PutWebhookFailure(ctx, *f); err != nil {
