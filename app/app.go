@@ -25,6 +25,7 @@ import (
 	"warden/assets"
 	"warden/core"
 	"warden/core/logbook"
+	"warden/core/outbox"
 	"warden/core/store"
 	"warden/core/whatsapp"
 	"warden/ui"
@@ -322,6 +323,7 @@ type services struct {
 	settings store.Settings
 	dialer   *whatsapp.Dialer
 	manager  *core.Manager
+	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
 	fleet    *fleetParts // fleet mode only
@@ -456,7 +458,16 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	if f.wrapInbox != nil && inbox != nil {
 		inbox = f.wrapInbox(inbox)
 	}
-	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Policy: policy, Logger: log, Gate: gate})
+	var out core.Outbox // an interface holding a nil *Outbox is not nil
+	if svc.fleet == nil {
+		// A fleet's outbox would live in PostgreSQL, with its inbox: not yet.
+		if svc.outbox, err = outbox.Open(context.Background(), outbox.Config{Store: svc.db, Logger: log}); err != nil {
+			return nil, fmt.Errorf("open the outbox: %w", err)
+		}
+		out = svc.outbox
+	}
+	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Outbox: out,
+		Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
 	}
@@ -476,6 +487,11 @@ func (s *services) begin(f flags) error {
 		return explainOpen(err, s.dataDir) // a damaged record the store's check did not read
 	}
 	forgetDeleted(s.manager, s.book)
+	if s.outbox != nil {
+		if err := s.outbox.Follow(context.Background(), s.manager); err != nil {
+			return err
+		}
+	}
 	if s.fleet != nil {
 		s.fleet.start(s.manager)
 	}
@@ -507,6 +523,7 @@ func (s *services) startMetrics(f flags) error {
 
 // close shuts Warden down in order: the demo's fault injector, the Manager
 // (which closes every session and writes the timeline to the store), the
+// outbox (its deliveries in flight are made again at the next start), the
 // device keys, the demo server, and last the store. Each step runs even if an
 // earlier one failed; the first error is returned. If ctx ends first, close
 // returns at once with an error naming the step still running, so Warden
@@ -545,6 +562,9 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 	}
 	if s.manager != nil {
 		run("closing the sessions", func() error { return s.manager.Close(ctx) })
+	}
+	if s.outbox != nil {
+		run("stopping the webhooks", func() error { return s.outbox.Close(ctx) })
 	}
 	if s.fleet != nil {
 		run("leaving the fleet", func() error { return s.fleet.close(ctx) })

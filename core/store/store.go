@@ -1,6 +1,6 @@
 // Package store keeps Warden's own data in one bbolt file: the accounts, their
-// timelines, their logs, their inboxes and the settings. *DB implements
-// core.Store and core.Inbox.
+// timelines, their logs, their inboxes, the outbox of events and the
+// settings. *DB implements core.Store, core.Inbox and outbox.Store.
 //
 // The bucket tree (names in <angle brackets> are keys, → shows a value):
 //
@@ -22,6 +22,7 @@
 //	      <seq, u64 BE>    → core.Message, JSON (times in UTC)
 //	    keys
 //	      <Message.Key()>  → its seq, u64 BE: a redelivered message is stored once
+//	outbox                   the events webhooks and streams deliver: outbox.go
 //
 // Writes of events, logs and messages go through one writer goroutine that
 // commits everything queued while the previous commit was being synced, so
