@@ -455,19 +455,17 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	// Both stores keep the incoming messages: the fleet's in PostgreSQL,
 	// so that an account's messages follow it from node to node.
 	inbox, _ := accounts.(core.Inbox)
-	if f.wrapInbox != nil && inbox != nil {
-		inbox = f.wrapInbox(inbox)
-	}
-	var out core.Outbox // an interface holding a nil *Outbox is not nil
 	if svc.fleet == nil {
 		// A fleet's outbox would live in PostgreSQL, with its inbox: not yet.
 		if svc.outbox, err = outbox.Open(context.Background(), outbox.Config{Store: svc.db, Logger: log}); err != nil {
 			return nil, fmt.Errorf("open the outbox: %w", err)
 		}
-		out = svc.outbox
+		inbox = svc.outbox.Inbox(svc.db)
 	}
-	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Outbox: out,
-		Policy: policy, Logger: log, Gate: gate})
+	if f.wrapInbox != nil && inbox != nil {
+		inbox = f.wrapInbox(inbox)
+	}
+	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
 	}

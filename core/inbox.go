@@ -95,16 +95,6 @@ type Inbox interface {
 	LastMessages(ctx context.Context, id AccountID, limit int) ([]Message, error)
 }
 
-// Outbox takes the messages the accounts received for delivery to the
-// business's software: core/outbox implements it.
-type Outbox interface {
-	// MessageStored takes a message the Inbox stored (with its Seq). It is
-	// called on the session's goroutine before WhatsApp is told the message
-	// was delivered, again for each redelivery: it must be idempotent, and
-	// a nil error means the message's event is durable.
-	MessageStored(ctx context.Context, msg Message) error
-}
-
 // Retention limits of the inbox, per account: the store keeps at most
 // DefaultMaxMessages messages, none older than DefaultMessageMaxAge. Until
 // the business's software takes messages (the HTTP API), the inbox is their

@@ -41,9 +41,6 @@ type Config struct {
 	// it implements Inbox; a Manager without one refuses every message,
 	// which WhatsApp then keeps.
 	Inbox Inbox
-	// Outbox takes every stored message for delivery to the business's
-	// software (core/outbox). Nil: none.
-	Outbox Outbox
 }
 
 // Manager runs every account: one state machine and at most one session each.
@@ -52,7 +49,6 @@ type Manager struct {
 	dialer        Dialer
 	store         Store
 	inbox         Inbox // nil: messages are refused
-	outbox        Outbox
 	log           *slog.Logger
 	now           func() time.Time
 	rand          func() float64
@@ -137,7 +133,6 @@ func NewManager(cfg Config) (*Manager, error) {
 		dialer:        cfg.Dialer,
 		store:         cfg.Store,
 		inbox:         cfg.Inbox,
-		outbox:        cfg.Outbox,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		rand:          cfg.Rand,

@@ -110,33 +110,12 @@ func (m *Manager) received(id AccountID, epoch uint64, msg *Message) error {
 			"message", in.ID, "err", err)
 		return fmt.Errorf("store message %s: %w", in.ID, err)
 	}
-	if err := m.handOver(ctx, stored); err != nil {
-		a.log.Error("a stored message could not be handed to the outbox; WhatsApp will deliver it again at the next login",
-			"message", in.ID, "seq", stored.Seq, "err", err)
-		return err
-	}
 	if dup {
 		a.log.Debug("WhatsApp delivered a stored message again", "message", in.ID, "seq", stored.Seq)
 		return nil
 	}
 	a.log.Debug("message stored", "message", stored.ID, "seq", stored.Seq, "kind", stored.Kind, "offline", stored.Offline)
 	m.noteReceived(a, epoch, stored)
-	return nil
-}
-
-// handOver gives a stored message to the outbox, on the session's goroutine
-// and before WhatsApp gets its receipt. A redelivered message (dup) is
-// handed over again: Warden may have stopped between storing it and handing
-// it over, and the outbox keeps one event per message however often it is
-// given. So a message is in the outbox once it is stored and acknowledged,
-// whatever crash came between, without a cursor over the inbox.
-func (m *Manager) handOver(ctx context.Context, msg Message) error {
-	if m.outbox == nil {
-		return nil
-	}
-	if err := m.outbox.MessageStored(ctx, msg); err != nil {
-		return fmt.Errorf("hand message %s to the outbox: %w", msg.ID, err)
-	}
 	return nil
 }
 

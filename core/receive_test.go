@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -271,51 +270,4 @@ func TestQuietAccounts(t *testing.T) {
 			t.Errorf("%s: QuietAccounts = %v, want %v", c.name, got, c.want)
 		}
 	}
-}
-
-// handOvers is an outbox that records the messages handed to it, and
-// refuses them while err is set.
-type handOvers struct {
-	mu  sync.Mutex
-	err error
-	got []core.Message
-}
-
-func (h *handOvers) MessageStored(ctx context.Context, msg core.Message) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.err != nil {
-		return h.err
-	}
-	h.got = append(h.got, msg)
-	return nil
-}
-
-// A stored message goes to the outbox before WhatsApp gets its receipt; one
-// the outbox refuses is not acknowledged, and its redelivery, a duplicate
-// for the inbox, is handed over again.
-func TestStoredMessageIsHandedToTheOutbox(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		d, s, out := coretest.NewDialer(), coretest.NewStore(), &handOvers{}
-		m, err := core.NewManager(core.Config{Dialer: d, Store: s, Policy: noJitter(), Outbox: out})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close(context.Background())
-		r := &rig{t: t, m: m, d: d, s: s, start: time.Now()}
-		id := r.phoned("echo", "15550005555")
-		r.startManager()
-		synctest.Wait()
-
-		down := errors.New("outbox unavailable")
-		out.err = down
-		if err := d.Last(id).Receive(incoming("M1", "hi")); !errors.Is(err, down) {
-			t.Fatalf("Receive with a refusing outbox = %v, want its error", err)
-		}
-		out.err = nil
-		r.receive(id, incoming("M1", "hi")) // WhatsApp delivers it again
-		if len(out.got) != 1 || out.got[0].ID != "M1" || out.got[0].Seq != 1 || out.got[0].Account != id {
-			t.Fatalf("handed over %+v, want M1 once, as stored (seq 1)", out.got)
-		}
-	})
 }

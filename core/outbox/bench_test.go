@@ -83,7 +83,7 @@ func report(b *testing.B, sw *stopwatch, sent map[string]time.Time, start time.T
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / float64(time.Millisecond) }
 	b.ReportMetric(pct(0.5), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "delivered/s")
 }
 
 // BenchmarkReceivedToWebhook measures one account's message from the
@@ -150,5 +150,6 @@ func bench200(b *testing.B, interval time.Duration) {
 		})
 	}
 	wg.Wait()
+	b.ReportMetric(float64(len(sent))/time.Since(start).Seconds(), "stored/s")
 	report(b, sw, sent, start)
 }

@@ -68,7 +68,7 @@ func (r *rig) open() {
 // from its first event.
 func (r *rig) startManager() {
 	r.t.Helper()
-	m, err := core.NewManager(core.Config{Dialer: r.d, Store: r.db, Outbox: r.o, Policy: noJitter()})
+	m, err := core.NewManager(core.Config{Dialer: r.d, Store: r.db, Inbox: r.o.Inbox(r.db), Policy: noJitter()})
 	if err != nil {
 		r.t.Fatal(err)
 	}

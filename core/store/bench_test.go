@@ -340,7 +340,7 @@ func benchPutMessages(b *testing.B, db *DB, commit func(op func(tx *bolt.Tx) err
 	for a := range accounts {
 		wg.Go(func() {
 			for i := 0; done.Add(1) <= int64(b.N); i++ {
-				if _, _, err := db.putMessage(message(ids[a], i, time.Now()), commit); err != nil {
+				if _, _, err := db.putMessage(message(ids[a], i, time.Now()), commit, nil); err != nil {
 					b.Error(err)
 					return
 				}

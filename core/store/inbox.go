@@ -40,12 +40,15 @@ var seqPrefix = []byte(`{"seq":0`)
 // When ctx ends before the commit, the error wraps ctx.Err() and the message
 // may still be stored.
 func (db *DB) PutMessage(ctx context.Context, m core.Message) (core.Message, bool, error) {
-	return db.putMessage(m, func(op func(tx *bolt.Tx) error) error { return db.write(ctx, op) })
+	return db.putMessage(m, func(op func(tx *bolt.Tx) error) error { return db.write(ctx, op) }, nil)
 }
 
 // putMessage is PutMessage with the commit of its op given: the writer's, or
-// bbolt's Batch, with which BenchmarkPutMessageConcurrent compares it.
-func (db *DB) putMessage(m core.Message, commit func(op func(tx *bolt.Tx) error) error) (core.Message, bool, error) {
+// bbolt's Batch, with which BenchmarkPutMessageConcurrent compares it. then,
+// when not nil, runs in the same transaction once the message is stored or
+// found stored (see PutMessageEvent).
+func (db *DB) putMessage(m core.Message, commit func(op func(tx *bolt.Tx) error) error,
+	then func(tx *bolt.Tx, stored core.Message) error) (core.Message, bool, error) {
 	if err := checkID(m.Account); err != nil {
 		return core.Message{}, false, fmt.Errorf("put message: %w", err)
 	}
@@ -65,12 +68,19 @@ func (db *DB) putMessage(m core.Message, commit func(op func(tx *bolt.Tx) error)
 			refused = core.ErrUnknownAccount
 			return nil
 		}
-		if old, found, err := findMessage(tx, m.Account, key); found || err != nil {
-			stored, dup = old, found
+		old, found, err := findMessage(tx, m.Account, key)
+		if err != nil {
 			return err
 		}
-		stored.Seq, err = storeMessage(tx, m.Account, key, v)
-		return err
+		if found {
+			stored, dup = old, true
+		} else if stored.Seq, err = storeMessage(tx, m.Account, key, v); err != nil {
+			return err
+		}
+		if then == nil {
+			return nil
+		}
+		return then(tx, stored)
 	})
 	if err == nil {
 		err = refused

@@ -54,7 +54,10 @@ var (
 		bucketOutHooks, bucketOutLanes, bucketOutFailed}
 )
 
-var _ outbox.Store = (*DB)(nil)
+var (
+	_ outbox.Store        = (*DB)(nil)
+	_ outbox.MessageStore = (*DB)(nil)
+)
 
 // outboxSince is the schema version that brought the outbox. Version 4 is
 // the API keys'.
@@ -108,6 +111,36 @@ func (db *DB) AppendOutbox(ctx context.Context, evs []outbox.Event, cursors map[
 		return nil, fmt.Errorf("append %d outbox events: %w", len(evs), err)
 	}
 	return stored, nil
+}
+
+// PutMessageEvent implements outbox.MessageStore: it is PutMessage, and
+// stores the message's event, made by event from the stored message, in the
+// same commit, unless the event is stored already (a redelivered message's,
+// usually). It returns the event when it stored it.
+func (db *DB) PutMessageEvent(ctx context.Context, m core.Message, event func(core.Message) (outbox.Event, error)) (core.Message, bool, []outbox.Event, error) {
+	var fresh []outbox.Event
+	stored, dup, err := db.putMessage(m, func(op func(tx *bolt.Tx) error) error { return db.write(ctx, op) },
+		func(tx *bolt.Tx, stored core.Message) error {
+			fresh = nil // the op may run again
+			ev, err := event(stored)
+			if err != nil {
+				return err
+			}
+			v, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			seq, isNew, err := putOutboxEvent(tx, ev, v)
+			if isNew {
+				ev.Seq = seq
+				fresh = []outbox.Event{ev}
+			}
+			return err
+		})
+	if err != nil {
+		return core.Message{}, false, nil, err
+	}
+	return stored, dup, fresh, nil
 }
 
 // putOutboxEvent stores the encoded event v unless its ID is stored, and

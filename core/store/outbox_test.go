@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -100,5 +101,40 @@ func TestPruneOutboxKeepsPending(t *testing.T) {
 	}
 	if got, _ := db.WebhookFailures(ctx, w.ID); len(got) != 0 {
 		t.Fatalf("failures after prune = %+v", got)
+	}
+}
+
+// A message and its event are stored in one commit; a redelivered message
+// stores no second event, and one stored before the outbox gets its event
+// when WhatsApp delivers it again.
+func TestPutMessageEvent(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	if err := db.PutAccount(ctx, core.Account{ID: "a", Name: "A", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	event := func(m core.Message) (outbox.Event, error) {
+		return outboxEvent(outbox.MessageEventID(m.Account, m.Seq), m.Account, m.Received), nil
+	}
+	before, _, err := db.PutMessage(ctx, message("a", 1, time.Now())) // stored before the outbox
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, dup, fresh, err := db.PutMessageEvent(ctx, message("a", 2, time.Now()), event)
+	if err != nil || dup || m.Seq != 2 || len(fresh) != 1 || fresh[0].ID != "a:m2" || fresh[0].Seq != 1 {
+		t.Fatalf("PutMessageEvent = seq %d, dup %v, %+v, %v; want message 2 and its event, Seq 1", m.Seq, dup, fresh, err)
+	}
+	if _, dup, fresh, err = db.PutMessageEvent(ctx, message("a", 2, time.Now()), event); err != nil || !dup || len(fresh) != 0 {
+		t.Fatalf("PutMessageEvent again = dup %v, %+v, %v; want a dup and no new event", dup, fresh, err)
+	}
+	if _, dup, fresh, err = db.PutMessageEvent(ctx, message("a", 1, time.Now()), event); err != nil || !dup ||
+		len(fresh) != 1 || fresh[0].ID != outbox.MessageEventID("a", before.Seq) {
+		t.Fatalf("PutMessageEvent of the older message = dup %v, %+v, %v; want a dup and its event", dup, fresh, err)
+	}
+	if _, _, _, err = db.PutMessageEvent(ctx, message("gone", 1, time.Now()), event); !errors.Is(err, core.ErrUnknownAccount) {
+		t.Fatalf("PutMessageEvent of an unknown account = %v, want ErrUnknownAccount", err)
+	}
+	if evs, _ := db.OutboxEvents(ctx, 0, 10); len(evs) != 2 {
+		t.Fatalf("outbox holds %d events, want 2", len(evs))
 	}
 }
