@@ -123,26 +123,10 @@ func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 	defer o.wg.Done()
 	var ahead []Event
 	for {
-		if len(ahead) == 0 {
-			select {
-			case <-l.signal:
-			case <-h.ctx.Done():
+		for len(ahead) == 0 {
+			var ok bool
+			if ahead, ok = o.readAhead(h, l, state); !ok {
 				return
-			}
-			var err error
-			if ahead, err = o.store.OutboxAccountEvents(h.ctx, state.Account, state.Cursor, pageSize); err != nil {
-				if h.ctx.Err() == nil {
-					o.log.Error("a webhook could not read its events; it tries again", "webhook", h.w.ID, "account", state.Account, "err", err)
-					l.wake()
-					sleep(h.ctx, o.cfg.MinBackoff)
-				}
-				continue
-			}
-			if len(ahead) == pageSize {
-				l.wake() // read on after this page
-			}
-			if len(ahead) == 0 {
-				continue
 			}
 		}
 		ev := ahead[0]
@@ -155,6 +139,29 @@ func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 			return
 		}
 	}
+}
+
+// readAhead waits until the lane may have events, and reads a page of them
+// after its cursor. It returns false when the webhook stopped.
+func (o *Outbox) readAhead(h *hook, l *lane, state Lane) ([]Event, bool) {
+	select {
+	case <-l.signal:
+	case <-h.ctx.Done():
+		return nil, false
+	}
+	evs, err := o.store.OutboxAccountEvents(h.ctx, state.Account, state.Cursor, pageSize)
+	if err != nil {
+		if h.ctx.Err() != nil {
+			return nil, false
+		}
+		o.log.Error("a webhook could not read its events; it tries again", "webhook", h.w.ID, "account", state.Account, "err", err)
+		l.wake()
+		return nil, sleep(h.ctx, o.cfg.MinBackoff)
+	}
+	if len(evs) == pageSize {
+		l.wake() // read on after this page
+	}
+	return evs, true
 }
 
 // deliver posts ev until the webhook takes it or the retry window ends, and
