@@ -326,3 +326,51 @@ func readUntil(t *testing.T, stream <-chan outbox.Event, id string) []outbox.Eve
 		}
 	}
 }
+
+// A webhook gets only its accounts' events of its types; Test reaches it
+// without storing anything; a deleted webhook gets nothing more; a bad URL
+// or type is refused.
+func TestWebhookFiltersTestAndDelete(t *testing.T) {
+	r := newRig(t, fastRetries())
+	ctx := context.Background()
+	a, b := r.paired("alfa"), r.paired("bravo")
+	rc := newReceiver(t)
+	w, err := r.o.Create(ctx, outbox.Webhook{URL: rc.srv.URL, Accounts: []core.AccountID{b}, Types: []string{outbox.TypeMessageReceived}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = w.Secret
+	for _, bad := range []outbox.Webhook{{URL: "ftp://127.0.0.1/"}, {URL: rc.srv.URL, Types: []string{"message.exploded"}}} {
+		if _, err := r.o.Create(ctx, bad); !errors.Is(err, outbox.ErrInvalidWebhook) {
+			t.Errorf("Create(%+v) = %v, want ErrInvalidWebhook", bad, err)
+		}
+	}
+	if res, err := r.o.Test(ctx, w.ID); err != nil || !res.OK() {
+		t.Fatalf("Test = %+v, %v; want it taken", res, err)
+	}
+	r.startManager()
+	r.waitState(a, core.Connected)
+	r.waitState(b, core.Connected)
+	r.receive(a, "A1")
+	r.receive(b, "B1")
+	taken := rc.waitTaken(2)
+	if taken[0].Type != outbox.TypeTest || taken[1].ID != outbox.MessageEventID(b, 1) {
+		t.Fatalf("taken %+v, want the test event, then bravo's message only", taken)
+	}
+	if err := r.o.Delete(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.o.Test(ctx, w.ID); !errors.Is(err, outbox.ErrUnknownWebhook) {
+		t.Fatalf("Test of a deleted webhook = %v, want ErrUnknownWebhook", err)
+	}
+	// A second webhook, for everything, gets bravo's next message; the
+	// deleted one does not.
+	rc2 := newReceiver(t)
+	rc2.register(r, outbox.TypeMessageReceived)
+	r.receive(b, "B2")
+	rc2.waitTaken(1)
+	if n := len(rc.all()); n != 2 {
+		t.Fatalf("the deleted webhook got %d requests, want the 2 from before", n)
+	}
+	rc.checkSigned()
+}
