@@ -295,10 +295,11 @@ const (
 	SessionQRTimeout
 	SessionDelivered // a recipient's phone received a message: MessageID, At
 	SessionMessage   // a message came in: Message; emit returns whether it was stored
+	SessionRead      // a recipient read a message: MessageID, At
 )
 
 var sessionEventNames = [...]string{"", "connected", "qr", "pair success", "pair error", "disconnected", "replaced",
-	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout", "delivered", "message"}
+	"logged out", "temporary ban", "outdated", "connect failure", "keepalive timeout", "keepalive restored", "qr timeout", "delivered", "message", "read"}
 
 func (k SessionEventKind) String() string {
 	if k > 0 && int(k) < len(sessionEventNames) {
@@ -318,8 +319,8 @@ type SessionEvent struct {
 	Code      int       // LoggedOut, TemporaryBan, ConnectFailure, Disconnected (a stream error code)
 	Reason    string    // free text from the server or the adapter
 	Until     time.Time // TemporaryBan: the expiry
-	MessageID string    // Delivered: the message a receipt is for
-	At        time.Time // Delivered: when the receipt says the phone received it
+	MessageID string    // Delivered, Read: the message a receipt is for
+	At        time.Time // Delivered, Read: when the receipt says the phone received it, or it was read
 	Message   *Message  // Message: what came in (its Account and Seq are set by the Manager)
 }
 

@@ -1004,7 +1004,7 @@ func (m *Manager) dial(a *account, epoch uint64) {
 
 	sess, err := m.dialer.NewSession(ctx, acct, func(ev SessionEvent) error {
 		switch ev.Kind {
-		case SessionDelivered:
+		case SessionDelivered, SessionRead:
 			m.delivered(id, ev) // a receipt changes no state
 			return nil
 		case SessionMessage:

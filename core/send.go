@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,6 +27,7 @@ const (
 	CauseSent            = "message sent"
 	CauseSendFailed      = "send failed"
 	CauseDelivered       = "delivered"
+	CauseRead            = "read"
 	CauseSelfCheckFailed = "self-check failed"
 )
 
@@ -61,11 +63,12 @@ type SelfCheck struct {
 	Err     string        // why it failed, in an operator's words; "" when it passed
 }
 
-// pending is a sent message waiting for its delivery receipt.
+// pending is a sent message waiting for its receipts: delivered, then read.
 type pending struct {
-	id     string
-	to     string
-	sentAt time.Time
+	id        string
+	to        string
+	sentAt    time.Time
+	delivered bool // its delivery receipt came
 }
 
 // SendText sends a text message from the account to the phone number to
@@ -200,9 +203,11 @@ func (m *Manager) noteSend(a *account, res SendResult, err error, selfCheck bool
 	}
 }
 
-// delivered notes a delivery receipt for a message this account sent. It
-// changes no state, so it is taken from any of the account's sessions: the
-// server hands pending receipts to the next session after a drop.
+// delivered notes a delivery or read receipt for a message this account
+// sent, once each: a message stays pending after its delivery receipt until
+// it is read. It changes no state, so it is taken from any of the account's
+// sessions: the server hands pending receipts to the next session after a
+// drop.
 func (m *Manager) delivered(id AccountID, ev SessionEvent) {
 	a := m.lookup(id)
 	if a == nil {
@@ -213,27 +218,29 @@ func (m *Manager) delivered(id AccountID, ev SessionEvent) {
 	if a.m.deleted || a.closed {
 		return
 	}
-	i := -1
-	for j, p := range a.pending {
-		if p.id == ev.MessageID {
-			i = j
-			break
-		}
-	}
+	i := slices.IndexFunc(a.pending, func(p pending) bool { return p.id == ev.MessageID })
 	if i < 0 {
-		a.log.Debug("delivery receipt for a message Warden did not send", "message", ev.MessageID)
+		a.log.Debug("receipt for a message Warden did not send", "message", ev.MessageID, "kind", ev.Kind.String())
 		return
 	}
 	p := a.pending[i]
-	a.pending = append(a.pending[:i], a.pending[i+1:]...)
 	at := ev.At
 	if at.IsZero() {
 		at = m.now()
 	}
+	cause, what := CauseDelivered, "delivered to the phone"
+	if ev.Kind == SessionRead {
+		cause, what = CauseRead, "read"
+		a.pending = slices.Delete(a.pending, i, i+1)
+	} else if p.delivered {
+		return // a repeated receipt
+	} else {
+		a.pending[i].delivered = true
+	}
 	m.apply(a, []action{{kind: actRecord, event: Event{
-		Account: a.id, At: m.now(), From: a.m.State, To: a.m.State, Cause: CauseDelivered, Epoch: a.m.Epoch,
+		Account: a.id, At: m.now(), From: a.m.State, To: a.m.State, Cause: cause, Epoch: a.m.Epoch,
 		MessageID: p.id,
-		Reason:    fmt.Sprintf("message to %s delivered to the phone %s after it was sent", MaskPhone(p.to), roundLatency(at.Sub(p.sentAt))),
+		Reason:    fmt.Sprintf("message to %s %s %s after it was sent", MaskPhone(p.to), what, roundLatency(at.Sub(p.sentAt))),
 	}}})
 }
 

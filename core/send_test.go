@@ -244,6 +244,15 @@ func TestDeliveryReceiptIsNoted(t *testing.T) {
 		if !strings.Contains(notes[0].Reason, "1.2 s") {
 			t.Errorf("delivered reason %q does not give the 1.2 s since sending", notes[0].Reason)
 		}
+		// The recipient reads it: one read note, then the message is done.
+		time.Sleep(time.Minute)
+		s.Emit(core.SessionEvent{Kind: core.SessionRead, MessageID: res.MessageID, At: time.Now()})
+		s.Emit(core.SessionEvent{Kind: core.SessionRead, MessageID: res.MessageID, At: time.Now()}) // a repeat
+		synctest.Wait()
+		read := r.notes(id, core.CauseRead)
+		if len(read) != 1 || read[0].MessageID != res.MessageID || !strings.Contains(read[0].Reason, "read 1m1s") {
+			t.Fatalf("read notes = %+v, want one for %s, a minute after sending", read, res.MessageID)
+		}
 		r.wantState(id, core.Connected)
 	})
 }

@@ -20,8 +20,8 @@ const (
 	TypeMessageSent = "message.sent"
 	// TypeMessageDelivered: the recipient's phone received a sent message.
 	TypeMessageDelivered = "message.delivered"
-	// TypeMessageRead: the recipient read a sent message. Reserved: the
-	// engine does not report read receipts yet.
+	// TypeMessageRead: the recipient read a sent message (when their
+	// privacy settings send read receipts).
 	TypeMessageRead = "message.read"
 	// TypeAccountState: an account changed state; data is the timeline
 	// event (from, to, cause, reason).
@@ -110,6 +110,8 @@ func timelineTypes(ev core.Event) []string {
 		return []string{TypeMessageSent}
 	case core.CauseDelivered:
 		return []string{TypeMessageDelivered}
+	case core.CauseRead:
+		return []string{TypeMessageRead}
 	}
 	if ev.From == ev.To {
 		return nil

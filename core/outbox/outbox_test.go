@@ -17,7 +17,7 @@ import (
 	"warden/core/outbox"
 )
 
-// Every event type the engine reports reaches a webhook, signed, with the
+// Every event type reaches a webhook, signed, with the
 // contract's body.
 func TestEveryEventTypeIsDelivered(t *testing.T) {
 	r := newRig(t, fastRetries())
@@ -32,8 +32,10 @@ func TestEveryEventTypeIsDelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.d.Last(id).Emit(core.SessionEvent{Kind: core.SessionDelivered, MessageID: res.MessageID, At: time.Now()}); err != nil {
-		t.Fatal(err)
+	for _, kind := range []core.SessionEventKind{core.SessionDelivered, core.SessionRead} {
+		if err := r.d.Last(id).Emit(core.SessionEvent{Kind: kind, MessageID: res.MessageID, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A new account pairs, then its phone unlinks it.
 	acct, err := r.m.Add(context.Background(), "bravo")
@@ -53,7 +55,7 @@ func TestEveryEventTypeIsDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := []string{outbox.TypeMessageReceived, outbox.TypeMessageSent, outbox.TypeMessageDelivered,
+	want := []string{outbox.TypeMessageReceived, outbox.TypeMessageSent, outbox.TypeMessageDelivered, outbox.TypeMessageRead,
 		outbox.TypeAccountState, outbox.TypeAccountPaired, outbox.TypeAccountLoggedOut, outbox.TypeAccountNeedsAction}
 	waitFor(t, "every event type", func() bool {
 		seen := map[string]bool{}
@@ -70,7 +72,7 @@ func TestEveryEventTypeIsDelivered(t *testing.T) {
 			if err := json.Unmarshal(ev.Data, &msg); err != nil || msg.ID != "M1" || msg.Text != "hello M1" || ev.ID != outbox.MessageEventID(id, msg.Seq) {
 				t.Errorf("message.received %s carries %+v (%v), want M1 and its text", ev.ID, msg, err)
 			}
-		case outbox.TypeMessageSent, outbox.TypeMessageDelivered:
+		case outbox.TypeMessageSent, outbox.TypeMessageDelivered, outbox.TypeMessageRead:
 			var tl core.Event
 			if err := json.Unmarshal(ev.Data, &tl); err != nil || tl.MessageID != res.MessageID {
 				t.Errorf("%s carries %+v (%v), want message %s", ev.Type, tl, err, res.MessageID)

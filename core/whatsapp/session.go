@@ -402,9 +402,9 @@ func (s *Session) handle(evt any) {
 		s.deleteKeys()
 	}
 	if r, ok := evt.(*events.Receipt); ok {
-		if r.Type == types.ReceiptTypeDelivered && !r.IsGroup {
+		if kind := receiptKind(r.Type); kind != 0 && !r.IsGroup {
 			for _, id := range r.MessageIDs {
-				s.deliver(core.SessionEvent{Kind: core.SessionDelivered, MessageID: id, At: r.Timestamp})
+				s.deliver(core.SessionEvent{Kind: kind, MessageID: id, At: r.Timestamp})
 			}
 		}
 		return
@@ -755,4 +755,16 @@ func (s *Session) historySync(hs *waE2E.HistorySyncNotification) {
 			s.log.Warn("the phone's history sync could not be read", "err", err)
 		}
 	}()
+}
+
+// receiptKind returns the session event of a receipt core hears of: a
+// recipient's phone got a message, or its user read it; 0 for the others.
+func receiptKind(t types.ReceiptType) core.SessionEventKind {
+	switch t {
+	case types.ReceiptTypeDelivered:
+		return core.SessionDelivered
+	case types.ReceiptTypeRead:
+		return core.SessionRead
+	}
+	return 0
 }
