@@ -37,7 +37,7 @@ type rig struct {
 
 // fastRetries makes a failing receiver retried quickly.
 func fastRetries() outbox.Config {
-	return outbox.Config{MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, AttemptTimeout: 300 * time.Millisecond}
+	return outbox.Config{MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, AttemptTimeout: time.Second}
 }
 
 // newRig opens the store and the outbox; startManager starts the Manager.
