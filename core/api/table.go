@@ -47,7 +47,7 @@ func (s *Server) table() []Route {
 		cmd("/v1/accounts/{id}/logout", "logoutAccount", "log an account out (unlink the device)", s.command(s.ctl.Logout)),
 		cmd("/v1/accounts/{id}/takeover", "takeOverAccount", "take a replaced account back from the other client", s.command(s.takeover)),
 		{Method: http.MethodGet, Path: "/v1/accounts/{id}/timeline", ID: "getTimeline", Summary: "read an account's timeline",
-			Query: []Param{limit, {Name: "before", Description: "only events with a seq below this one (default: the newest)", Schema: Schema{"type": "integer", "minimum": 0}}},
+			Query:     []Param{limit, {Name: "before", Description: "only events with a seq below this one (default: the newest)", Schema: Schema{"type": "integer", "minimum": 0}}},
 			Responses: map[int]Response{http.StatusOK: {Description: "the events, oldest first", Schema: ref("Timeline")}},
 			Handler:   s.handle(s.timeline)},
 		{Method: http.MethodPost, Path: "/v1/accounts/{id}/messages", ID: "sendMessage", Summary: "send a text message", Write: true,
@@ -57,7 +57,7 @@ func (s *Server) table() []Route {
 			Responses: map[int]Response{http.StatusOK: {Description: "WhatsApp's server acknowledged the message", Schema: ref("Sent")}},
 			Handler:   s.handle(s.sendMessage)},
 		{Method: http.MethodGet, Path: "/v1/accounts/{id}/messages", ID: "listMessages", Summary: "read the messages an account received",
-			Query: []Param{{Name: "after", Description: "only messages with a seq above this one (default 0: from the oldest kept)", Schema: Schema{"type": "integer", "minimum": 0}}, limit},
+			Query:     []Param{{Name: "after", Description: "only messages with a seq above this one (default 0: from the oldest kept)", Schema: Schema{"type": "integer", "minimum": 0}}, limit},
 			Responses: map[int]Response{http.StatusOK: {Description: "the messages, oldest first", Schema: ref("Messages")}},
 			Handler:   s.handle(s.listMessages)},
 		{Method: http.MethodGet, Path: "/v1/accounts/{id}/messages/{msgid}", ID: "getMessage", Summary: "read the status of a sent message",
@@ -71,7 +71,9 @@ func (s *Server) table() []Route {
 			Handler: s.handle(s.health)},
 		{Method: http.MethodGet, Path: "/v1/openapi.json", ID: "getOpenAPI", Summary: "read this document", Public: true,
 			Responses: map[int]Response{http.StatusOK: {Description: "the OpenAPI 3.1 document", Schema: Schema{"type": "object"}}},
-			Handler:   s.handle(func(*http.Request) *reply { return &reply{status: http.StatusOK, contentType: "application/json", body: s.doc} })},
+			Handler: s.handle(func(*http.Request) *reply {
+				return &reply{status: http.StatusOK, contentType: "application/json", body: s.doc}
+			})},
 	}
 }
 
