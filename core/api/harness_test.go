@@ -235,10 +235,16 @@ func (h *harness) post(path string, body any) answer {
 // paired stores a paired account that was running, so Start dials it.
 func (h *harness) paired(name, phone string) core.AccountID {
 	h.t.Helper()
+	return h.account(name, phone, true)
+}
+
+// account stores a paired account; Start dials it if autoStart.
+func (h *harness) account(name, phone string, autoStart bool) core.AccountID {
+	h.t.Helper()
 	id := core.AccountID("acct-" + name)
 	jid := phone + ".0:3@s.whatsapp.net"
 	h.d.AddDevice(jid)
-	err := h.s.PutAccount(context.Background(), core.Account{ID: id, Name: name, JID: jid, CreatedAt: time.Now(), AutoStart: true})
+	err := h.s.PutAccount(context.Background(), core.Account{ID: id, Name: name, JID: jid, CreatedAt: time.Now(), AutoStart: autoStart})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -162,6 +162,8 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "it is empty; send a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("invalid JSON at byte %d: %v", syntax.Offset, err)
 	case errors.As(err, &typ):
