@@ -141,6 +141,9 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == apiKeyCommand {
+		return runAPIKey(args[1:], stdout, stderr)
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"warden/core"
+	"warden/core/api"
+	"warden/core/cluster"
+	"warden/core/store"
+)
+
+// The api-key command manages the HTTP API's keys in the data directory,
+// without starting Warden:
+//
+//	warden api-key create --name NAME [--read-only] [--accounts ID,…]
+//	warden api-key list
+//	warden api-key revoke ID
+//
+// It opens warden.db as Warden does, so it refuses while a Warden runs on
+// the same data directory (bbolt locks the file for one process): the
+// operator quits Warden, runs the command, and starts Warden again.
+
+// apiKeyCommand is the first argument that selects the command.
+const apiKeyCommand = "api-key"
+
+const apiKeyUsage = `usage:
+  warden api-key create --name NAME [--read-only] [--accounts ID,...] [--data-dir DIR]
+  warden api-key list [--data-dir DIR]
+  warden api-key revoke ID [--data-dir DIR]`
+
+// runAPIKey runs the api-key command and returns the exit status.
+func runAPIKey(args []string, stdout, stderr io.Writer) int {
+	if err := apiKey(args, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "warden api-key:", err)
+		return 2
+	}
+	return 0
+}
+
+func apiKey(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("say what to do: create, list or revoke\n" + apiKeyUsage)
+	}
+	verb, args := args[0], args[1:]
+	fs := flag.NewFlagSet("warden api-key "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "", "directory for Warden's data (default: the user's data directory)")
+	name := fs.String("name", "", "create: the key's name, saying who uses it (the log names it on every request)")
+	readOnly := fs.Bool("read-only", false, "create: a key that can read but neither change anything nor send")
+	accounts := fs.String("accounts", "", "create: the account ids the key may use, comma-separated (default: every account)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case verb == "create" && len(pos) == 0:
+	case verb == "list" && len(pos) == 0:
+	case verb == "revoke" && len(pos) == 1:
+	default:
+		return errors.New("unexpected arguments\n" + apiKeyUsage)
+	}
+	db, err := openKeys(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	switch verb {
+	case "create":
+		return createKey(ctx, db, stdout, *name, *readOnly, splitIDs(*accounts))
+	case "list":
+		return listKeys(ctx, db, stdout)
+	}
+	return revokeKey(ctx, db, stdout, pos[0])
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments (revoke ID --data-dir DIR) and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// openKeys opens the data directory's store for the command.
+func openKeys(dir string) (*store.DB, error) {
+	if dir == "" {
+		var err error
+		if dir, err = store.DefaultDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	dbPath, _ := store.Paths(dir)
+	db, err := store.Open(dbPath, store.WithLogger(slog.New(slog.DiscardHandler)), store.WithLockTimeout(lockWait))
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("Warden is running with the data directory %s: %w\n"+
+			"Quit it, run this command again, then start Warden again.", dir, err)
+	}
+	if err != nil {
+		return nil, explainOpen(err, dir)
+	}
+	return db, nil
+}
+
+func splitIDs(s string) []core.AccountID {
+	var out []core.AccountID
+	for id := range strings.SplitSeq(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, core.AccountID(id))
+		}
+	}
+	return out
+}
+
+func createKey(ctx context.Context, db *store.DB, out io.Writer, name string, readOnly bool, accounts []core.AccountID) error {
+	if err := checkAccounts(ctx, db, accounts); err != nil {
+		return err
+	}
+	k, token, err := api.NewKey(name, readOnly, accounts, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := db.PutAPIKey(ctx, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "API key %s (%s) created, %s.\n", k.ID, k.Name, keyScope(k))
+	fmt.Fprintln(out, "Keep it now: Warden keeps only its hash and cannot show it again.")
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, token)
+	return nil
+}
+
+// checkAccounts refuses a key for accounts this data directory lacks: a
+// mistyped id would make a key that can use nothing.
+func checkAccounts(ctx context.Context, db *store.DB, ids []core.AccountID) error {
+	accts, err := db.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[core.AccountID]bool, len(accts))
+	for _, a := range accts {
+		known[a.ID] = true
+	}
+	for _, id := range ids {
+		if !known[id] {
+			return fmt.Errorf("--accounts: no account %s here (see the account's id in its details)", id)
+		}
+	}
+	return nil
+}
+
+func keyScope(k core.APIKey) string {
+	access := "may operate"
+	if k.ReadOnly {
+		access = "read-only"
+	}
+	if len(k.Accounts) == 0 {
+		return access + ", every account"
+	}
+	ids := make([]string, len(k.Accounts))
+	for i, id := range k.Accounts {
+		ids[i] = string(id)
+	}
+	return access + ", accounts " + strings.Join(ids, ",")
+}
+
+func listKeys(ctx context.Context, db *store.DB, out io.Writer) error {
+	keys, err := db.APIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		fmt.Fprintln(out, "No API keys. Create one with: warden api-key create --name NAME")
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tACCESS\tCREATED\tLAST USED\tREVOKED")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, keyScope(k), day(k.Created), day(k.LastUsed), day(k.Revoked))
+	}
+	return tw.Flush()
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func revokeKey(ctx context.Context, db *store.DB, out io.Writer, id string) error {
+	if err := db.RevokeAPIKey(ctx, id, time.Now()); err != nil {
+		if errors.Is(err, core.ErrUnknownAPIKey) {
+			return fmt.Errorf("no API key %s (warden api-key list shows them)", id)
+		}
+		return err
+	}
+	fmt.Fprintf(out, "API key %s revoked: requests with it are refused.\n", id)
+	return nil
+}
+
+// The API drives accounts through what the window uses: the Manager alone,
+// or in a fleet the Console, which routes each command to the node that
+// runs the account.
+var (
+	_ api.Controller = (*core.Manager)(nil)
+	_ api.Controller = (*cluster.Console)(nil)
+	_ api.KeyStore   = (*store.DB)(nil)
+)

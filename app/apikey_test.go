@@ -1,0 +1,72 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/core"
+	"warden/core/api"
+	"warden/core/store"
+)
+
+func runKeys(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append([]string{"api-key"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestAPIKeyCommand(t *testing.T) {
+	dir := t.TempDir()
+	dbPath, _ := store.Paths(dir)
+	db, err := store.Open(dbPath, store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutAccount(context.Background(), core.Account{ID: "a1", Name: "Shop", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	if code, _, stderr := runKeys(t, "create", "--name", "crm", "--accounts", "nope", "--data-dir", dir); code == 0 || !strings.Contains(stderr, "no account nope") {
+		t.Errorf("create for an unknown account = %d, %q; want a refusal naming it", code, stderr)
+	}
+	code, stdout, stderr := runKeys(t, "create", "--name", "crm", "--read-only", "--accounts", "a1", "--data-dir", dir)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	token := lines[len(lines)-1]
+	id, _, perr := api.ParseToken(token)
+	if code != 0 || perr != nil || !strings.Contains(stdout, "read-only, accounts a1") {
+		t.Fatalf("create = %d, %q, %q; want the token on the last line (%v)", code, stdout, stderr, perr)
+	}
+	code, stdout, _ = runKeys(t, "list", "--data-dir", dir)
+	if code != 0 || !strings.Contains(stdout, id) || !strings.Contains(stdout, "crm") || strings.Contains(stdout, token) {
+		t.Errorf("list = %d, %q; want the key's id and name, never the token", code, stdout)
+	}
+	if code, stdout, _ := runKeys(t, "revoke", id, "--data-dir", dir); code != 0 || !strings.Contains(stdout, "revoked") {
+		t.Errorf("revoke = %d, %q", code, stdout)
+	}
+	if code, _, stderr := runKeys(t, "revoke", "000000000000", "--data-dir", dir); code == 0 || !strings.Contains(stderr, "no API key") {
+		t.Errorf("revoke an unknown key = %d, %q; want a refusal", code, stderr)
+	}
+
+	db, err = store.Open(dbPath, store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	k, err := db.APIKey(context.Background(), id)
+	if err != nil || k.Revoked.IsZero() || !k.ReadOnly {
+		t.Errorf("the stored key = %+v, %v; want read-only and revoked", k, err)
+	}
+	// Warden holds the data directory: the command refuses and says why.
+	if code, _, stderr := runKeys(t, "list", "--data-dir", dir); code == 0 || !strings.Contains(stderr, "Warden is running") {
+		t.Errorf("list while Warden runs = %d, %q; want a refusal", code, stderr)
+	}
+	if code, _, stderr := runKeys(t); code == 0 || !strings.Contains(stderr, "create, list or revoke") {
+		t.Errorf("api-key alone = %d, %q; want the usage", code, stderr)
+	}
+}
