@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -68,5 +69,23 @@ func TestAPIKeyCommand(t *testing.T) {
 	}
 	if code, _, stderr := runKeys(t); code == 0 || !strings.Contains(stderr, "create, list or revoke") {
 		t.Errorf("api-key alone = %d, %q; want the usage", code, stderr)
+	}
+}
+
+func TestAPIFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		bad  string // "" when accepted
+	}{
+		{[]string{"--api", "127.0.0.1:9470"}, ""},
+		{[]string{"--api", "0.0.0.0:9470", "--api-allow-remote", "--api-tls-cert", "c.pem", "--api-tls-key", "k.pem"}, ""},
+		{[]string{"--api-allow-remote"}, "need --api"},
+		{[]string{"--api", "127.0.0.1:9470", "--api-tls-cert", "c.pem"}, "go together"},
+		{[]string{"--api", "127.0.0.1:9470", "--api-insecure", "--api-tls-cert", "c.pem", "--api-tls-key", "k.pem"}, "contradict"},
+	} {
+		_, err := parseFlags(tc.args, io.Discard)
+		if (err == nil) != (tc.bad == "") || err != nil && !strings.Contains(err.Error(), tc.bad) {
+			t.Errorf("parseFlags(%q) = %v, want an error saying %q (none if empty)", tc.args, err, tc.bad)
+		}
 	}
 }
