@@ -40,6 +40,7 @@ type harness struct {
 type harnessOptions struct {
 	rate    api.RateLimit
 	maxBody int64
+	ext     []api.Extension
 }
 
 func newHarness(t *testing.T, opts harnessOptions) *harness {
@@ -59,7 +60,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	srv, err := api.Serve(api.Config{
 		Addr: "127.0.0.1:0", Controller: m, Keys: db, Inbox: s,
 		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-		RateLimit: opts.rate, MaxBody: opts.maxBody,
+		RateLimit: opts.rate, MaxBody: opts.maxBody, Extensions: opts.ext,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -482,3 +482,34 @@ func TestTimelineAndMessages(t *testing.T) {
 		t.Errorf("messages after 1 = %+v, want in1 and in2", msgs)
 	}
 }
+
+// events plays core/outbox: an extension whose route is served with the
+// API's checks and described in its document.
+type events struct{}
+
+func (events) Routes() []api.Route {
+	return []api.Route{{Method: http.MethodGet, Path: "/v1/events", ID: "streamEvents", Summary: "stream events",
+		Responses: map[int]api.Response{http.StatusOK: {Description: "events", ContentType: "text/event-stream", Schema: api.Schema{"type": "string"}}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k, _ := api.KeyFrom(r.Context())
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "data: hello %s\n\n", k.Name)
+		})}}
+}
+
+func TestExtensionRoutes(t *testing.T) {
+	h := newHarness(t, harnessOptions{ext: []api.Extension{events{}}})
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage
+	}
+	h.do(request{method: http.MethodGet, path: "/v1/openapi.json"}).decode(t, &doc)
+	if _, ok := doc.Paths["/v1/events"]["get"]; !ok {
+		t.Errorf("the document lacks the extension's GET /v1/events")
+	}
+	if a := h.get("/v1/events"); a.status != http.StatusOK || string(a.body) != "data: hello admin\n\n" {
+		t.Errorf("GET /v1/events = %d %q, want the extension's stream for the admin key", a.status, a.body)
+	}
+	if a := h.do(request{method: http.MethodGet, path: "/v1/events", invalid: true}); a.status != http.StatusUnauthorized {
+		t.Errorf("GET /v1/events without a key = %d, want 401", a.status)
+	}
+}
