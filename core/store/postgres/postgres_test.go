@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"warden/core"
+	"warden/core/api"
 	"warden/core/pgserver"
 	"warden/core/store"
 	"warden/core/store/postgres"
@@ -99,5 +100,17 @@ func TestInboxSuite(t *testing.T) {
 	var n atomic.Int32
 	storesuite.RunInbox(t, func(t *testing.T, maxMessages int) storesuite.InboxStore {
 		return openDatabase(t, admin, dsn, fmt.Sprintf("inbox_%d", n.Add(1)), postgres.WithMessageRetention(maxMessages, 0))
+	})
+}
+
+func TestAPIKeySuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	storesuite.RunAPIKeys(t, func(t *testing.T) api.KeyStore {
+		return openDatabase(t, admin, dsn, "apikeys")
 	})
 }
