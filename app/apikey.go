@@ -15,6 +15,7 @@ import (
 	"warden/core/api"
 	"warden/core/cluster"
 	"warden/core/store"
+	"warden/core/store/postgres"
 )
 
 // The api-key command manages the HTTP API's keys in the data directory,
@@ -26,15 +27,18 @@ import (
 //
 // It opens warden.db as Warden does, so it refuses while a Warden runs on
 // the same data directory (bbolt locks the file for one process): the
-// operator quits Warden, runs the command, and starts Warden again.
+// operator quits Warden, runs the command, and starts Warden again. With
+// --devices-db it manages a fleet's keys in its PostgreSQL instead, while
+// the nodes run: they read a key on every request, so a new key works and
+// a revoked one is refused at once.
 
 // apiKeyCommand is the first argument that selects the command.
 const apiKeyCommand = "api-key"
 
 const apiKeyUsage = `usage:
-  warden api-key create --name NAME [--read-only] [--accounts ID,...] [--data-dir DIR]
-  warden api-key list [--data-dir DIR]
-  warden api-key revoke ID [--data-dir DIR]`
+  warden api-key create --name NAME [--read-only] [--accounts ID,...] [--data-dir DIR | --devices-db URL]
+  warden api-key list [--data-dir DIR | --devices-db URL]
+  warden api-key revoke ID [--data-dir DIR | --devices-db URL]`
 
 // runAPIKey runs the api-key command and returns the exit status.
 func runAPIKey(args []string, stdout, stderr io.Writer) int {
@@ -56,6 +60,7 @@ func apiKey(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("warden api-key "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "", "directory for Warden's data (default: the user's data directory)")
+	devicesDB := fs.String("devices-db", "", "a fleet's PostgreSQL (postgres://…): manage the fleet's keys there")
 	name := fs.String("name", "", "create: the key's name, saying who uses it (the log names it on every request)")
 	readOnly := fs.Bool("read-only", false, "create: a key that can read but neither change anything nor send")
 	accounts := fs.String("accounts", "", "create: the account ids the key may use, comma-separated (default: every account)")
@@ -70,12 +75,12 @@ func apiKey(args []string, stdout, stderr io.Writer) error {
 	default:
 		return errors.New("unexpected arguments\n" + apiKeyUsage)
 	}
-	db, err := openKeys(*dataDir)
+	ctx := context.Background()
+	db, err := openKeys(ctx, *dataDir, *devicesDB)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	ctx := context.Background()
 	switch verb {
 	case "create":
 		return createKey(ctx, db, stdout, *name, *readOnly, splitIDs(*accounts))
@@ -101,8 +106,25 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openKeys opens the data directory's store for the command.
-func openKeys(dir string) (*store.DB, error) {
+// keyStore is a store of keys and accounts the command opens.
+type keyStore interface {
+	api.KeyStore
+	Accounts(ctx context.Context) ([]core.Account, error)
+	Close() error
+}
+
+// openKeys opens the store of the keys for the command: the fleet's
+// PostgreSQL, or the data directory's.
+func openKeys(ctx context.Context, dir, devicesDB string) (keyStore, error) {
+	if devicesDB != "" {
+		if dir != "" {
+			return nil, errors.New("--data-dir and --devices-db contradict each other: a fleet's keys are in its database")
+		}
+		if err := core.CheckDatabaseURL(devicesDB); err != nil {
+			return nil, fmt.Errorf("--devices-db: %w", err)
+		}
+		return postgres.Open(ctx, devicesDB, nil)
+	}
 	if dir == "" {
 		var err error
 		if dir, err = store.DefaultDataDir(); err != nil {
@@ -131,7 +153,7 @@ func splitIDs(s string) []core.AccountID {
 	return out
 }
 
-func createKey(ctx context.Context, db *store.DB, out io.Writer, name string, readOnly bool, accounts []core.AccountID) error {
+func createKey(ctx context.Context, db keyStore, out io.Writer, name string, readOnly bool, accounts []core.AccountID) error {
 	if err := checkAccounts(ctx, db, accounts); err != nil {
 		return err
 	}
@@ -151,7 +173,7 @@ func createKey(ctx context.Context, db *store.DB, out io.Writer, name string, re
 
 // checkAccounts refuses a key for accounts this data directory lacks: a
 // mistyped id would make a key that can use nothing.
-func checkAccounts(ctx context.Context, db *store.DB, ids []core.AccountID) error {
+func checkAccounts(ctx context.Context, db keyStore, ids []core.AccountID) error {
 	accts, err := db.Accounts(ctx)
 	if err != nil {
 		return err
@@ -183,7 +205,7 @@ func keyScope(k core.APIKey) string {
 	return access + ", accounts " + strings.Join(ids, ",")
 }
 
-func listKeys(ctx context.Context, db *store.DB, out io.Writer) error {
+func listKeys(ctx context.Context, db keyStore, out io.Writer) error {
 	keys, err := db.APIKeys(ctx)
 	if err != nil {
 		return err
@@ -207,7 +229,7 @@ func day(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
-func revokeKey(ctx context.Context, db *store.DB, out io.Writer, id string) error {
+func revokeKey(ctx context.Context, db keyStore, out io.Writer, id string) error {
 	if err := db.RevokeAPIKey(ctx, id, time.Now()); err != nil {
 		if errors.Is(err, core.ErrUnknownAPIKey) {
 			return fmt.Errorf("no API key %s (warden api-key list shows them)", id)

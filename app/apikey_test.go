@@ -11,7 +11,9 @@ import (
 
 	"warden/core"
 	"warden/core/api"
+	"warden/core/pgserver"
 	"warden/core/store"
+	"warden/core/store/postgres"
 )
 
 func runKeys(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -87,5 +89,27 @@ func TestAPIFlags(t *testing.T) {
 		if (err == nil) != (tc.bad == "") || err != nil && !strings.Contains(err.Error(), tc.bad) {
 			t.Errorf("parseFlags(%q) = %v, want an error saying %q (none if empty)", tc.args, err, tc.bad)
 		}
+	}
+}
+
+// A fleet's keys are managed in its PostgreSQL, while its nodes run.
+func TestAPIKeyCommandFleet(t *testing.T) {
+	dsn := pgserver.Start(t)
+	code, stdout, stderr := runKeys(t, "create", "--name", "fleet crm", "--devices-db", dsn)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	id, _, err := api.ParseToken(lines[len(lines)-1])
+	if code != 0 || err != nil {
+		t.Fatalf("create --devices-db = %d, %q, %q (%v)", code, stdout, stderr, err)
+	}
+	db, err := postgres.Open(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if k, err := db.APIKey(context.Background(), id); err != nil || k.Name != "fleet crm" {
+		t.Errorf("the fleet's key = %+v, %v; want fleet crm", k, err)
+	}
+	if code, _, stderr := runKeys(t, "list", "--devices-db", dsn, "--data-dir", t.TempDir()); code == 0 || !strings.Contains(stderr, "contradict") {
+		t.Errorf("list with both stores = %d, %q; want a refusal", code, stderr)
 	}
 }

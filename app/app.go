@@ -538,16 +538,20 @@ func (s *services) startMetrics(f flags) error {
 	return nil
 }
 
-// startAPI serves the HTTP API when --api asks for it. Its keys are this
-// node's store's, and it drives the accounts through the controller: in a
-// fleet, every account of the fleet.
+// startAPI serves the HTTP API when --api asks for it. It drives the
+// accounts through the controller and takes the keys of the accounts'
+// store: in a fleet, every account of the fleet, with the fleet's keys.
 func (s *services) startAPI(f flags) error {
 	if f.api == "" {
 		return nil
 	}
+	var keys api.KeyStore = s.db
+	if s.fleet != nil {
+		keys = s.fleet.store
+	}
 	srv, err := api.Serve(api.Config{
 		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
-		Controller: s.controller(), Keys: s.db, Inbox: s.inbox, Logger: s.log,
+		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
 	})
 	if err != nil {
 		return fmt.Errorf("--api %s: %w", f.api, err)
