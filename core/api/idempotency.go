@@ -32,6 +32,12 @@ const IdempotencyTTL = 24 * time.Hour
 // MaxIdempotencyKey is the longest Idempotency-Key, in bytes.
 const MaxIdempotencyKey = 255
 
+// maxIdempotencyEntries bounds the memory the keys take (about 0.5 KiB
+// each). It is far above what WhatsApp lets accounts send in a day; when it
+// is reached, a send with a new key is refused rather than a kept key
+// forgotten, which would let its retry send twice.
+const maxIdempotencyEntries = 100_000
+
 type idemKey struct {
 	apiKey  string
 	account core.AccountID
@@ -65,6 +71,9 @@ func (c *idempotency) do(ctx context.Context, k idemKey, request []byte, now tim
 	sum := sha256.Sum256(request)
 	for {
 		e, first := c.begin(k, sum, now)
+		if e == nil {
+			return fail(http.StatusServiceUnavailable, "idempotency_full", "Warden remembers too many Idempotency-Keys of the last 24 hours; retry later")
+		}
 		if e.body != sum {
 			return fail(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for another message; use a new key for each message")
 		}
@@ -86,12 +95,16 @@ func (c *idempotency) do(ctx context.Context, k idemKey, request []byte, now tim
 }
 
 // begin returns the entry of k, and whether it is new: the caller's to run.
+// It returns nil when there is no room for a new one.
 func (c *idempotency) begin(k idemKey, body [32]byte, now time.Time) (*idemEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sweep(now)
+	c.sweep(now, len(c.entries) >= maxIdempotencyEntries)
 	if e := c.entries[k]; e != nil {
 		return e, false
+	}
+	if len(c.entries) >= maxIdempotencyEntries {
+		return nil, false
 	}
 	e := &idemEntry{body: body, done: make(chan struct{}), at: now}
 	c.entries[k] = e
@@ -117,9 +130,9 @@ func mayHaveSent(status int) bool {
 }
 
 // sweep forgets the finished entries older than IdempotencyTTL, at most
-// once a minute.
-func (c *idempotency) sweep(now time.Time) {
-	if now.Sub(c.lastSweep) < time.Minute {
+// once a minute unless forced.
+func (c *idempotency) sweep(now time.Time, force bool) {
+	if !force && now.Sub(c.lastSweep) < time.Minute {
 		return
 	}
 	c.lastSweep = now
