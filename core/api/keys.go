@@ -37,7 +37,8 @@ var (
 	ErrInvalidKey = errors.New("invalid API key")
 )
 
-// KeyStore keeps API keys. core/store implements it on bbolt.
+// KeyStore keeps API keys. core/store implements it on bbolt, and
+// core/store/postgres for a fleet.
 type KeyStore interface {
 	// PutAPIKey stores a new key, or replaces the key with its ID.
 	PutAPIKey(ctx context.Context, k core.APIKey) error

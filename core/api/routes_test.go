@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -494,6 +495,10 @@ func (events) Routes() []api.Route {
 			k, _ := api.KeyFrom(r.Context())
 			w.Header().Set("Content-Type", "text/event-stream")
 			fmt.Fprintf(w, "data: hello %s\n\n", k.Name)
+			if r.URL.Query().Has("follow") {
+				http.NewResponseController(w).Flush()
+				<-r.Context().Done() // a stream lasts until the server closes
+			}
 		})}}
 }
 
@@ -511,5 +516,29 @@ func TestExtensionRoutes(t *testing.T) {
 	}
 	if a := h.do(request{method: http.MethodGet, path: "/v1/events", invalid: true}); a.status != http.StatusUnauthorized {
 		t.Errorf("GET /v1/events without a key = %d, want 401", a.status)
+	}
+}
+
+// Close ends a stream in flight, rather than waiting for it.
+func TestCloseEndsStreams(t *testing.T) {
+	h := newHarness(t, harnessOptions{ext: []api.Extension{events{}}})
+	req, err := http.NewRequest(http.MethodGet, h.base+"/v1/events?follow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: hello admin\n" {
+		t.Fatalf("the stream began with %q, %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.srv.Close(ctx); err != nil {
+		t.Errorf("Close with a stream open = %v, want it ended", err)
 	}
 }

@@ -124,12 +124,18 @@ func Serve(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ln = ln
+	// Close cancels the requests' contexts, so that a stream (an
+	// extension's server-sent events) ends; a send in flight does not use
+	// its request's context and completes.
+	base, cancel := context.WithCancel(context.Background())
 	s.srv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	s.srv.RegisterOnShutdown(cancel)
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -253,9 +259,9 @@ func (s *Server) logStart(cfg Config) {
 // Addr returns the address the server listens on, with the port it got.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops the server: it stops listening and lets the requests in flight
-// (a send waiting for its ack) finish until ctx ends, then drops them. It is
-// safe to call twice.
+// Close stops the server: it stops listening, cancels the requests'
+// contexts (streams end), lets the requests in flight finish (a send waits
+// for its ack) until ctx ends, then drops them. It is safe to call twice.
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		err := s.srv.Shutdown(ctx)
