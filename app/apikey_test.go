@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,43 @@ func TestAPIKeyCommandFleet(t *testing.T) {
 	}
 	if code, _, stderr := runKeys(t, "list", "--devices-db", dsn, "--data-dir", t.TempDir()); code == 0 || !strings.Contains(stderr, "contradict") {
 		t.Errorf("list with both stores = %d, %q; want a refusal", code, stderr)
+	}
+}
+
+// --api serves the API on the data directory's keys, and closing Warden
+// closes it.
+func TestAPIServedAndClosed(t *testing.T) {
+	svc, err := start(flags{dataDir: t.TempDir()}, new(slog.LevelVar), slog.DiscardHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, token, err := api.NewKey("ops", true, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.db.PutAPIKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	if err := svc.begin(flags{api: addr}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/accounts", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"accounts":[]}` {
+		t.Errorf("GET /v1/accounts = %d %s, want no accounts", resp.StatusCode, body)
+	}
+	if err := svc.close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("after close the API still answers %d", resp.StatusCode)
 	}
 }
