@@ -51,11 +51,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	db, err := store.Open(filepath.Join(t.TempDir(), store.DBFile), store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openKeys(t)
 	logs := &syncBuffer{}
 	srv, err := api.Serve(api.Config{
 		Addr: "127.0.0.1:0", Controller: m, Keys: db, Inbox: s,
@@ -70,6 +66,17 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h.val = h.validator()
 	h.admin = h.key("admin", false)
 	return h
+}
+
+// openKeys opens a real bbolt store for the keys.
+func openKeys(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), store.DBFile), store.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // validator loads the document the server serves.
