@@ -47,7 +47,7 @@ type idemKey struct {
 // idemEntry is one Idempotency-Key's send: in flight until done is closed,
 // then its reply.
 type idemEntry struct {
-	body [32]byte // SHA-256 of the request, to refuse another under the same key
+	body [32]byte // SHA-256 of the message, to refuse another under the same key
 	done chan struct{}
 	rep  *reply // set before done is closed
 	at   time.Time
@@ -66,7 +66,7 @@ func newIdempotency() *idempotency {
 
 // do runs send once for k: the first caller runs it, later ones wait for
 // its reply (until ctx ends). A request under the same key with another
-// body is refused.
+// message (request: what identifies it) is refused.
 func (c *idempotency) do(ctx context.Context, k idemKey, request []byte, now time.Time, send func() *reply) *reply {
 	sum := sha256.Sum256(request)
 	for {

@@ -29,34 +29,32 @@ const (
 	statusFailed       = "failed"
 )
 
-// sendMessage sends a text, once per Idempotency-Key.
+// sendMessage sends a text, once per Idempotency-Key. A retry is
+// recognised by the message it carries (recipient and text), not by the
+// bytes of its body.
 func (s *Server) sendMessage(r *http.Request) *reply {
-	body, rep := readBody(r)
-	if rep != nil {
+	var req sendRequest
+	if rep := decode(r, &req); rep != nil {
 		return rep
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > MaxIdempotencyKey {
 		return fail(http.StatusBadRequest, "invalid_idempotency_key", "the Idempotency-Key is longer than 255 bytes")
 	}
-	send := func() *reply { return s.send(r, body) }
+	id := accountID(r)
+	send := func() *reply { return s.send(r.Context(), id, req) }
 	if key == "" {
 		return send()
 	}
 	k, _ := KeyFrom(r.Context())
-	return s.idem.do(r.Context(), idemKey{apiKey: k.ID, account: accountID(r), key: key}, body, s.now(), send)
+	return s.idem.do(r.Context(), idemKey{apiKey: k.ID, account: id, key: key}, []byte(req.To+"\x00"+req.Text), s.now(), send)
 }
 
-// send decodes a message and sends it. The send outlives a caller that
-// hangs up: once handed to WhatsApp it completes, and a retry with the
-// same Idempotency-Key gets its outcome.
-func (s *Server) send(r *http.Request, body []byte) *reply {
-	var req sendRequest
-	if rep := decodeBytes(body, &req); rep != nil {
-		return rep
-	}
-	id := accountID(r)
-	res, err := s.ctl.SendText(context.WithoutCancel(r.Context()), id, req.To, req.Text)
+// send sends a message. The send outlives a caller that hangs up: once
+// handed to WhatsApp it completes, and a retry with the same
+// Idempotency-Key gets its outcome.
+func (s *Server) send(ctx context.Context, id core.AccountID, req sendRequest) *reply {
+	res, err := s.ctl.SendText(context.WithoutCancel(ctx), id, req.To, req.Text)
 	if err != nil {
 		return s.sendFailure(id, err)
 	}
