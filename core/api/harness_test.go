@@ -41,6 +41,7 @@ type harnessOptions struct {
 	rate    api.RateLimit
 	maxBody int64
 	ext     []api.Extension
+	noInbox bool // serve without the received messages
 }
 
 func newHarness(t *testing.T, opts harnessOptions) *harness {
@@ -53,8 +54,12 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	db := openKeys(t)
 	logs := &syncBuffer{}
+	var inbox core.Inbox = s
+	if opts.noInbox {
+		inbox = nil
+	}
 	srv, err := api.Serve(api.Config{
-		Addr: "127.0.0.1:0", Controller: m, Keys: db, Inbox: s,
+		Addr: "127.0.0.1:0", Controller: m, Keys: db, Inbox: inbox,
 		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
 		RateLimit: opts.rate, MaxBody: opts.maxBody, Extensions: opts.ext,
 	})

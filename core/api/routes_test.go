@@ -545,3 +545,23 @@ func TestCloseEndsStreams(t *testing.T) {
 		t.Errorf("Close with a stream open = %v, want it ended", err)
 	}
 }
+
+func TestMessagesRefusals(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	id := h.paired("alfa", "15550001111")
+	h.start()
+	path := "/v1/accounts/" + string(id) + "/messages"
+	for _, q := range []string{"?after=-1", "?limit=0", "?limit=1001", "?after=x"} {
+		if a := h.do(request{method: http.MethodGet, path: path + q, token: h.admin, invalid: true}); a.status != http.StatusBadRequest || a.code(t) != "invalid_query" {
+			t.Errorf("GET messages%s = %d %s, want 400 invalid_query", q, a.status, a.body)
+		}
+	}
+	if a := h.get("/v1/accounts/nope/messages"); a.status != http.StatusNotFound || a.code(t) != "unknown_account" {
+		t.Errorf("GET an unknown account's messages = %d %s, want 404", a.status, a.body)
+	}
+
+	bare := newHarness(t, harnessOptions{noInbox: true})
+	if a := bare.get("/v1/accounts/any/messages"); a.status != http.StatusNotImplemented || a.code(t) != "no_inbox" {
+		t.Errorf("GET messages without an inbox = %d %s, want 501 no_inbox", a.status, a.body)
+	}
+}
