@@ -113,7 +113,11 @@ func (s *Server) logRequest(r *http.Request, key, pattern string, status int, to
 	if pattern == "" {
 		pattern = "(none)"
 	}
-	s.log.Info("api request", "key", key, "method", r.Method, "route", pattern, "status", status, "duration", took)
+	log := s.log
+	if id := r.PathValue("id"); id != "" {
+		log = log.With("account", id)
+	}
+	log.Info("api request", "key", key, "method", r.Method, "route", pattern, "status", status, "duration", took)
 }
 
 // statusWriter remembers the status a handler wrote.
