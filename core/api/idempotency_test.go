@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -46,4 +47,34 @@ func TestIdempotencyFull(t *testing.T) {
 	if rep.status != http.StatusServiceUnavailable || sent {
 		t.Errorf("a new key when full = %d %s (sent %v), want 503 and nothing sent", rep.status, rep.body, sent)
 	}
+}
+
+// A retry that arrives while the first send is in flight waits for it and
+// gets its answer; nothing is sent twice.
+func TestIdempotencyRetryWaitsForFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newIdempotency()
+		k := idemKey{apiKey: "k", account: "a", key: "order-1"}
+		release := make(chan struct{})
+		sends := 0
+		send := func() *reply {
+			sends++
+			<-release
+			return ok(http.StatusOK, map[string]int{"send": sends})
+		}
+		msg := []byte("15550100200\x00hi")
+		answers := make(chan *reply, 2)
+		go func() { answers <- c.do(context.Background(), k, msg, time.Now(), send) }()
+		synctest.Wait() // the first is sending
+		go func() { answers <- c.do(context.Background(), k, msg, time.Now(), send) }()
+		synctest.Wait() // the retry is waiting
+		if len(answers) != 0 || sends != 1 {
+			t.Fatalf("before the first send ends: %d answers, %d sends; want none and 1", len(answers), sends)
+		}
+		close(release)
+		first, retry := <-answers, <-answers
+		if sends != 1 || first.status != http.StatusOK || string(first.body) != string(retry.body) {
+			t.Errorf("%d sends, answers %s and %s; want 1 send and the same answer twice", sends, first.body, retry.body)
+		}
+	})
 }
