@@ -217,12 +217,13 @@ func listKeys(ctx context.Context, db keyStore, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tACCESS\tCREATED\tLAST USED\tREVOKED")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, keyScope(k), day(k.Created), day(k.LastUsed), day(k.Revoked))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, keyScope(k), stamp(k.Created), stamp(k.LastUsed), stamp(k.Revoked))
 	}
 	return tw.Flush()
 }
 
-func day(t time.Time) string {
+// stamp writes a time of the list, "-" for none.
+func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
