@@ -52,6 +52,7 @@ func runAPIKey(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// apiKey parses the command's verb and flags and runs it on the store.
 func apiKey(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("say what to do: create, list or revoke\n" + apiKeyUsage)
@@ -143,6 +144,7 @@ func openKeys(ctx context.Context, dir, devicesDB string) (keyStore, error) {
 	return db, nil
 }
 
+// splitIDs reads a comma-separated list of account ids.
 func splitIDs(s string) []core.AccountID {
 	var out []core.AccountID
 	for id := range strings.SplitSeq(s, ",") {
@@ -153,6 +155,7 @@ func splitIDs(s string) []core.AccountID {
 	return out
 }
 
+// createKey makes a key and prints its token, the only time it is shown.
 func createKey(ctx context.Context, db keyStore, out io.Writer, name string, readOnly bool, accounts []core.AccountID) error {
 	if err := checkAccounts(ctx, db, accounts); err != nil {
 		return err
@@ -190,6 +193,7 @@ func checkAccounts(ctx context.Context, db keyStore, ids []core.AccountID) error
 	return nil
 }
 
+// keyScope says what a key may do, and on which accounts.
 func keyScope(k core.APIKey) string {
 	access := "may operate"
 	if k.ReadOnly {
@@ -205,6 +209,7 @@ func keyScope(k core.APIKey) string {
 	return access + ", accounts " + strings.Join(ids, ",")
 }
 
+// listKeys prints every key, never a token: Warden has none to print.
 func listKeys(ctx context.Context, db keyStore, out io.Writer) error {
 	keys, err := db.APIKeys(ctx)
 	if err != nil {
@@ -230,6 +235,7 @@ func stamp(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04")
 }
 
+// revokeKey revokes a key: its requests are refused from then on.
 func revokeKey(ctx context.Context, db keyStore, out io.Writer, id string) error {
 	if err := db.RevokeAPIKey(ctx, id, time.Now()); err != nil {
 		if errors.Is(err, core.ErrUnknownAPIKey) {

@@ -36,6 +36,7 @@ type traffic struct {
 // stateName is a state as the API writes it: its name in lower case.
 func stateName(s core.State) string { return strings.ToLower(s.String()) }
 
+// view is the account of a status, as the API shows it.
 func (s *Server) view(st core.Status) accountView {
 	in, out := st.Traffic.Today(s.now())
 	v := accountView{
@@ -80,6 +81,7 @@ func (s *Server) status(id core.AccountID) (core.Status, error) {
 	return core.Status{}, unknownAccount(id)
 }
 
+// unknownAccount is the error of an id no account has.
 func unknownAccount(id core.AccountID) error {
 	return &wrapped{core.ErrUnknownAccount, "no such account: " + string(id)}
 }
@@ -102,6 +104,7 @@ func (s *Server) accountReply(status int, id core.AccountID) *reply {
 	return ok(status, s.view(st))
 }
 
+// listAccounts answers the accounts the key may see.
 func (s *Server) listAccounts(r *http.Request) *reply {
 	views := []accountView{}
 	for _, st := range s.visible(r) {
@@ -110,6 +113,7 @@ func (s *Server) listAccounts(r *http.Request) *reply {
 	return ok(http.StatusOK, map[string]any{"accounts": views})
 }
 
+// getAccount answers one account.
 func (s *Server) getAccount(r *http.Request) *reply {
 	return s.accountReply(http.StatusOK, accountID(r))
 }
@@ -119,6 +123,8 @@ type createRequest struct {
 	Proxy string `json:"proxy,omitempty"`
 }
 
+// createAccount adds an account, which starts pairing. A key limited to
+// some accounts may not: it could not see the new one.
 func (s *Server) createAccount(r *http.Request) *reply {
 	if k, _ := KeyFrom(r.Context()); len(k.Accounts) > 0 {
 		return fail(http.StatusForbidden, "account_not_allowed", "this API key is limited to some accounts: it cannot add one")
@@ -143,6 +149,8 @@ type patchRequest struct {
 	Proxy *string `json:"proxy,omitempty"`
 }
 
+// patchAccount renames the account, changes its proxy, or both (the name
+// first: a refused proxy leaves the new name).
 func (s *Server) patchAccount(r *http.Request) *reply {
 	var req patchRequest
 	if rep := decode(r, &req); rep != nil {
@@ -198,6 +206,8 @@ type deleted struct {
 	Warning string         `json:"warning,omitempty"`
 }
 
+// deleteAccount deletes the account. A device WhatsApp still links is a
+// warning of a successful delete, not an error: the account is gone here.
 func (s *Server) deleteAccount(r *http.Request) *reply {
 	id := accountID(r)
 	err := s.ctl.Delete(r.Context(), id)
@@ -231,6 +241,7 @@ func (s *Server) pairingQR(id core.AccountID) (qrView, *reply) {
 	return qrView{Code: st.QRCode, Index: st.QRIndex, Total: st.QRTotal, ExpiresAt: st.QRExpires}, nil
 }
 
+// getQR answers the pairing QR code as text.
 func (s *Server) getQR(r *http.Request) *reply {
 	qr, rep := s.pairingQR(accountID(r))
 	if rep != nil {
@@ -239,6 +250,7 @@ func (s *Server) getQR(r *http.Request) *reply {
 	return ok(http.StatusOK, qr)
 }
 
+// getQRPNG answers the pairing QR code as a PNG image to show as it is.
 func (s *Server) getQRPNG(r *http.Request) *reply {
 	qr, rep := s.pairingQR(accountID(r))
 	if rep != nil {
@@ -255,6 +267,7 @@ type pairPhoneRequest struct {
 	Phone string `json:"phone"`
 }
 
+// pairPhone asks for the code to type on the phone instead of scanning.
 func (s *Server) pairPhone(r *http.Request) *reply {
 	var req pairPhoneRequest
 	if rep := decode(r, &req); rep != nil {

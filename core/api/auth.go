@@ -61,6 +61,7 @@ func (s *Server) authenticate(r *http.Request) (core.APIKey, *reply) {
 	return k, nil
 }
 
+// withRetryAfter adds a Retry-After of wait, rounded up to a second.
 func withRetryAfter(rep *reply, wait time.Duration) *reply {
 	rep.retryAfter = max(1, int(math.Ceil(wait.Seconds())))
 	return rep
@@ -91,6 +92,7 @@ type bucket struct {
 	at     time.Time // when tokens was computed
 }
 
+// newLimiter returns a limiter of rate (DefaultRateLimit if unset).
 func newLimiter(rate RateLimit) *limiter {
 	if rate.PerSecond <= 0 || rate.Burst <= 0 {
 		rate = DefaultRateLimit

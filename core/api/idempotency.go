@@ -60,6 +60,7 @@ type idempotency struct {
 	lastSweep time.Time
 }
 
+// newIdempotency returns an empty memory of Idempotency-Keys.
 func newIdempotency() *idempotency {
 	return &idempotency{entries: make(map[idemKey]*idemEntry)}
 }

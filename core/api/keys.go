@@ -110,6 +110,7 @@ func matches(k core.APIKey, secret []byte) bool {
 	return subtle.ConstantTimeCompare(k.Hash, hashSecret(secret)) == 1
 }
 
+// hashSecret is what a key keeps of its secret: SHA-256.
 func hashSecret(secret []byte) []byte {
 	sum := sha256.Sum256(secret)
 	return sum[:]

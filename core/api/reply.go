@@ -27,6 +27,7 @@ func (s *Server) handle(fn func(r *http.Request) *reply) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.write(w, fn(r)) })
 }
 
+// write sends a reply; no answer of the API is cached on the way.
 func (s *Server) write(w http.ResponseWriter, rep *reply) {
 	h := w.Header()
 	h.Set("Content-Type", rep.contentType)
@@ -58,10 +59,12 @@ type apiError struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// fail renders an error: code for programs, message for people.
 func fail(status int, code, message string) *reply {
 	return failWith(status, apiError{Code: code, Message: message})
 }
 
+// failWith renders an error with the account's state and reason.
 func failWith(status int, e apiError) *reply {
 	rep := ok(status, struct {
 		Error apiError `json:"error"`

@@ -230,6 +230,8 @@ var (
 	ErrNoTLS = errors.New("the API would be reachable from other machines without TLS")
 )
 
+// checkReach refuses an address other machines can reach unless remote
+// access is allowed, and then unless TLS or an explicit insecure.
 func checkReach(ln net.Listener, cfg Config) error {
 	tcp, ok := ln.Addr().(*net.TCPAddr)
 	if !ok || tcp.IP.IsLoopback() {
@@ -244,6 +246,8 @@ func checkReach(ln net.Listener, cfg Config) error {
 	return nil
 }
 
+// logStart says where the API listens, and warns when other machines can
+// reach it.
 func (s *Server) logStart(cfg Config) {
 	tcp, _ := s.ln.Addr().(*net.TCPAddr)
 	switch {

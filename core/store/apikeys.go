@@ -113,6 +113,7 @@ func (db *DB) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 	return nil
 }
 
+// apiKeysBucket returns the apikeys bucket; missing, the file is damaged.
 func apiKeysBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 	b := tx.Bucket(bucketAPIKeys)
 	if b == nil {
@@ -121,6 +122,7 @@ func apiKeysBucket(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return b, nil
 }
 
+// getAPIKey reads a key inside a transaction.
 func getAPIKey(tx *bolt.Tx, id string) (core.APIKey, error) {
 	b, err := apiKeysBucket(tx)
 	if err != nil {
@@ -133,6 +135,7 @@ func getAPIKey(tx *bolt.Tx, id string) (core.APIKey, error) {
 	return decodeAPIKey([]byte(id), v)
 }
 
+// putAPIKey writes a key inside a transaction, its times in UTC.
 func putAPIKey(tx *bolt.Tx, k core.APIKey) error {
 	b, err := apiKeysBucket(tx)
 	if err != nil {
@@ -146,6 +149,7 @@ func putAPIKey(tx *bolt.Tx, k core.APIKey) error {
 	return b.Put([]byte(k.ID), v)
 }
 
+// decodeAPIKey decodes a stored key; one that does not decode is corrupt.
 func decodeAPIKey(id, v []byte) (core.APIKey, error) {
 	var k core.APIKey
 	if err := json.Unmarshal(v, &k); err != nil {

@@ -119,6 +119,7 @@ func oneRow(res sql.Result) error {
 	return err
 }
 
+// decodeAPIKey decodes a stored key; one that does not decode is corrupt.
 func decodeAPIKey(id string, data []byte) (core.APIKey, error) {
 	var k core.APIKey
 	if err := json.Unmarshal(data, &k); err != nil {
