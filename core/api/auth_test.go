@@ -3,39 +3,22 @@ package api
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"warden/core"
-	"warden/core/store"
+	"warden/core/coretest"
 )
-
-// countingKeys counts the writes of last use to a real store.
-type countingKeys struct {
-	*store.DB
-	touches int
-}
-
-func (c *countingKeys) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
-	c.touches++
-	return c.DB.TouchAPIKey(ctx, id, at)
-}
 
 // A key's last use is written at most once a minute, whatever the number
 // of requests.
 func TestLastUsedOncePerMinute(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), store.DBFile), store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	keys := &countingKeys{DB: db}
+	keys := coretest.NewKeys()
 	k, _, err := NewKey("crm", false, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutAPIKey(context.Background(), k); err != nil {
+	if err := keys.PutAPIKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	tt := &toucher{keys: keys, log: slog.New(slog.DiscardHandler), last: make(map[string]time.Time)}
@@ -45,18 +28,18 @@ func TestLastUsedOncePerMinute(t *testing.T) {
 		touches int
 	}{{0, 1}, {time.Second, 1}, {59 * time.Second, 1}, {time.Minute, 2}, {90 * time.Second, 2}, {3 * time.Minute, 3}} {
 		tt.used(context.Background(), k, t0.Add(tc.after))
-		if keys.touches != tc.touches {
-			t.Errorf("after a use at +%v, %d writes, want %d", tc.after, keys.touches, tc.touches)
+		if keys.Touches() != tc.touches {
+			t.Errorf("after a use at +%v, %d writes, want %d", tc.after, keys.Touches(), tc.touches)
 		}
 	}
-	got, err := db.APIKey(context.Background(), k.ID)
+	got, err := keys.APIKey(context.Background(), k.ID)
 	if want := t0.Add(3 * time.Minute).Truncate(time.Minute); err != nil || !got.LastUsed.Equal(want) {
 		t.Errorf("last used = %v, %v; want %v", got.LastUsed, err, want)
 	}
 	// A key read after a restart with a recent last use is not written again.
 	fresh := &toucher{keys: keys, log: slog.New(slog.DiscardHandler), last: make(map[string]time.Time)}
 	fresh.used(context.Background(), core.APIKey{ID: k.ID, LastUsed: got.LastUsed}, got.LastUsed.Add(30*time.Second))
-	if keys.touches != 3 {
+	if keys.Touches() != 3 {
 		t.Errorf("a use 30 s after the stored last use wrote it again")
 	}
 }

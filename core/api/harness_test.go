@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,18 +17,17 @@ import (
 	"warden/core"
 	"warden/core/api"
 	"warden/core/coretest"
-	"warden/core/store"
 )
 
 // harness is a real Manager on coretest's fakes, the API in front of it on
-// 127.0.0.1, and its keys in a real bbolt store. Every request and answer
+// 127.0.0.1, and its keys in coretest's store of keys. Every request and answer
 // is checked against the API's own OpenAPI document.
 type harness struct {
 	t     *testing.T
 	m     *core.Manager
 	d     *coretest.Dialer
 	s     *coretest.Store
-	db    *store.DB
+	db    *coretest.Keys // the keys: core/store and core/store/postgres pass the same suite
 	srv   *api.Server
 	base  string
 	val   validator.Validator
@@ -52,7 +50,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	db := openKeys(t)
+	db := coretest.NewKeys()
 	logs := &syncBuffer{}
 	var inbox core.Inbox = s
 	if opts.noInbox {
@@ -71,17 +69,6 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	h.val = h.validator()
 	h.admin = h.key("admin", false)
 	return h
-}
-
-// openKeys opens a real bbolt store for the keys.
-func openKeys(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), store.DBFile), store.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // validator loads the document the server serves.

@@ -67,7 +67,7 @@ func TestServeReach(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	keys := openKeys(t)
+	keys := coretest.NewKeys()
 	certFile, keyFile, cert := selfSigned(t)
 	for _, tc := range []struct {
 		name    string

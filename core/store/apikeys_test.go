@@ -10,7 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"warden/core"
-	"warden/core/api"
 	"warden/core/storesuite"
 )
 
@@ -38,7 +37,7 @@ func TestMigration4AddsAPIKeys(t *testing.T) {
 }
 
 func TestAPIKeySuite(t *testing.T) {
-	storesuite.RunAPIKeys(t, func(t *testing.T) api.KeyStore { return openTest(t) })
+	storesuite.RunAPIKeys(t, func(t *testing.T) storesuite.APIKeyStore { return openTest(t) })
 }
 
 // The keys survive a restart.

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"warden/core"
-	"warden/core/api"
 	"warden/core/pgserver"
 	"warden/core/store"
 	"warden/core/store/postgres"
@@ -110,7 +109,7 @@ func TestAPIKeySuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	storesuite.RunAPIKeys(t, func(t *testing.T) api.KeyStore {
+	storesuite.RunAPIKeys(t, func(t *testing.T) storesuite.APIKeyStore {
 		return openDatabase(t, admin, dsn, "apikeys")
 	})
 }
