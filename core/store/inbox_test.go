@@ -109,8 +109,8 @@ func TestMigration3AddsInbox(t *testing.T) {
 		return tx.Bucket(bucketAccounts).Put([]byte("a"), []byte(`{"id":"a","name":"Old","created_at":"2025-01-01T00:00:00Z"}`))
 	})
 	db := openAt(t, path)
-	if v := versionOf(t, db); v != inboxSince {
-		t.Errorf("version after Open = %d, want %d", v, inboxSince)
+	if v := versionOf(t, db); v != schemaVersion {
+		t.Errorf("version after Open = %d, want %d", v, schemaVersion)
 	}
 	if accts, err := db.Accounts(ctx); err != nil || len(accts) != 1 || accts[0].Name != "Old" {
 		t.Errorf("Accounts() = %+v, %v; want the old account", accts, err)

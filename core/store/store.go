@@ -1,6 +1,6 @@
 // Package store keeps Warden's own data in one bbolt file: the accounts, their
-// timelines, their logs, their inboxes and the settings. *DB implements
-// core.Store and core.Inbox.
+// timelines, their logs, their inboxes, the settings and the HTTP API's keys.
+// *DB implements core.Store, core.Inbox and core/api.KeyStore.
 //
 // The bucket tree (names in <angle brackets> are keys, → shows a value):
 //
@@ -22,6 +22,8 @@
 //	      <seq, u64 BE>    → core.Message, JSON (times in UTC)
 //	    keys
 //	      <Message.Key()>  → its seq, u64 BE: a redelivered message is stored once
+//	apikeys
+//	  <key id>             → core.APIKey, JSON: the secret's hash, never the secret
 //
 // Writes of events, logs and messages go through one writer goroutine that
 // commits everything queued while the previous commit was being synced, so
