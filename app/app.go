@@ -557,6 +557,26 @@ func (s *services) startAPI(f flags) error {
 		return fmt.Errorf("--api %s: %w", f.api, err)
 	}
 	s.api = srv
+	if f.demo {
+		return demoKey(keys, srv.Addr(), os.Stdout)
+	}
+	return nil
+}
+
+// demoKey makes an API key for the demo and prints it on one line, "API
+// key: KEY", with a first request to try: anyone can drive the demo's
+// accounts with curl a minute after starting it. The key lives in the
+// demo's throwaway data directory.
+func demoKey(keys api.KeyStore, addr string, out io.Writer) error {
+	k, token, err := api.NewKey("demo", false, nil, time.Now())
+	if err != nil {
+		return fmt.Errorf("make the demo's API key: %w", err)
+	}
+	if err := keys.PutAPIKey(context.Background(), k); err != nil {
+		return fmt.Errorf("store the demo's API key: %w", err)
+	}
+	fmt.Fprintf(out, "API key: %s\n", token)
+	fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' http://%s/v1/accounts\n", token, addr)
 	return nil
 }
 
