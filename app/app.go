@@ -24,6 +24,7 @@ import (
 
 	"warden/assets"
 	"warden/core"
+	"warden/core/api"
 	"warden/core/logbook"
 	"warden/core/outbox"
 	"warden/core/store"
@@ -56,6 +57,12 @@ type flags struct {
 	// whatever the settings say; metricsRemote allows a non-loopback one.
 	metrics       string
 	metricsRemote bool
+	// api serves the HTTP API there (off when empty); apiRemote allows a
+	// non-loopback one, which then needs TLS (apiTLSCert, apiTLSKey) or
+	// apiInsecure.
+	api                    string
+	apiRemote, apiInsecure bool
+	apiTLSCert, apiTLSKey  string
 	// headless runs without a window: logs go to stderr, SIGINT or SIGTERM
 	// stops it cleanly.
 	headless bool
@@ -84,6 +91,11 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics and /healthz on this host:port, e.g. 127.0.0.1:9464 (default: the saved setting, else off)")
 	fs.BoolVar(&f.metricsRemote, "metrics-allow-remote", false, "allow a --metrics address that other machines can reach")
+	fs.StringVar(&f.api, "api", "", "serve the HTTP API on this host:port, e.g. "+api.DefaultAddr+" (default: off); keys: warden api-key create")
+	fs.BoolVar(&f.apiRemote, "api-allow-remote", false, "allow an --api address that other machines can reach (needs --api-tls-cert and --api-tls-key, or --api-insecure)")
+	fs.StringVar(&f.apiTLSCert, "api-tls-cert", "", "serve the API over HTTPS with this certificate (PEM file)")
+	fs.StringVar(&f.apiTLSKey, "api-tls-key", "", "the private key of --api-tls-cert (PEM file)")
+	fs.BoolVar(&f.apiInsecure, "api-insecure", false, "serve a remote API over plain HTTP: keys and messages cross the network in clear")
 	fs.BoolVar(&f.headless, "headless", false, "run without a window (a server node): logs to stderr, SIGTERM stops it")
 	fs.StringVar(&f.cluster, "cluster", "", "join a fleet of Warden nodes: etcd endpoints, comma-separated (needs --devices-db)")
 	fs.StringVar(&f.devicesDB, "devices-db", "", "the fleet's PostgreSQL (postgres://user:password@host:port/db): accounts, timelines and device keys")
@@ -130,7 +142,21 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 			return f, fmt.Errorf("--metrics: %w", err)
 		}
 	}
-	return f, nil
+	return f, checkAPIFlags(f)
+}
+
+// checkAPIFlags refuses API options without --api, and half a TLS pair.
+func checkAPIFlags(f flags) error {
+	if f.api == "" && (f.apiRemote || f.apiInsecure || f.apiTLSCert != "" || f.apiTLSKey != "") {
+		return errors.New("--api-allow-remote, --api-insecure, --api-tls-cert and --api-tls-key need --api ADDR")
+	}
+	if (f.apiTLSCert == "") != (f.apiTLSKey == "") {
+		return errors.New("--api-tls-cert and --api-tls-key go together")
+	}
+	if f.apiInsecure && f.apiTLSCert != "" {
+		return errors.New("--api-insecure and --api-tls-cert contradict each other")
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -142,6 +168,9 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == apiKeyCommand {
+		return runAPIKey(args[1:], stdout, stderr)
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -326,6 +355,8 @@ type services struct {
 	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
+	api      *api.Server // nil unless --api
+	inbox    core.Inbox  // the received messages, for the API
 	fleet    *fleetParts // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
 	fleetFromSettings bool
@@ -465,6 +496,7 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	if f.wrapInbox != nil && inbox != nil {
 		inbox = f.wrapInbox(inbox)
 	}
+	svc.inbox = inbox
 	svc.manager, err = core.NewManager(core.Config{Dialer: svc.dialer, Store: accounts, Inbox: inbox, Policy: policy, Logger: log, Gate: gate})
 	if err != nil {
 		return nil, err
@@ -497,7 +529,8 @@ func (s *services) begin(f flags) error {
 		s.demo.start(s.manager)
 	}
 	s.db.ReleaseWrites()
-	return nil
+	// Last: it writes the keys' last use, and needs the accounts loaded.
+	return s.startAPI(f)
 }
 
 // startMetrics serves the metrics the flag or the settings ask for. A flag's
@@ -516,6 +549,48 @@ func (s *services) startMetrics(f flags) error {
 			s.log.Error("the metrics endpoint of the settings could not start; change it in Settings", "addr", addr, "err", err)
 		}
 	}
+	return nil
+}
+
+// startAPI serves the HTTP API when --api asks for it. It drives the
+// accounts through the controller and takes the keys of the accounts'
+// store: in a fleet, every account of the fleet, with the fleet's keys.
+func (s *services) startAPI(f flags) error {
+	if f.api == "" {
+		return nil
+	}
+	var keys api.KeyStore = s.db
+	if s.fleet != nil {
+		keys = s.fleet.store
+	}
+	srv, err := api.Serve(api.Config{
+		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
+		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("--api %s: %w", f.api, err)
+	}
+	s.api = srv
+	if f.demo {
+		return demoKey(keys, srv.Addr(), os.Stdout)
+	}
+	return nil
+}
+
+// demoKey makes an API key for the demo and prints it on one line, "API
+// key: KEY", with a first request to try: anyone can drive the demo's
+// accounts with curl a minute after starting it. The key lives in the
+// demo's throwaway data directory.
+func demoKey(keys api.KeyStore, addr string, out io.Writer) error {
+	k, token, err := api.NewKey("demo", false, nil, time.Now())
+	if err != nil {
+		return fmt.Errorf("make the demo's API key: %w", err)
+	}
+	if err := keys.PutAPIKey(context.Background(), k); err != nil {
+		return fmt.Errorf("store the demo's API key: %w", err)
+	}
+	fmt.Fprintf(out, "API key: %s\n", token)
+	fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' http://%s/v1/accounts\n", token, addr)
 	return nil
 }
 
@@ -548,6 +623,9 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 		if d := time.Since(began); d > time.Second {
 			s.log.Warn("a shutdown step was slow", "step", name, "took", d.Round(time.Millisecond).String())
 		}
+	}
+	if s.api != nil {
+		run("closing the HTTP API", func() error { return s.api.Close(ctx) })
 	}
 	if s.metrics != nil {
 		run("closing the metrics endpoint", func() error { s.metrics.stop(); return nil })

@@ -14,7 +14,7 @@ import (
 
 // The adapters around core. Each is a package and the packages under it
 // (core/store/postgres is the store's; core/cluster/etcdtest the cluster's).
-var adapters = []string{"warden/core/store", "warden/core/whatsapp", "warden/core/cluster", "warden/core/metrics", "warden/ui"}
+var adapters = []string{"warden/core/store", "warden/core/whatsapp", "warden/core/cluster", "warden/core/metrics", "warden/core/api", "warden/ui"}
 
 // adapterOf returns the adapter pkg belongs to, or "".
 func adapterOf(pkg string) string {

@@ -21,6 +21,7 @@ var migrations = []migration{
 	{1, "initial layout: meta, accounts, events, settings", createBuckets(bucketMeta, bucketAccounts, bucketEvents, bucketSettings)},
 	{2, "log history: logs/<account>", createBuckets(bucketLogs)},
 	{inboxSince, "inbox: inbox/<account>/{msgs,keys}", createBuckets(bucketInbox)},
+	{apiKeysSince, "HTTP API keys: apikeys", createBuckets(bucketAPIKeys)},
 	{outboxSince, "outbox: outbox/{events,ids,accounts,cursors,hooks,lanes,failed}", createOutbox},
 }
 

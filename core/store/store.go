@@ -1,6 +1,7 @@
 // Package store keeps Warden's own data in one bbolt file: the accounts, their
-// timelines, their logs, their inboxes, the outbox of events and the
-// settings. *DB implements core.Store, core.Inbox and outbox.Store.
+// timelines, their logs, their inboxes, the settings, the HTTP API's keys and
+// the outbox of events. *DB implements core.Store, core.Inbox,
+// core/api.KeyStore, outbox.Store and outbox.MessageStore.
 //
 // The bucket tree (names in <angle brackets> are keys, → shows a value):
 //
@@ -22,6 +23,8 @@
 //	      <seq, u64 BE>    → core.Message, JSON (times in UTC)
 //	    keys
 //	      <Message.Key()>  → its seq, u64 BE: a redelivered message is stored once
+//	apikeys
+//	  <key id>             → core.APIKey, JSON: the secret's hash, never the secret
 //	outbox                   the events webhooks and streams deliver: outbox.go
 //
 // Writes of events, logs and messages go through one writer goroutine that

@@ -4,7 +4,8 @@
 // by (account, seq), and the account's row keeps its last sequence number,
 // locked while a batch is appended, so that nodes appending at once get
 // gap-free, unique numbers. The messages accounts receive (core.Inbox) are
-// rows of warden_messages: see inbox.go.
+// rows of warden_messages: see inbox.go; the HTTP API's keys are rows of
+// warden_apikeys: see apikeys.go.
 package postgres
 
 import (
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
@@ -94,7 +96,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			attrs JSONB)`,
 		`CREATE INDEX IF NOT EXISTS warden_logs_account ON warden_logs (account, id)`,
 	}
-	for _, q := range append(stmts, messageTables...) {
+	for _, q := range slices.Concat(stmts, messageTables, apiKeyTables) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}

@@ -101,3 +101,15 @@ func TestInboxSuite(t *testing.T) {
 		return openDatabase(t, admin, dsn, fmt.Sprintf("inbox_%d", n.Add(1)), postgres.WithMessageRetention(maxMessages, 0))
 	})
 }
+
+func TestAPIKeySuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	storesuite.RunAPIKeys(t, func(t *testing.T) storesuite.APIKeyStore {
+		return openDatabase(t, admin, dsn, "apikeys")
+	})
+}
