@@ -352,25 +352,38 @@ func (db *DB) DeleteWebhook(ctx context.Context, id string) error {
 
 // WebhookLanes implements outbox.Store.
 func (db *DB) WebhookLanes(ctx context.Context, webhook string) ([]outbox.Lane, error) {
-	var out []outbox.Lane
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		b := outboxBucket(tx, bucketOutLanes).Bucket([]byte(webhook))
-		if b == nil {
-			return nil
+	out, err := webhookEntries(ctx, db, bucketOutLanes, webhook, func(k, v []byte) (outbox.Lane, error) {
+		var l outbox.Lane
+		if err := json.Unmarshal(v, &l); err != nil {
+			return l, fmt.Errorf("lane %s: %w: %w", k, ErrCorrupt, err)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			var l outbox.Lane
-			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("lane %s: %w: %w", k, ErrCorrupt, err)
-			}
-			out = append(out, l)
-			return nil
-		})
+		return l, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the lanes of webhook %s: %w", webhook, err)
 	}
 	return out, nil
+}
+
+// webhookEntries reads, in key order, every entry a webhook has in the
+// outbox bucket name (its lanes, its failures), each read by decode.
+func webhookEntries[T any](ctx context.Context, db *DB, name []byte, webhook string, decode func(k, v []byte) (T, error)) ([]T, error) {
+	var out []T
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		b := outboxBucket(tx, name).Bucket([]byte(webhook))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			e, err := decode(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+			return nil
+		})
+	})
+	return out, err
 }
 
 // PutWebhookLanes implements outbox.Store.
@@ -441,18 +454,7 @@ func (db *DB) PutWebhookFailure(ctx context.Context, f outbox.Failure) error {
 
 // WebhookFailures implements outbox.Store.
 func (db *DB) WebhookFailures(ctx context.Context, webhook string) ([]outbox.Failure, error) {
-	var out []outbox.Failure
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		b := outboxBucket(tx, bucketOutFailed).Bucket([]byte(webhook))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			f, err := decodeFailure(k, v)
-			out = append(out, f)
-			return err
-		})
-	})
+	out, err := webhookEntries(ctx, db, bucketOutFailed, webhook, decodeFailure)
 	if err != nil {
 		return nil, fmt.Errorf("read the failures of webhook %s: %w", webhook, err)
 	}
