@@ -80,7 +80,9 @@ func (f *Fleet) Start(m *core.Manager) {
 	go f.guard()
 	if f.node.cli != nil { // the Console lives in etcd
 		f.wg.Add(3)
-		go f.publishLoop()
+		// Subscribed here, not in the goroutine: no status is missed.
+		updates, cancel := m.Subscribe()
+		go f.publishLoop(updates, cancel)
 		go f.serveCommands()
 		go f.console.viewLoop()
 	}
@@ -260,7 +262,9 @@ func (f *Fleet) round() {
 		n++
 		f.run(ctx, st.Account.ID)
 		if now, ok := f.m.Status(st.Account.ID); ok {
-			f.publish(now) // the first status of this ownership
+			// The first status of this ownership; a failure waits for the
+			// next change, which starting it brings at once.
+			_ = f.publish(now)
 		}
 	}
 }

@@ -28,11 +28,18 @@ type Published struct {
 func (f *Fleet) statusKey(account string) string { return f.node.key("status", account) }
 
 // publishLoop publishes the statuses of owned accounts as they change.
-func (f *Fleet) publishLoop() {
+// updates was subscribed to before the loop started, and the statuses of that
+// moment are published first: an account a window adds and pairs right after
+// Start (Console.Add) is on every node's window even if this goroutine was
+// slow to run. A publish that fails is tried again at the next tick, unless a
+// newer status replaced it.
+func (f *Fleet) publishLoop(updates <-chan core.Status, cancel func()) {
 	defer f.wg.Done()
-	updates, cancel := f.m.Subscribe()
 	defer cancel()
 	pending := map[core.AccountID]core.Status{}
+	for _, st := range f.m.Statuses() {
+		pending[st.Account.ID] = st
+	}
 	tick := time.NewTicker(publishEvery)
 	defer tick.Stop()
 	for {
@@ -46,35 +53,42 @@ func (f *Fleet) publishLoop() {
 			pending[st.Account.ID] = st
 		case <-tick.C:
 			for id, st := range pending {
-				f.publish(st)
+				if err := f.publish(st); err != nil {
+					f.log.Warn("publishing a status failed; trying again", "account", id, "err", err)
+					continue
+				}
 				delete(pending, id)
 			}
 		}
 	}
 }
 
-func (f *Fleet) publish(st core.Status) {
+// publish writes the status for the other nodes' windows if this node owns
+// the account; an error says it should be tried again.
+func (f *Fleet) publish(st core.Status) error {
 	if f.node.cli == nil {
-		return // no Console without etcd
+		return nil // no Console without etcd
 	}
 	account := string(st.Account.ID)
 	token := f.node.Owned()[account]
 	if token == 0 {
-		return // not ours: its owner publishes it
+		return nil // not ours: its owner publishes it
 	}
 	data, err := json.Marshal(Published{Node: f.node.name, Token: token, Status: st})
 	if err != nil {
 		f.log.Warn("encoding a status failed", "account", account, "err", err)
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, f.node.ttl)
 	defer cancel()
 	// Only while this node still owns the account with that token.
 	ownerKey := f.node.key("owner", account)
-	if _, err := f.node.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", token)).
-		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(clientv3.LeaseID(f.node.leaseID())))).Commit(); err != nil {
-		f.log.Warn("publishing a status failed", "account", account, "err", err)
+	_, err = f.node.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ownerKey), "=", token)).
+		Then(clientv3.OpPut(f.statusKey(account), string(data), clientv3.WithLease(clientv3.LeaseID(f.node.leaseID())))).Commit()
+	if err != nil && f.ctx.Err() == nil {
+		return err
 	}
+	return nil
 }
 
 // Statuses returns the published status of every account some node runs.
