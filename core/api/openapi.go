@@ -71,6 +71,9 @@ func operation(rt Route) map[string]any {
 		responses[strconv.Itoa(status)] = map[string]any{"description": r.Description, "content": map[string]any{ct: map[string]any{"schema": r.Schema}}}
 	}
 	op := map[string]any{"operationId": rt.ID, "summary": rt.Summary, "responses": responses}
+	if rt.Description != "" {
+		op["description"] = rt.Description
+	}
 	if params != nil {
 		op["parameters"] = params
 	}
