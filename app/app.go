@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"warden/app/webhookapi"
 	"warden/assets"
 	"warden/core"
 	"warden/core/api"
@@ -563,9 +564,16 @@ func (s *services) startAPI(f flags) error {
 	if s.fleet != nil {
 		keys = s.fleet.store
 	}
+	// The webhooks and the event stream: without an outbox (a fleet, for
+	// now) their routes answer 503, and the document is the same.
+	hooks := &webhookapi.Extension{Accounts: s.controller(), Logger: s.log}
+	if s.outbox != nil {
+		hooks.Outbox = s.outbox
+	}
 	srv, err := api.Serve(api.Config{
 		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
 		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
+		Extensions: []api.Extension{hooks},
 	})
 	if err != nil {
 		return fmt.Errorf("--api %s: %w", f.api, err)
