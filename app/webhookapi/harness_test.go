@@ -182,7 +182,9 @@ func (a answer) decode(t *testing.T, v any) {
 // code returns the error code of an error answer, which must say why.
 func (a answer) code(t *testing.T) string {
 	t.Helper()
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	a.decode(t, &e)
 	if e.Error.Code == "" || e.Error.Message == "" {
 		t.Fatalf("error answer %s has no code or message", a.body)

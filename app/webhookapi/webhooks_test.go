@@ -68,7 +68,7 @@ func TestWebhookLifecycle(t *testing.T) {
 			} `json:"last"`
 			Retrying, Failed int
 		}
-		h.get("/v1/webhooks/" + c.ID).decode(t, &one)
+		h.get("/v1/webhooks/"+c.ID).decode(t, &one)
 		return one.Last != nil && one.Last.OK && one.Last.EventID == d.ev.ID && one.Retrying == 0 && one.Failed == 0
 	}, "the webhook's last delivery to be %s, taken", d.ev.ID)
 
@@ -124,7 +124,9 @@ func TestWebhookRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := post(tc.token, tc.body, tc.invalid)
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			a.decode(t, &e)
 			if a.status != tc.status || e.Error.Code != tc.code || !strings.Contains(e.Error.Message, tc.says) {
 				t.Errorf("POST %s = %d %s, want %d %s saying %q", tc.name, a.status, a.body, tc.status, tc.code, tc.says)
@@ -204,7 +206,7 @@ func TestWebhookFailuresRetry(t *testing.T) {
 	}
 	var fails struct{ Failures []failure }
 	eventually(t, func() bool {
-		h.get("/v1/webhooks/" + c.ID + "/failures").decode(t, &fails)
+		h.get("/v1/webhooks/"+c.ID+"/failures").decode(t, &fails)
 		return len(fails.Failures) == 3
 	}, "three failed deliveries")
 	for _, f := range fails.Failures {
@@ -213,7 +215,7 @@ func TestWebhookFailuresRetry(t *testing.T) {
 		}
 	}
 	var one struct{ Failed int }
-	h.get("/v1/webhooks/" + c.ID).decode(t, &one)
+	h.get("/v1/webhooks/"+c.ID).decode(t, &one)
 	if one.Failed != 3 {
 		t.Errorf("the webhook counts %d failed, want 3", one.Failed)
 	}
@@ -244,7 +246,7 @@ func TestWebhookFailuresRetry(t *testing.T) {
 	if all.Delivered != 2 || all.Failed != 0 {
 		t.Errorf("retry all = %+v, want 2 delivered, none left", all)
 	}
-	h.get("/v1/webhooks/" + c.ID + "/failures").decode(t, &fails)
+	h.get("/v1/webhooks/"+c.ID+"/failures").decode(t, &fails)
 	if len(fails.Failures) != 0 {
 		t.Errorf("%d failures left after the retries", len(fails.Failures))
 	}
