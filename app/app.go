@@ -561,8 +561,9 @@ func (s *services) startAPI(f flags) error {
 		return nil
 	}
 	var keys api.KeyStore = s.db
+	var idem api.IdempotencyStore = s.db
 	if s.fleet != nil {
-		keys = s.fleet.store
+		keys, idem = s.fleet.store, s.fleet.store // every node answers a retry the same
 	}
 	// The webhooks and the event stream: without an outbox (a fleet, for
 	// now) their routes answer 503, and the document is the same.
@@ -572,7 +573,7 @@ func (s *services) startAPI(f flags) error {
 	}
 	srv, err := api.Serve(api.Config{
 		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
-		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
+		Controller: s.controller(), Keys: keys, Idempotency: idem, Inbox: s.inbox, Logger: s.log,
 		Extensions: []api.Extension{hooks},
 	})
 	if err != nil {

@@ -76,6 +76,9 @@ type Config struct {
 
 	Controller Controller
 	Keys       KeyStore
+	// Idempotency keeps the answers to Idempotency-Keys across restarts;
+	// nil: in memory only, so a retry after a restart sends again.
+	Idempotency IdempotencyStore
 	// Inbox serves the received messages; nil: that route answers 501.
 	Inbox core.Inbox
 	// Extensions add routes (the event stream and webhooks).
@@ -160,7 +163,7 @@ func newServer(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBody,
 		mux:     http.NewServeMux(),
 		limits:  newLimiter(cfg.RateLimit),
-		idem:    newIdempotency(),
+		idem:    newIdempotency(cfg.Idempotency, cfg.Logger),
 		served:  make(chan struct{}),
 	}
 	if s.log == nil {
