@@ -172,6 +172,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == apiKeyCommand {
 		return runAPIKey(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == webhookCommand {
+		return runWebhook(args[1:], stdout, stderr)
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
