@@ -2,8 +2,10 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"warden/core"
 	"warden/core/outbox"
 )
 
@@ -97,5 +100,44 @@ func TestWebhookThroughAPI(t *testing.T) {
 	}
 	if n := len(received()); n != len(sent) {
 		t.Errorf("the receiver got %d message.received, want %d", n, len(sent))
+	}
+}
+
+// A send retried with its Idempotency-Key after Warden restarted gets the
+// first answer, and the contact's phone on fakewa gets the message once:
+// the answer was kept in warden.db.
+func TestIdempotentSendAcrossRestart(t *testing.T) {
+	addr := freeAddr(t)
+	f := flags{api: addr}
+	r := newAPIRig(t, 333, f)
+	base := "http://" + addr
+	status, first := r.send(t, base, "order 42 shipped", "order-42")
+	if status != http.StatusOK {
+		t.Fatalf("send = %d %s", status, first)
+	}
+
+	ctx := t.Context()
+	if err := r.svc.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.dataDir, f.httpClient = r.svc.dataDir, r.srv.HTTPClient()
+	svc, err := start(f, new(slog.LevelVar), slog.DiscardHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.close(context.Background()) })
+	if err := svc.begin(f); err != nil {
+		t.Fatal(err)
+	}
+	awaitStatus(t, svc, r.acct, func(st core.Status) bool { return st.State == core.Connected })
+	r.svc = svc
+
+	for i := range 3 {
+		if status, again := r.send(t, base, "order 42 shipped", "order-42"); status != http.StatusOK || !bytes.Equal(again, first) {
+			t.Errorf("retry %d after the restart = %d %s, want the first answer %s", i+1, status, again, first)
+		}
+	}
+	if got := r.srv.Received(apiContact); len(got) != 1 {
+		t.Errorf("the contact received %d messages, want 1", len(got))
 	}
 }
