@@ -277,3 +277,44 @@ func TestNoOutbox(t *testing.T) {
 		}
 	}
 }
+
+// Every operation the extension adds is in the document and answered by
+// its route, and the document describes who may call it.
+func TestDocumentHasTheRoutes(t *testing.T) {
+	h := newHarness(t, options{})
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Description string `json:"description"`
+		}
+	}
+	h.do(request{method: http.MethodGet, path: "/v1/openapi.json"}).decode(t, &doc)
+	want := map[string][]string{
+		"/v1/webhooks":                                  {"get", "post"},
+		"/v1/webhooks/{webhook}":                        {"delete", "get"},
+		"/v1/webhooks/{webhook}/test":                   {"post"},
+		"/v1/webhooks/{webhook}/failures":               {"get"},
+		"/v1/webhooks/{webhook}/failures/retry":         {"post"},
+		"/v1/webhooks/{webhook}/failures/{event}/retry": {"post"},
+		"/v1/events":                                    {"get"},
+	}
+	for path, methods := range want {
+		for _, m := range methods {
+			op, ok := doc.Paths[path][m]
+			if !ok {
+				t.Errorf("the document lacks %s %s", m, path)
+				continue
+			}
+			if !strings.Contains(op.Description, "key") {
+				t.Errorf("%s %s: the description %q does not say which keys may call it", m, path, op.Description)
+			}
+			if path == "/v1/events" {
+				continue // a stream: TestEventStream* read it
+			}
+			concrete := strings.NewReplacer("{webhook}", "wh_nope", "{event}", "e1").Replace(path)
+			a := h.do(request{method: strings.ToUpper(m), path: concrete, token: h.admin, body: map[string]string{"url": "https://example.com/x"}, invalid: true})
+			if a.status == http.StatusMethodNotAllowed || a.status == http.StatusNotFound && a.code(t) == "not_found" {
+				t.Errorf("%s %s is in the document but no route answers it: %d %s", m, path, a.status, a.body)
+			}
+		}
+	}
+}

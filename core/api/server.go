@@ -54,8 +54,9 @@ type Controller interface {
 }
 
 // Extension adds routes to the API, authenticated and described like its
-// own: core/outbox serves GET /v1/events (server-sent events) and
-// /v1/webhooks through one. Its handlers find the caller's key with KeyFrom.
+// own: app/webhookapi serves /v1/webhooks and GET /v1/events (server-sent
+// events) over the outbox through one. Its handlers find the caller's key
+// with KeyFrom, and answer with WriteJSON, WriteError and DecodeBody.
 type Extension interface {
 	Routes() []Route
 }
