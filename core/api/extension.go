@@ -28,7 +28,3 @@ func DecodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
-
-// ErrorSchema is a reference to the document's Error schema, for an
-// extension's responses.
-func ErrorSchema() Schema { return ref("Error") }
