@@ -251,7 +251,10 @@ func revokeKey(ctx context.Context, db keyStore, out io.Writer, id string) error
 // or in a fleet the Console, which routes each command to the node that
 // runs the account.
 var (
-	_ api.Controller = (*core.Manager)(nil)
-	_ api.Controller = (*cluster.Console)(nil)
-	_ api.KeyStore   = (*store.DB)(nil)
+	_ api.Controller       = (*core.Manager)(nil)
+	_ api.Controller       = (*cluster.Console)(nil)
+	_ api.KeyStore         = (*store.DB)(nil)
+	_ api.KeyStore         = (*postgres.DB)(nil)
+	_ api.IdempotencyStore = (*store.DB)(nil)
+	_ api.IdempotencyStore = (*postgres.DB)(nil)
 )

@@ -22,6 +22,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"warden/app/webhookapi"
 	"warden/assets"
 	"warden/core"
 	"warden/core/api"
@@ -170,6 +171,9 @@ func parseLevel(s string) (slog.Level, error) {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == apiKeyCommand {
 		return runAPIKey(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == webhookCommand {
+		return runWebhook(args[1:], stdout, stderr)
 	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -560,12 +564,20 @@ func (s *services) startAPI(f flags) error {
 		return nil
 	}
 	var keys api.KeyStore = s.db
+	var idem api.IdempotencyStore = s.db
 	if s.fleet != nil {
-		keys = s.fleet.store
+		keys, idem = s.fleet.store, s.fleet.store // every node answers a retry the same
+	}
+	// The webhooks and the event stream: without an outbox (a fleet, for
+	// now) their routes answer 503, and the document is the same.
+	hooks := &webhookapi.Extension{Accounts: s.controller(), Logger: s.log}
+	if s.outbox != nil {
+		hooks.Outbox = s.outbox
 	}
 	srv, err := api.Serve(api.Config{
 		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
-		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
+		Controller: s.controller(), Keys: keys, Idempotency: idem, Inbox: s.inbox, Logger: s.log,
+		Extensions: []api.Extension{hooks},
 	})
 	if err != nil {
 		return fmt.Errorf("--api %s: %w", f.api, err)

@@ -33,6 +33,7 @@ type harness struct {
 	val   validator.Validator
 	logs  *syncBuffer
 	admin string // a key that may do anything
+	cfg   api.Config
 }
 
 type harnessOptions struct {
@@ -40,6 +41,7 @@ type harnessOptions struct {
 	maxBody int64
 	ext     []api.Extension
 	noInbox bool // serve without the received messages
+	idem    api.IdempotencyStore
 }
 
 func newHarness(t *testing.T, opts harnessOptions) *harness {
@@ -56,19 +58,35 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if opts.noInbox {
 		inbox = nil
 	}
-	srv, err := api.Serve(api.Config{
+	cfg := api.Config{
 		Addr: "127.0.0.1:0", Controller: m, Keys: db, Inbox: inbox,
 		Logger:    slog.New(slog.NewTextHandler(logs, nil)),
-		RateLimit: opts.rate, MaxBody: opts.maxBody, Extensions: opts.ext,
-	})
+		RateLimit: opts.rate, MaxBody: opts.maxBody, Extensions: opts.ext, Idempotency: opts.idem,
+	}
+	srv, err := api.Serve(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close(context.Background()) })
-	h := &harness{t: t, m: m, d: d, s: s, db: db, srv: srv, base: "http://" + srv.Addr(), logs: logs}
+	h := &harness{t: t, m: m, d: d, s: s, db: db, srv: srv, base: "http://" + srv.Addr(), logs: logs, cfg: cfg}
 	h.val = h.validator()
 	h.admin = h.key("admin", false)
 	return h
+}
+
+// restart closes the API and serves a new one on the same engine and
+// stores, as a restarted Warden does: nothing of the first is in memory.
+func (h *harness) restart() {
+	h.t.Helper()
+	if err := h.srv.Close(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	srv, err := api.Serve(h.cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	h.srv, h.base = srv, "http://"+srv.Addr()
 }
 
 // validator loads the document the server serves.

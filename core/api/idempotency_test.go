@@ -12,7 +12,7 @@ import (
 // A key is kept IdempotencyTTL: a retry within it gets the first answer
 // without sending, one after it sends again.
 func TestIdempotencyKeptForTTL(t *testing.T) {
-	c := newIdempotency()
+	c := newIdempotency(nil, nil)
 	k := idemKey{apiKey: "k", account: "a", key: "order-1"}
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	sends := 0
@@ -37,7 +37,7 @@ func TestIdempotencyKeptForTTL(t *testing.T) {
 // When the keys fill the room, a send under a new key is refused, and
 // nothing is sent.
 func TestIdempotencyFull(t *testing.T) {
-	c := newIdempotency()
+	c := newIdempotency(nil, nil)
 	now := time.Now()
 	for i := range maxIdempotencyEntries {
 		c.entries[idemKey{key: strconv.Itoa(i)}] = &idemEntry{done: make(chan struct{}), rep: ok(http.StatusOK, i), at: now}
@@ -53,7 +53,7 @@ func TestIdempotencyFull(t *testing.T) {
 // gets its answer; nothing is sent twice.
 func TestIdempotencyRetryWaitsForFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := newIdempotency()
+		c := newIdempotency(nil, nil)
 		k := idemKey{apiKey: "k", account: "a", key: "order-1"}
 		release := make(chan struct{})
 		sends := 0

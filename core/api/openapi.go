@@ -30,7 +30,7 @@ func document(routes []Route) ([]byte, error) {
 		"info": map[string]any{
 			"title":   "Warden API",
 			"version": APIVersion,
-			"description": "Warden's HTTP API: the accounts, pairing, sending and the received messages. " +
+			"description": "Warden's HTTP API: the accounts, pairing, sending, the received messages, and (when served) the webhooks and the live event stream. " +
 				"Every call but this document's needs an API key: Authorization: Bearer wdn_…; " +
 				"create one with: warden api-key create --name NAME. Errors are {\"error\": {\"code\", \"message\"}}.",
 		},
@@ -71,6 +71,9 @@ func operation(rt Route) map[string]any {
 		responses[strconv.Itoa(status)] = map[string]any{"description": r.Description, "content": map[string]any{ct: map[string]any{"schema": r.Schema}}}
 	}
 	op := map[string]any{"operationId": rt.ID, "summary": rt.Summary, "responses": responses}
+	if rt.Description != "" {
+		op["description"] = rt.Description
+	}
 	if params != nil {
 		op["parameters"] = params
 	}

@@ -28,7 +28,10 @@ func (s *Server) handle(fn func(r *http.Request) *reply) http.Handler {
 }
 
 // write sends a reply; no answer of the API is cached on the way.
-func (s *Server) write(w http.ResponseWriter, rep *reply) {
+func (s *Server) write(w http.ResponseWriter, rep *reply) { writeReply(w, rep) }
+
+// writeReply sends a reply, uncached.
+func writeReply(w http.ResponseWriter, rep *reply) {
 	h := w.Header()
 	h.Set("Content-Type", rep.contentType)
 	h.Set("Cache-Control", "no-store")

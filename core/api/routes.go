@@ -21,6 +21,8 @@ type Route struct {
 	Path    string
 	ID      string // the OpenAPI operationId
 	Summary string
+	// Description says more than Summary: who may call it, what it refuses.
+	Description string
 	// Write marks a route that changes something or sends: read-only keys
 	// get 403.
 	Write bool

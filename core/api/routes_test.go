@@ -565,3 +565,71 @@ func TestMessagesRefusals(t *testing.T) {
 		t.Errorf("GET messages without an inbox = %d %s, want 501 no_inbox", a.status, a.body)
 	}
 }
+
+// An answer to an Idempotency-Key outlives the API: a retry after a restart
+// gets the first answer and sends nothing; another message under the key is
+// still refused.
+func TestIdempotentSendAcrossRestart(t *testing.T) {
+	idem := coretest.NewIdempotency()
+	h := newHarness(t, harnessOptions{idem: idem})
+	id := h.paired("alfa", "15550001111")
+	h.start()
+	h.waitState(id, core.Connected)
+	send := request{method: http.MethodPost, path: "/v1/accounts/" + string(id) + "/messages", token: h.admin,
+		body: map[string]string{"to": "+15550100200", "text": "your order shipped"}, header: map[string]string{"Idempotency-Key": "order-42"}}
+	first := h.do(send)
+	if first.status != http.StatusOK || idem.Kept() != 1 {
+		t.Fatalf("the first send = %d %s with %d answers kept, want 200 and one kept", first.status, first.body, idem.Kept())
+	}
+
+	h.restart()
+	for i := range 3 {
+		if a := h.do(send); a.status != http.StatusOK || string(a.body) != string(first.body) {
+			t.Errorf("retry %d after the restart = %d %s, want the first answer %s", i+1, a.status, a.body, first.body)
+		}
+	}
+	if n := len(h.d.Sent()); n != 1 {
+		t.Errorf("the session sent %d messages, want 1", n)
+	}
+	reuse := send
+	reuse.body = map[string]string{"to": "+15550100200", "text": "another"}
+	if a := h.do(reuse); a.status != http.StatusUnprocessableEntity || a.code(t) != "idempotency_key_reused" {
+		t.Errorf("another message under the key after the restart = %d %s, want 422", a.status, a.body)
+	}
+	// A refusal is not kept: the key's next send, once valid, goes out.
+	other := send
+	other.header = map[string]string{"Idempotency-Key": "order-43"}
+	other.body = map[string]string{"to": "nope", "text": "x"}
+	if a := h.do(other); a.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a send to an invalid number = %d %s, want 422", a.status, a.body)
+	}
+	if idem.Kept() != 1 {
+		t.Errorf("%d answers kept after a refusal, want still 1", idem.Kept())
+	}
+}
+
+// failingIdempotency is a store of answers that cannot be read.
+type failingIdempotency struct{ *coretest.Idempotency }
+
+func (failingIdempotency) IdempotentReply(context.Context, string) (core.IdempotentReply, bool, error) {
+	return core.IdempotentReply{}, false, errors.New("disk on fire")
+}
+
+// When the kept answers cannot be read, a send with an Idempotency-Key is
+// refused and nothing is sent: it might be a retry of one that went out.
+func TestIdempotencyStoreUnreadable(t *testing.T) {
+	h := newHarness(t, harnessOptions{idem: failingIdempotency{coretest.NewIdempotency()}})
+	id := h.paired("alfa", "15550001111")
+	h.start()
+	h.waitState(id, core.Connected)
+	send := request{method: http.MethodPost, path: "/v1/accounts/" + string(id) + "/messages", token: h.admin,
+		body: map[string]string{"to": "+15550100200", "text": "hi"}, header: map[string]string{"Idempotency-Key": "k1"}}
+	for range 2 {
+		if a := h.do(send); a.status != http.StatusServiceUnavailable || a.code(t) != "idempotency_unavailable" {
+			t.Errorf("a send while the answers cannot be read = %d %s, want 503 idempotency_unavailable", a.status, a.body)
+		}
+	}
+	if n := len(h.d.Sent()); n != 0 {
+		t.Errorf("the session sent %d messages, want none", n)
+	}
+}

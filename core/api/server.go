@@ -54,8 +54,9 @@ type Controller interface {
 }
 
 // Extension adds routes to the API, authenticated and described like its
-// own: core/outbox serves GET /v1/events (server-sent events) and
-// /v1/webhooks through one. Its handlers find the caller's key with KeyFrom.
+// own: app/webhookapi serves /v1/webhooks and GET /v1/events (server-sent
+// events) over the outbox through one. Its handlers find the caller's key
+// with KeyFrom, and answer with WriteJSON, WriteError and DecodeBody.
 type Extension interface {
 	Routes() []Route
 }
@@ -76,6 +77,9 @@ type Config struct {
 
 	Controller Controller
 	Keys       KeyStore
+	// Idempotency keeps the answers to Idempotency-Keys across restarts;
+	// nil: in memory only, so a retry after a restart sends again.
+	Idempotency IdempotencyStore
 	// Inbox serves the received messages; nil: that route answers 501.
 	Inbox core.Inbox
 	// Extensions add routes (the event stream and webhooks).
@@ -160,7 +164,7 @@ func newServer(cfg Config) (*Server, error) {
 		maxBody: cfg.MaxBody,
 		mux:     http.NewServeMux(),
 		limits:  newLimiter(cfg.RateLimit),
-		idem:    newIdempotency(),
+		idem:    newIdempotency(cfg.Idempotency, cfg.Logger),
 		served:  make(chan struct{}),
 	}
 	if s.log == nil {

@@ -51,7 +51,7 @@ func (s *Server) table() []Route {
 			Responses: map[int]Response{http.StatusOK: {Description: "the events, oldest first", Schema: ref("Timeline")}},
 			Handler:   s.handle(s.timeline)},
 		{Method: http.MethodPost, Path: "/v1/accounts/{id}/messages", ID: "sendMessage", Summary: "send a text message", Write: true,
-			Headers: []Param{{Name: "Idempotency-Key", Description: "a retry with the same key (per API key and account, for 24 h) returns the first answer and never sends twice",
+			Headers: []Param{{Name: "Idempotency-Key", Description: "a retry with the same key (per API key and account, for 24 h, across restarts of Warden) returns the first answer and never sends twice",
 				Schema: Schema{"type": "string", "maxLength": MaxIdempotencyKey}}},
 			Body:      ref("SendMessage"),
 			Responses: map[int]Response{http.StatusOK: {Description: "WhatsApp's server acknowledged the message", Schema: ref("Sent")}},

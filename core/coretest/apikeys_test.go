@@ -11,3 +11,7 @@ import (
 func TestKeysSuite(t *testing.T) {
 	storesuite.RunAPIKeys(t, func(t *testing.T) storesuite.APIKeyStore { return coretest.NewKeys() })
 }
+
+func TestIdempotencySuite(t *testing.T) {
+	storesuite.RunIdempotency(t, func(t *testing.T) storesuite.IdempotencyStore { return coretest.NewIdempotency() })
+}

@@ -93,6 +93,11 @@ type Config struct {
 	Retention       time.Duration // how long a delivered event is kept
 	FailedRetention time.Duration // how long a failure is kept
 	PruneInterval   time.Duration
+
+	// NoDelivery manages the webhooks without delivering anything and
+	// without pruning: for a command that adds, lists, removes or tests
+	// webhooks while Warden is stopped. Test still posts.
+	NoDelivery bool
 }
 
 // withDefaults returns c with its zero fields set.
@@ -186,8 +191,10 @@ func Open(ctx context.Context, cfg Config) (*Outbox, error) {
 		o.startHook(w, lanes)
 		o.mu.Unlock()
 	}
-	o.wg.Add(1)
-	go o.pruneLoop()
+	if !cfg.NoDelivery {
+		o.wg.Add(1)
+		go o.pruneLoop()
+	}
 	return o, nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strings"
 )
 
 // TypeTest is the type of the event Test sends; it is never stored.
@@ -52,18 +54,83 @@ func (o *Outbox) Create(ctx context.Context, w Webhook) (Webhook, error) {
 	return w, nil
 }
 
+// MaxURL is the longest webhook URL, in bytes.
+const MaxURL = 2048
+
 // validate checks the webhook's URL and filters.
 func (w Webhook) validate() error {
-	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: the URL %q is not an http:// or https:// address", ErrInvalidWebhook, w.URL)
+	if err := CheckURL(w.URL); err != nil {
+		return err
 	}
 	for _, typ := range w.Types {
 		if !ValidType(typ) {
-			return fmt.Errorf("%w: unknown event type %q", ErrInvalidWebhook, typ)
+			return fmt.Errorf("%w: unknown event type %q; the types are %s", ErrInvalidWebhook, typ, strings.Join(Types, ", "))
 		}
 	}
 	return nil
+}
+
+// CheckURL checks a webhook's URL: http:// or https://, with a host, no
+// user or password (the secret signs the deliveries; a password in the URL
+// would be shown wherever the URL is) and no #fragment (never sent). The
+// error wraps ErrInvalidWebhook and says what to change.
+func CheckURL(raw string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: the URL %q %s", ErrInvalidWebhook, raw, why)
+	}
+	switch {
+	case raw == "":
+		return fmt.Errorf("%w: give the receiver's URL, http:// or https://", ErrInvalidWebhook)
+	case len(raw) > MaxURL:
+		return fmt.Errorf("%w: the URL is %d bytes long, at most %d", ErrInvalidWebhook, len(raw), MaxURL)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return bad("is not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad("is not an http:// or https:// address")
+	case u.Hostname() == "":
+		return bad("has no host")
+	case u.User != nil:
+		return bad("holds a user or password; remove it: the deliveries are signed with the webhook's secret instead")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return bad("has a #fragment, which is never sent; remove it")
+	}
+	return nil
+}
+
+// URLWarning returns what an operator should know of a valid webhook URL,
+// or "": plain http:// to another machine carries the events (the messages'
+// text) over the network in clear. Such a URL is accepted, with this
+// warning: a receiver on the business's own network often has no
+// certificate, and the signature still proves each delivery is Warden's.
+func URLWarning(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return ""
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return ""
+	}
+	return "plain http:// to " + host + ": the events, messages' text included, cross the network unencrypted; use https:// unless the network is trusted"
+}
+
+// Webhook returns the webhook id, without its secret.
+func (o *Outbox) Webhook(ctx context.Context, id string) (WebhookInfo, error) {
+	hooks, err := o.Webhooks(ctx)
+	if err != nil {
+		return WebhookInfo{}, err
+	}
+	i := slices.IndexFunc(hooks, func(w WebhookInfo) bool { return w.ID == id })
+	if i < 0 {
+		return WebhookInfo{}, fmt.Errorf("%w: %s", ErrUnknownWebhook, id)
+	}
+	return hooks[i], nil
 }
 
 // Webhooks returns the webhooks, without their secrets.

@@ -66,6 +66,9 @@ func checkRecords(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := checkIdempotency(tx, version); err != nil {
+		return err
+	}
 	if err := checkOutbox(tx, version); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ var migrations = []migration{
 	{inboxSince, "inbox: inbox/<account>/{msgs,keys}", createBuckets(bucketInbox)},
 	{apiKeysSince, "HTTP API keys: apikeys", createBuckets(bucketAPIKeys)},
 	{outboxSince, "outbox: outbox/{events,ids,accounts,cursors,hooks,lanes,failed}", createOutbox},
+	{idempotencySince, "the HTTP API's answers to Idempotency-Keys: idempotency", createBuckets(bucketIdempotency)},
 }
 
 // inboxSince is the schema version that brought the inbox.

@@ -96,7 +96,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			attrs JSONB)`,
 		`CREATE INDEX IF NOT EXISTS warden_logs_account ON warden_logs (account, id)`,
 	}
-	for _, q := range slices.Concat(stmts, messageTables, apiKeyTables) {
+	for _, q := range slices.Concat(stmts, messageTables, apiKeyTables, idempotencyTables) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}

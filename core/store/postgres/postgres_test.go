@@ -113,3 +113,15 @@ func TestAPIKeySuite(t *testing.T) {
 		return openDatabase(t, admin, dsn, "apikeys")
 	})
 }
+
+func TestIdempotencySuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	storesuite.RunIdempotency(t, func(t *testing.T) storesuite.IdempotencyStore {
+		return openDatabase(t, admin, dsn, "idempotency")
+	})
+}
