@@ -113,3 +113,16 @@ func TestAPIKeySuite(t *testing.T) {
 		return openDatabase(t, admin, dsn, "apikeys")
 	})
 }
+
+func TestOutboxSuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var n atomic.Int32
+	storesuite.RunOutbox(t, func(t *testing.T) storesuite.OutboxStore {
+		return openDatabase(t, admin, dsn, fmt.Sprintf("outbox_%d", n.Add(1)))
+	})
+}
