@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"warden/core"
 )
@@ -66,12 +67,21 @@ type follower struct {
 	o       *Outbox
 	tl      Timeline
 	cursors map[core.AccountID]uint64
+	owned   map[core.AccountID]bool // in a fleet: the accounts owned at the last catch-up
 }
 
 func (f *follower) run(live <-chan core.Event) {
 	ctx := f.o.ctx
 	if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
 		return
+	}
+	// In a fleet, the accounts this node came to own are caught up every
+	// Poll (fleet.go).
+	var tick <-chan time.Time
+	if f.o.fleet != nil {
+		t := time.NewTicker(f.o.cfg.Poll)
+		defer t.Stop()
+		tick = t.C
 	}
 	for {
 		var batch []core.Event
@@ -81,6 +91,11 @@ func (f *follower) run(live <-chan core.Event) {
 				return
 			}
 			batch = append(batch, ev)
+		case <-tick:
+			if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
+				return
+			}
+			continue
 		case <-ctx.Done():
 			return
 		}
@@ -144,9 +159,19 @@ func (f *follower) load(ctx context.Context) error {
 	return f.o.append(ctx, nil, f.cursors)
 }
 
-// catchUp stores what each account's timeline recorded past its cursor.
+// catchUp stores what each account's timeline recorded past its cursor. In
+// a fleet, only the accounts this node owns; the cursor of one it came to own
+// is the stored one, when further: another node moved it.
 func (f *follower) catchUp(ctx context.Context) error {
+	if f.o.fleet != nil {
+		if err := f.takeCursors(ctx); err != nil {
+			return err
+		}
+	}
 	for _, st := range f.tl.Statuses() {
+		if !f.o.owns(st.Account.ID) {
+			continue
+		}
 		last, err := f.tl.Events(ctx, st.Account.ID, 1)
 		if errors.Is(err, core.ErrUnknownAccount) {
 			continue
@@ -163,6 +188,32 @@ func (f *follower) catchUp(ctx context.Context) error {
 	return nil
 }
 
+// takeCursors notes the accounts this node owns, and for those it came to
+// own since the last call, takes the stored cursor when it is further.
+func (f *follower) takeCursors(ctx context.Context) error {
+	owned := map[core.AccountID]bool{}
+	fresh := false
+	for _, st := range f.tl.Statuses() {
+		if id := st.Account.ID; f.o.owns(id) {
+			owned[id] = true
+			fresh = fresh || !f.owned[id]
+		}
+	}
+	if fresh {
+		stored, _, err := f.o.store.TimelineCursors(ctx)
+		if err != nil {
+			return err
+		}
+		for id := range owned {
+			if !f.owned[id] && stored[id] > f.cursors[id] {
+				f.cursors[id] = stored[id]
+			}
+		}
+	}
+	f.owned = owned
+	return nil
+}
+
 // take stores the outbox events of timeline events, with those the
 // cursors show were missed before them, and moves the cursors, in one
 // commit.
@@ -170,6 +221,9 @@ func (f *follower) take(ctx context.Context, batch []core.Event) error {
 	next := map[core.AccountID]uint64{}
 	var out []Event
 	for _, ev := range batch {
+		if !f.o.owns(ev.Account) {
+			continue // in a fleet, the owner's to take (fleet.go)
+		}
 		cursor, ok := next[ev.Account]
 		if !ok {
 			cursor = f.cursors[ev.Account]

@@ -34,6 +34,9 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		if _, set, err := s.TimelineCursors(ctx); err != nil || set {
 			t.Fatalf("TimelineCursors of a new store = set %v, %v; want unset", set, err)
 		}
+		if last, err := s.OutboxLastSeq(ctx); err != nil || last != 0 {
+			t.Fatalf("OutboxLastSeq of a new store = %d, %v; want 0", last, err)
+		}
 		now := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 		first, err := s.AppendOutbox(ctx, []outbox.Event{event("a:t1", "a", now), event("b:t1", "b", now)},
 			map[core.AccountID]uint64{"a": 1, "b": 1})
@@ -67,6 +70,9 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		}
 		if cursors, _, _ := s.TimelineCursors(ctx); cursors["a"] != 5 || cursors["b"] != 1 {
 			t.Errorf("TimelineCursors after moving a = %v; want a at 5, b at 1", cursors)
+		}
+		if last, err := s.OutboxLastSeq(ctx); err != nil || last != 3 {
+			t.Errorf("OutboxLastSeq = %d, %v; want 3", last, err)
 		}
 		accts, err := s.OutboxAccounts(ctx)
 		if err != nil || len(accts) != 2 {

@@ -259,6 +259,15 @@ func (s *DB) queryOutbox(ctx context.Context, q string, args ...any) ([]outbox.E
 	return out, rows.Err()
 }
 
+// OutboxLastSeq implements outbox.Store.
+func (s *DB) OutboxLastSeq(ctx context.Context) (uint64, error) {
+	var last int64
+	if err := s.db.QueryRowContext(ctx, "SELECT last FROM warden_outbox_seq WHERE id = 1").Scan(&last); err != nil {
+		return 0, fmt.Errorf("read the outbox's last seq: %w", err)
+	}
+	return uint64(last), nil
+}
+
 // OutboxAccounts implements outbox.Store.
 func (s *DB) OutboxAccounts(ctx context.Context) ([]core.AccountID, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT account FROM warden_outbox")
