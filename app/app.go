@@ -352,7 +352,7 @@ type services struct {
 	settings store.Settings
 	dialer   *whatsapp.Dialer
 	manager  *core.Manager
-	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
+	outbox   *outbox.Outbox // the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
 	api      *api.Server // nil unless --api
@@ -485,14 +485,18 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	}
 	// Both stores keep the incoming messages: the fleet's in PostgreSQL,
 	// so that an account's messages follow it from node to node.
-	inbox, _ := accounts.(core.Inbox)
-	if svc.fleet == nil {
-		// A fleet's outbox would live in PostgreSQL, with its inbox: not yet.
-		if svc.outbox, err = outbox.Open(context.Background(), outbox.Config{Store: svc.db, Logger: log}); err != nil {
-			return nil, fmt.Errorf("open the outbox: %w", err)
-		}
-		inbox = svc.outbox.Inbox(svc.db)
+	// The outbox lives with them, and stores each message's event in the
+	// message's commit: a fleet's in PostgreSQL, delivered by each
+	// account's owner (fleetOutbox).
+	var msgs outbox.MessageStore = svc.db
+	ocfg := outbox.Config{Store: svc.db, Logger: log}
+	if svc.fleet != nil {
+		msgs, ocfg = svc.fleet.store, svc.fleet.outboxConfig(log)
 	}
+	if svc.outbox, err = outbox.Open(context.Background(), ocfg); err != nil {
+		return nil, fmt.Errorf("open the outbox: %w", err)
+	}
+	inbox := svc.outbox.Inbox(msgs)
 	if f.wrapInbox != nil && inbox != nil {
 		inbox = f.wrapInbox(inbox)
 	}
