@@ -27,10 +27,12 @@ import (
 //     account, in the transaction of the message (Inbox). The timeline's
 //     events are turned into outbox events by the owner only (follow.go):
 //     its follower skips the live events of accounts it does not own, and
-//     every Poll catches up the accounts it owns from the shared timeline,
-//     taking the stored cursor when it comes to own one: the events the last
+//     catches up from the shared timeline an account it came to own (at the
+//     next Poll, from the stored cursor when further than its own), and
+//     every account it owns every fullCatchUp Polls: the events the last
 //     owner recorded after its follower's last commit (its yield, say) are
-//     turned into events by the next. Their IDs are the account's and the
+//     turned into events by the next, at its next catch-up or sooner, with
+//     the gap its next live event of the account fills. Their IDs are the account's and the
 //     timeline Seq, and the store keeps an ID once: two nodes turning the
 //     same timeline event (briefly, during a handover) store one event.
 //     And since a follower stores the events its cursor skipped before a

@@ -67,7 +67,7 @@ type follower struct {
 	o       *Outbox
 	tl      Timeline
 	cursors map[core.AccountID]uint64
-	owned   map[core.AccountID]bool // in a fleet: the accounts owned at the last catch-up
+	owned   map[core.AccountID]bool // the accounts owned at the last catch-up
 }
 
 func (f *follower) run(live <-chan core.Event) {
@@ -76,13 +76,15 @@ func (f *follower) run(live <-chan core.Event) {
 		return
 	}
 	// In a fleet, the accounts this node came to own are caught up every
-	// Poll (fleet.go).
+	// Poll, and all it owns every fullCatchUp Polls: the events an account's
+	// last owner recorded after it lost it (fleet.go).
 	var tick <-chan time.Time
 	if f.o.fleet != nil {
 		t := time.NewTicker(f.o.cfg.Poll)
 		defer t.Stop()
 		tick = t.C
 	}
+	ticks := 0
 	for {
 		var batch []core.Event
 		select {
@@ -92,7 +94,9 @@ func (f *follower) run(live <-chan core.Event) {
 			}
 			batch = append(batch, ev)
 		case <-tick:
-			if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
+			ticks++
+			all := ticks%fullCatchUp == 0
+			if !f.retry(ctx, "catch up with the timeline", func(ctx context.Context) error { return f.catchUpOwned(ctx, all) }) {
 				return
 			}
 			continue
@@ -159,54 +163,54 @@ func (f *follower) load(ctx context.Context) error {
 	return f.o.append(ctx, nil, f.cursors)
 }
 
-// catchUp stores what each account's timeline recorded past its cursor. In
-// a fleet, only the accounts this node owns; the cursor of one it came to own
-// is the stored one, when further: another node moved it.
-func (f *follower) catchUp(ctx context.Context) error {
-	if f.o.fleet != nil {
-		if err := f.takeCursors(ctx); err != nil {
-			return err
-		}
-	}
-	for _, st := range f.tl.Statuses() {
-		if !f.o.owns(st.Account.ID) {
-			continue
-		}
-		last, err := f.tl.Events(ctx, st.Account.ID, 1)
-		if errors.Is(err, core.ErrUnknownAccount) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read the timeline of %s: %w", st.Account.ID, err)
-		}
-		if len(last) > 0 {
-			if err := f.take(ctx, last); err != nil {
-				return err
+// catchUp stores what each account's timeline recorded past its cursor (in
+// a fleet: each account this node owns).
+func (f *follower) catchUp(ctx context.Context) error { return f.catchUpOwned(ctx, true) }
+
+// fullCatchUp is every how many Polls a fleet's follower catches up every
+// account it owns; at the others, only those it came to own since.
+const fullCatchUp = 10
+
+// catchUpOwned catches up the accounts this node owns: all of them, or
+// only those it came to own since the last call. The cursor of an account
+// it came to own is the stored one when further: another node moved it.
+func (f *follower) catchUpOwned(ctx context.Context, all bool) error {
+	owned, fresh := map[core.AccountID]bool{}, map[core.AccountID]bool{}
+	statuses := f.tl.Statuses()
+	for _, st := range statuses {
+		if id := st.Account.ID; f.o.owns(id) {
+			owned[id] = true
+			if !f.owned[id] {
+				fresh[id] = true
 			}
 		}
 	}
-	return nil
-}
-
-// takeCursors notes the accounts this node owns, and for those it came to
-// own since the last call, takes the stored cursor when it is further.
-func (f *follower) takeCursors(ctx context.Context) error {
-	owned := map[core.AccountID]bool{}
-	fresh := false
-	for _, st := range f.tl.Statuses() {
-		if id := st.Account.ID; f.o.owns(id) {
-			owned[id] = true
-			fresh = fresh || !f.owned[id]
-		}
-	}
-	if fresh {
+	if f.o.fleet != nil && len(fresh) > 0 {
 		stored, _, err := f.o.store.TimelineCursors(ctx)
 		if err != nil {
 			return err
 		}
-		for id := range owned {
-			if !f.owned[id] && stored[id] > f.cursors[id] {
+		for id := range fresh {
+			if stored[id] > f.cursors[id] {
 				f.cursors[id] = stored[id]
+			}
+		}
+	}
+	for _, st := range statuses {
+		id := st.Account.ID
+		if !owned[id] || (!all && !fresh[id]) {
+			continue
+		}
+		last, err := f.tl.Events(ctx, id, 1)
+		if errors.Is(err, core.ErrUnknownAccount) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read the timeline of %s: %w", id, err)
+		}
+		if len(last) > 0 {
+			if err := f.take(ctx, last); err != nil {
+				return err
 			}
 		}
 	}
