@@ -18,7 +18,9 @@ import (
 //     A lane also asks Owns before each attempt: a node whose lease lapsed
 //     makes no attempt while the next owner delivers (Owns is false once
 //     the lease is not surely alive, before another node can take the
-//     account). A node that dies mid-delivery leaves its lanes where it
+//     account). An attempt in flight when the node loses the account is
+//     cancelled by the next poll, within Poll: well before another node
+//     may take the account, which waits out the dead lease's TTL first. A node that dies mid-delivery leaves its lanes where it
 //     last stored them: the next owner delivers from there, the events
 //     after the stored place again, with the same IDs: at least once. The
 //     store moves a lane only forward, so a stopped node's late save never
