@@ -121,9 +121,23 @@ func (o *Outbox) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Those deleted first, then those new: once a node runs a webhook
+	// created after another was deleted, it no longer runs the deleted one.
 	stored := map[string]bool{}
 	for _, w := range hooks {
 		stored[w.ID] = true
+	}
+	o.mu.Lock()
+	for id, h := range o.hooks {
+		// Deleted on another node; one started since the read (Create's)
+		// is left to the next poll.
+		if !stored[id] && h.gen <= gen {
+			h.cancel()
+			delete(o.hooks, id)
+		}
+	}
+	o.mu.Unlock()
+	for _, w := range hooks {
 		o.mu.Lock()
 		known := o.hooks[w.ID] != nil || o.fleet.deleted[w.ID] || o.closed
 		o.mu.Unlock()
@@ -140,16 +154,6 @@ func (o *Outbox) poll(ctx context.Context) error {
 		}
 		o.mu.Unlock()
 	}
-	o.mu.Lock()
-	for id, h := range o.hooks {
-		// Deleted on another node; one started since the read (Create's)
-		// is left to the next poll.
-		if !stored[id] && h.gen <= gen {
-			h.cancel()
-			delete(o.hooks, id)
-		}
-	}
-	o.mu.Unlock()
 	return o.reconcile(ctx)
 }
 

@@ -125,17 +125,17 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // least, in order. The timeline is turned into events by the owner only,
 // the events a recorded after it lost the account by b, none twice; and
 // an event stream on b carries what a stored.
-func TestOutboxFleetHandover(t *testing.T) {
+// openFleetNodes opens nodes a and b on a new database holding the account,
+// each owning it while owner names it.
+func openFleetNodes(t *testing.T, owner *atomic.Value, acct core.AccountID) (a, b *fleetNode) {
+	t.Helper()
 	dsn := pgserver.Start(t)
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
+	t.Cleanup(func() { _ = admin.Close() })
 	ctx := context.Background()
-	const acct = core.AccountID("x")
-	var owner atomic.Value
-	owner.Store("a")
 	nodes := map[string]*fleetNode{}
 	for _, name := range []string{"a", "b"} {
 		var db *postgres.DB
@@ -162,7 +162,26 @@ func TestOutboxFleetHandover(t *testing.T) {
 		}
 		nodes[name] = n
 	}
-	a, b := nodes["a"], nodes["b"]
+	return nodes["a"], nodes["b"]
+}
+
+// message stores the account's message i on node n, with its event.
+func (n *fleetNode) message(t *testing.T, acct core.AccountID, i int) {
+	t.Helper()
+	m := core.Message{Account: acct, ID: "3EB0" + string(rune('A'+i)), Chat: "15550001111@s.whatsapp.net",
+		Sender: "15550001111@s.whatsapp.net", Kind: core.KindText, Text: "hi", At: time.Now(), Received: time.Now()}
+	if _, _, err := n.o.Inbox(n.db).PutMessage(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutboxFleetHandover(t *testing.T) {
+	ctx := context.Background()
+	const acct = core.AccountID("x")
+	var owner atomic.Value
+	owner.Store("a")
+	a, b := openFleetNodes(t, &owner, acct)
+
 	stream, err := b.o.Subscribe(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -186,15 +205,7 @@ func TestOutboxFleetHandover(t *testing.T) {
 
 	// a owns the account: its messages and timeline become events, which
 	// a delivers.
-	message := func(n *fleetNode, i int) {
-		t.Helper()
-		m := core.Message{Account: acct, ID: "3EB0" + string(rune('A'+i)), Chat: "15550001111@s.whatsapp.net",
-			Sender: "15550001111@s.whatsapp.net", Kind: core.KindText, Text: "hi", At: time.Now(), Received: time.Now()}
-		if _, _, err := n.o.Inbox(n.db).PutMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	message(a, 1)
+	a.message(t, acct, 1)
 	a.record(t, acct, 1)
 	a.record(t, acct, 2)
 	waitUntil(t, "the receiver takes a's first 2 events", func() bool { evs, _, _ := taken(); return len(evs) >= 2 })
@@ -202,7 +213,7 @@ func TestOutboxFleetHandover(t *testing.T) {
 	rc.mu.Lock()
 	rc.stall = true
 	rc.mu.Unlock()
-	message(a, 2)
+	a.message(t, acct, 2)
 	waitUntil(t, "a's delivery is held", func() bool { _, _, held := taken(); return len(held) > 0 })
 	// The account moves to b; a, still running, records one more
 	// timeline event (its yield) that it must leave to b.
@@ -212,7 +223,7 @@ func TestOutboxFleetHandover(t *testing.T) {
 	rc.stall = false
 	rc.mu.Unlock()
 	b.record(t, acct, 4)
-	message(b, 3)
+	b.message(t, acct, 3)
 
 	var all []outbox.Event
 	waitUntil(t, "every event stored and taken", func() bool {
@@ -297,5 +308,51 @@ func TestOutboxFleetHandover(t *testing.T) {
 	}
 	if !slices.Equal(streamed, wantIDs) {
 		t.Errorf("b's stream carried %v, want %v", streamed, wantIDs)
+	}
+}
+
+// A webhook deleted on node b stops on node a, which delivered it: once a
+// delivers a webhook created after the deletion, the deleted one gets
+// nothing more.
+func TestOutboxFleetWebhookDeleted(t *testing.T) {
+	ctx := context.Background()
+	const acct = core.AccountID("x")
+	var owner atomic.Value
+	owner.Store("a")
+	a, b := openFleetNodes(t, &owner, acct)
+	gone, kept := &fleetReceiver{}, &fleetReceiver{}
+	count := func(rc *fleetReceiver) int {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.taken)
+	}
+	goneSrv, keptSrv := httptest.NewServer(gone), httptest.NewServer(kept)
+	defer goneSrv.Close()
+	defer keptSrv.Close()
+	w, err := b.o.Create(ctx, outbox.Webhook{URL: goneSrv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.message(t, acct, 1)
+	waitUntil(t, "node a delivers the first webhook", func() bool { return count(gone) == 1 })
+	if err := b.o.Delete(ctx, w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.o.Create(ctx, outbox.Webhook{URL: keptSrv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	a.message(t, acct, 2)
+	waitUntil(t, "node a delivers the second webhook", func() bool { return count(kept) == 1 })
+	a.message(t, acct, 3)
+	waitUntil(t, "node a delivers the second webhook again", func() bool { return count(kept) == 2 })
+	gone.mu.Lock()
+	defer gone.mu.Unlock()
+	// Message 2 came before node a's poll saw the deletion: it may have
+	// gone to both; message 3 came after.
+	if slices.ContainsFunc(gone.taken, func(ev outbox.Event) bool { return ev.ID == outbox.MessageEventID(acct, 3) }) {
+		t.Errorf("the deleted webhook got message 3, after node a ran the webhook created after the deletion")
+	}
+	if gone.by[0] != "a" {
+		t.Errorf("the first webhook was delivered by node %s, want a, the account's owner", gone.by[0])
 	}
 }
