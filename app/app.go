@@ -487,7 +487,7 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	// so that an account's messages follow it from node to node.
 	// The outbox lives with them, and stores each message's event in the
 	// message's commit: a fleet's in PostgreSQL, delivered by each
-	// account's owner (fleetOutbox).
+	// account's owner (fleetParts.outboxConfig).
 	var msgs outbox.MessageStore = svc.db
 	ocfg := outbox.Config{Store: svc.db, Logger: log}
 	if svc.fleet != nil {
