@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -113,5 +114,74 @@ func TestOutboxPositionsOnlyMoveForward(t *testing.T) {
 	}
 	if cursors, _, _ := s.TimelineCursors(ctx); cursors["a"] != 9 {
 		t.Fatalf("cursor of a = %d, want 9", cursors["a"])
+	}
+}
+
+// BenchmarkReceive measures storing received messages of 32 accounts at once
+// on two connections to the database (two nodes), alone (PutMessage) and
+// with their message.received events (PutMessageEvent, whose commits take
+// turns on the outbox's Seq): what the one order of the outbox costs.
+func BenchmarkReceive(b *testing.B) {
+	dsn := pgserver.Start(b)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	for _, withEvent := range []bool{false, true} {
+		name := "PutMessage"
+		if withEvent {
+			name = "PutMessageEvent"
+		}
+		db := fmt.Sprintf("bench_%v", withEvent)
+		if _, err := admin.Exec("CREATE DATABASE " + db); err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		var nodes []*postgres.DB
+		for range 2 {
+			n, err := postgres.Open(ctx, dsnOf(dsn, db), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer n.Close()
+			nodes = append(nodes, n)
+		}
+		const accounts = 32
+		for i := range accounts {
+			if err := nodes[0].PutAccount(ctx, core.Account{ID: core.AccountID(fmt.Sprint("acct", i)), Name: "A"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var round atomic.Int64
+		b.Run(name, func(b *testing.B) {
+			r := round.Add(1)
+			mk := func(m core.Message) (outbox.Event, error) {
+				data, _ := json.Marshal(m)
+				return outbox.Event{ID: outbox.MessageEventID(m.Account, m.Seq), Type: outbox.TypeMessageReceived,
+					Account: m.Account, Time: m.Received, Data: data}, nil
+			}
+			var next atomic.Int64
+			start := time.Now()
+			b.SetParallelism(accounts / max(1, runtime.GOMAXPROCS(0)))
+			b.RunParallel(func(pb *testing.PB) {
+				w := next.Add(1)
+				node, acct := nodes[w%2], core.AccountID(fmt.Sprint("acct", w%accounts))
+				for i := 0; pb.Next(); i++ {
+					m := message(acct, int(r)*100_000_000+int(w)*1_000_000+i, time.Now())
+					var err error
+					if withEvent {
+						_, _, _, err = node.PutMessageEvent(ctx, m, mk)
+					} else {
+						_, _, err = node.PutMessage(ctx, m)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
 	}
 }
