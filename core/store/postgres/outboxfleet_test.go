@@ -215,13 +215,14 @@ func TestOutboxFleetHandover(t *testing.T) {
 	rc.mu.Unlock()
 	a.message(t, acct, 2)
 	waitUntil(t, "a's delivery is held", func() bool { _, _, held := taken(); return len(held) > 0 })
-	// The account moves to b; a, still running, records one more
-	// timeline event (its yield) that it must leave to b.
-	owner.Store("b")
-	a.record(t, acct, 3)
+	// The receiver answers again (a's held request stays held), and the
+	// account moves to b; a, still running, records one more timeline
+	// event (its yield) that it must leave to b.
 	rc.mu.Lock()
 	rc.stall = false
 	rc.mu.Unlock()
+	owner.Store("b")
+	a.record(t, acct, 3)
 	b.record(t, acct, 4)
 	b.message(t, acct, 3)
 
