@@ -38,6 +38,14 @@ import (
 // rolled-back store gives its numbers back (no gap either). The lock is
 // held from the pick to the commit, a few statements: the fleet's outbox
 // stores one batch at a time, which is what an ordered, gapless Seq costs.
+// BenchmarkReceive measures it: 32 accounts receiving on two nodes store
+// their messages with their events about 3 to 5 times slower than the
+// messages alone (some 450 a second against 1,500 to 2,300, on a loaded
+// 2-core machine, with the test server's fsync off; with a durable disk
+// each commit's flush is taken under the lock too). Numbering the events in
+// a second transaction after their commit, in batches, would let the
+// storing commits group; measured here, its extra round trips made it
+// slower still.
 //
 // Monotonic positions. Two nodes may write one lane or one cursor during a
 // handover (the old owner's last save lands after the new owner's); a lane
