@@ -278,7 +278,13 @@ func (s *DB) OutboxLastSeq(ctx context.Context) (uint64, error) {
 
 // OutboxAccounts implements outbox.Store.
 func (s *DB) OutboxAccounts(ctx context.Context) ([]core.AccountID, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT account FROM warden_outbox")
+	// A skip over the (account, seq) index, one probe per account: a
+	// DISTINCT would read every event.
+	rows, err := s.db.QueryContext(ctx, `WITH RECURSIVE a AS (
+			SELECT min(account) AS account FROM warden_outbox
+			UNION ALL
+			SELECT (SELECT min(account) FROM warden_outbox WHERE account > a.account) FROM a WHERE a.account IS NOT NULL)
+		SELECT account FROM a WHERE account IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("list the outbox's accounts: %w", err)
 	}
@@ -555,8 +561,9 @@ func (s *DB) pruneOutbox(ctx context.Context, before, failedBefore time.Time) (i
 	// The lanes were read first: they only move forward, so an event they
 	// are done with stays done. A webhook created since wants only events
 	// after its After, which are newer than these.
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, account, type FROM warden_outbox WHERE at < $1 ORDER BY seq LIMIT $2",
-		before.UTC(), maxOutboxPrune)
+	// Oldest first, up to the first event not older than before (as the
+	// bbolt store does): a read of the oldest, not of every event.
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, account, type, at FROM warden_outbox ORDER BY seq LIMIT $1", maxOutboxPrune)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -565,9 +572,13 @@ func (s *DB) pruneOutbox(ctx context.Context, before, failedBefore time.Time) (i
 		var ev outbox.Event
 		var seq int64
 		var account string
-		if err := rows.Scan(&seq, &account, &ev.Type); err != nil {
+		var at time.Time
+		if err := rows.Scan(&seq, &account, &ev.Type, &at); err != nil {
 			rows.Close()
 			return 0, 0, err
+		}
+		if !at.Before(before) {
+			break
 		}
 		ev.Seq, ev.Account = uint64(seq), core.AccountID(account)
 		if !pending(ev, hooks, floors) {
