@@ -356,7 +356,7 @@ type services struct {
 	settings store.Settings
 	dialer   *whatsapp.Dialer
 	manager  *core.Manager
-	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
+	outbox   *outbox.Outbox // the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
 	api      *api.Server // nil unless --api
@@ -489,14 +489,18 @@ func start(f flags, level *slog.LevelVar, console slog.Handler) (_ *services, er
 	}
 	// Both stores keep the incoming messages: the fleet's in PostgreSQL,
 	// so that an account's messages follow it from node to node.
-	inbox, _ := accounts.(core.Inbox)
-	if svc.fleet == nil {
-		// A fleet's outbox would live in PostgreSQL, with its inbox: not yet.
-		if svc.outbox, err = outbox.Open(context.Background(), outbox.Config{Store: svc.db, Logger: log}); err != nil {
-			return nil, fmt.Errorf("open the outbox: %w", err)
-		}
-		inbox = svc.outbox.Inbox(svc.db)
+	// The outbox lives with them, and stores each message's event in the
+	// message's commit: a fleet's in PostgreSQL, delivered by each
+	// account's owner (fleetParts.outboxConfig).
+	var msgs outbox.MessageStore = svc.db
+	ocfg := outbox.Config{Store: svc.db, Logger: log}
+	if svc.fleet != nil {
+		msgs, ocfg = svc.fleet.store, svc.fleet.outboxConfig(log)
 	}
+	if svc.outbox, err = outbox.Open(context.Background(), ocfg); err != nil {
+		return nil, fmt.Errorf("open the outbox: %w", err)
+	}
+	inbox := svc.outbox.Inbox(msgs)
 	if f.wrapInbox != nil && inbox != nil {
 		inbox = f.wrapInbox(inbox)
 	}
@@ -568,12 +572,9 @@ func (s *services) startAPI(f flags) error {
 	if s.fleet != nil {
 		keys, idem = s.fleet.store, s.fleet.store // every node answers a retry the same
 	}
-	// The webhooks and the event stream: without an outbox (a fleet, for
-	// now) their routes answer 503, and the document is the same.
-	hooks := &webhookapi.Extension{Accounts: s.controller(), Logger: s.log}
-	if s.outbox != nil {
-		hooks.Outbox = s.outbox
-	}
+	// The webhooks and the event stream (in a fleet, every node's serve
+	// every account's, from PostgreSQL).
+	hooks := &webhookapi.Extension{Outbox: s.outbox, Accounts: s.controller(), Logger: s.log}
 	srv, err := api.Serve(api.Config{
 		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
 		Controller: s.controller(), Keys: keys, Idempotency: idem, Inbox: s.inbox, Logger: s.log,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"warden/core"
 	"warden/core/cluster"
+	"warden/core/outbox"
 	storepkg "warden/core/store"
 	"warden/core/store/postgres"
 	"warden/ui"
@@ -84,6 +86,18 @@ func joinFleet(f flags, svc *services) (*fleetParts, error) {
 	p.local = local
 	return p, nil
 }
+
+// outboxConfig is the fleet's outbox: in PostgreSQL, each account's events
+// delivered (and its timeline turned into events) by the node that owns it
+// under a lease surely alive, the other nodes' webhooks and events polled
+// (core/outbox/fleet.go).
+func (p *fleetParts) outboxConfig(log *slog.Logger) outbox.Config {
+	return outbox.Config{Store: p.store, Logger: log, Owns: p.fleet.Runs, Poll: fleetOutboxPoll}
+}
+
+// fleetOutboxPoll is how often a node's outbox reads what other nodes
+// stored: a webhook created on another node, events for a stream.
+const fleetOutboxPoll = time.Second
 
 // controller is what the window drives: the fleet's Console in fleet mode
 // (every account of the fleet, commands routed to the node that runs each),

@@ -116,6 +116,7 @@ type nodeProc struct {
 	holes   []*etcdtest.Blackhole // its way to each etcd member
 	metrics string                // its --metrics address, on its first start only
 	served  bool                  // metrics was given
+	extra   []string              // more warden arguments, on every start
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process ended
@@ -241,12 +242,15 @@ func (r *fleetRig) addNode(t *testing.T, name string) *nodeProc {
 	return p
 }
 
-// startFleet starts a node process for each name, waits until all joined,
-// lets the accounts go, and waits until they are spread over the nodes.
+// startFleet starts a node process for each name (added unless it was),
+// waits until all joined, lets the accounts go, and waits until they are
+// spread over the nodes.
 func (r *fleetRig) startFleet(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
-		r.addNode(t, name)
+		if r.nodes[name] == nil {
+			r.addNode(t, name)
+		}
 		r.start(t, name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -272,6 +276,7 @@ func (r *fleetRig) start(t *testing.T, name string) time.Time {
 		args = append(args, "--metrics", p.metrics)
 		p.served = true // a port picked now may be some connection's by a restart
 	}
+	args = append(args, p.extra...)
 	r.spawn(t, p, args)
 	return r.waitFor(t, "node "+name+" joins the fleet", 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -44,7 +44,6 @@ type harness struct {
 
 type options struct {
 	cfg       outbox.Config
-	noOutbox  bool
 	keepAlive time.Duration
 }
 
@@ -57,18 +56,15 @@ func newHarness(t *testing.T, opts options) *harness {
 	}
 	h.db = db
 	t.Cleanup(func() { _ = db.Close() })
-	var inbox core.Inbox = db
 	ext := &webhookapi.Extension{KeepAlive: opts.keepAlive}
-	if !opts.noOutbox {
-		cfg := opts.cfg
-		cfg.Store = db
-		if h.o, err = outbox.Open(context.Background(), cfg); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.o.Close(context.Background()) })
-		inbox = h.o.Inbox(db)
-		ext.Outbox = h.o
+	cfg := opts.cfg
+	cfg.Store = db
+	if h.o, err = outbox.Open(context.Background(), cfg); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.o.Close(context.Background()) })
+	inbox := h.o.Inbox(db)
+	ext.Outbox = h.o
 	p := core.DefaultPolicy()
 	p.Jitter, p.StartSpread = 0, 0
 	if h.m, err = core.NewManager(core.Config{Dialer: h.d, Store: db, Inbox: inbox, Policy: p}); err != nil {

@@ -10,9 +10,8 @@
 // everything, the routes import both core/api and core/outbox, and their
 // tests run over a real outbox on a real bbolt file, with -race.
 //
-// The routes depend on Outbox, an interface *outbox.Outbox satisfies, so
-// that a fleet's outbox (in PostgreSQL) plugs in the same way. Without an
-// outbox they answer 503, and the OpenAPI document stays the same.
+// The routes depend on Outbox, an interface *outbox.Outbox satisfies,
+// whichever store holds it: Warden's file, or a fleet's PostgreSQL.
 package webhookapi
 
 import (
@@ -64,8 +63,7 @@ const maxAccounts = 1000
 
 // Extension serves the webhooks and the event stream.
 type Extension struct {
-	// Outbox holds the webhooks and the events; nil: every route answers
-	// 503 (a fleet, until its outbox exists).
+	// Outbox holds the webhooks and the events. Required.
 	Outbox Outbox
 	// Accounts, when set, refuses a webhook naming an unknown account.
 	Accounts Accounts
@@ -106,24 +104,24 @@ func (e *Extension) Routes() []api.Route {
 		{Method: http.MethodPost, Path: "/v1/webhooks", ID: "createWebhook", Summary: "register a webhook", Description: createAccess, Write: true,
 			Body:      createSchema,
 			Responses: map[int]api.Response{http.StatusCreated: {Description: "the webhook, with its secret, shown this once", Schema: createdSchema}},
-			Handler:   e.guard(e.create)},
+			Handler:   http.HandlerFunc(e.create)},
 		{Method: http.MethodGet, Path: "/v1/webhooks", ID: "listWebhooks", Summary: "list the webhooks", Description: hookAccess, Write: true,
 			Responses: one("the webhooks the key may see, oldest first, without their secrets", object([]string{"webhooks"}, map[string]api.Schema{"webhooks": list(webhookSchema)})),
-			Handler:   e.guard(e.list)},
+			Handler:   http.HandlerFunc(e.list)},
 		{Method: http.MethodGet, Path: "/v1/webhooks/{webhook}", ID: "getWebhook", Summary: "read a webhook and how its deliveries go", Description: hookAccess, Write: true,
-			Responses: one("the webhook, without its secret", webhookSchema), Handler: e.guard(e.get)},
+			Responses: one("the webhook, without its secret", webhookSchema), Handler: http.HandlerFunc(e.get)},
 		{Method: http.MethodDelete, Path: "/v1/webhooks/{webhook}", ID: "deleteWebhook", Summary: "remove a webhook", Description: hookAccess, Write: true,
 			Responses: one("removed, with its pending and failed deliveries", object([]string{"id", "deleted"}, map[string]api.Schema{"id": text("the webhook's id"), "deleted": boolean("always true")})),
-			Handler:   e.guard(e.delete)},
+			Handler:   http.HandlerFunc(e.delete)},
 		{Method: http.MethodPost, Path: "/v1/webhooks/{webhook}/test", ID: "testWebhook", Summary: "send a webhook.test event to a webhook now", Description: hookAccess + " The test event is posted once, signed, and neither stored nor retried.", Write: true,
-			Responses: one("how the receiver answered", resultSchema), Handler: e.guard(e.test)},
+			Responses: one("how the receiver answered", resultSchema), Handler: http.HandlerFunc(e.test)},
 		{Method: http.MethodGet, Path: "/v1/webhooks/{webhook}/failures", ID: "listWebhookFailures", Summary: "list the events a webhook failed to take for a day", Description: hookAccess, Write: true,
 			Responses: one("the failed deliveries, oldest first", object([]string{"failures"}, map[string]api.Schema{"failures": list(failureSchema)})),
-			Handler:   e.guard(e.failures)},
+			Handler:   http.HandlerFunc(e.failures)},
 		{Method: http.MethodPost, Path: "/v1/webhooks/{webhook}/failures/retry", ID: "retryWebhookFailures", Summary: "retry every failed delivery of a webhook, once, now", Description: hookAccess, Write: true,
-			Responses: one("how many were delivered and how many are still failed", retriedSchema), Handler: e.guard(e.retryAll)},
+			Responses: one("how many were delivered and how many are still failed", retriedSchema), Handler: http.HandlerFunc(e.retryAll)},
 		{Method: http.MethodPost, Path: "/v1/webhooks/{webhook}/failures/{event}/retry", ID: "retryWebhookFailure", Summary: "retry one failed delivery, once, now", Description: hookAccess + " {event} is the event's id.", Write: true,
-			Responses: one("how the receiver answered; taken, it is no longer a failure", resultSchema), Handler: e.guard(e.retryOne)},
+			Responses: one("how the receiver answered; taken, it is no longer a failure", resultSchema), Handler: http.HandlerFunc(e.retryOne)},
 		{Method: http.MethodGet, Path: "/v1/events", ID: "streamEvents", Summary: "follow the events live (Server-Sent Events)", Description: streamAccess,
 			Headers: []api.Param{{Name: "Last-Event-ID", Description: "resume after this event's id (its seq)", Schema: api.Schema{"type": "string", "pattern": "^[0-9]+$"}}},
 			Query: []api.Param{
@@ -131,20 +129,8 @@ func (e *Extension) Routes() []api.Route {
 				{Name: "types", Description: "only these event types, comma-separated: " + strings.Join(outbox.Types, ", "), Schema: api.Schema{"type": "string"}},
 			},
 			Responses: map[int]api.Response{http.StatusOK: {Description: "the stream of events", ContentType: "text/event-stream", Schema: api.Schema{"type": "string"}}},
-			Handler:   e.guard(e.stream)},
+			Handler:   http.HandlerFunc(e.stream)},
 	}
-}
-
-// guard answers 503 while there is no outbox.
-func (e *Extension) guard(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if e.Outbox == nil {
-			api.WriteError(w, http.StatusServiceUnavailable, "no_outbox",
-				"webhooks and the event stream are not available here: a fleet's nodes do not have an outbox yet; run Warden alone for them")
-			return
-		}
-		h(w, r)
-	})
 }
 
 // key is the caller's API key; the API authenticated it.

@@ -275,22 +275,6 @@ func TestWebhookFailuresRetry(t *testing.T) {
 	}
 }
 
-// Without an outbox (a fleet, for now) the routes are there and say why
-// they cannot serve.
-func TestNoOutbox(t *testing.T) {
-	h := newHarness(t, options{noOutbox: true})
-	for _, r := range []request{
-		{method: http.MethodPost, path: "/v1/webhooks", body: map[string]any{"url": "https://example.com/x"}},
-		{method: http.MethodGet, path: "/v1/webhooks"},
-		{method: http.MethodGet, path: "/v1/events"},
-	} {
-		r.token = h.admin
-		if a := h.do(r); a.status != http.StatusServiceUnavailable || a.code(t) != "no_outbox" || !strings.Contains(string(a.body), "fleet") {
-			t.Errorf("%s %s without an outbox = %d %s, want 503 no_outbox", r.method, r.path, a.status, a.body)
-		}
-	}
-}
-
 // Every operation the extension adds is in the document and answered by
 // its route, and the document describes who may call it.
 func TestDocumentHasTheRoutes(t *testing.T) {

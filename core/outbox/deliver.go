@@ -16,6 +16,7 @@ import (
 
 // hook is a running webhook: its lanes deliver until its context ends.
 type hook struct {
+	gen    uint64 // Outbox.hookGen when it started
 	w      Webhook
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -48,9 +49,26 @@ func (h *hook) info() (last Result, retrying int) {
 	return h.last, len(h.retrying)
 }
 
-// lane wakes the goroutine delivering one account's events to one webhook.
+// lane is the goroutine delivering one account's events to one webhook:
+// wake tells it there may be more events. It runs until its context ends
+// (its webhook's, or its own: in a fleet, when the node no longer owns the
+// account).
 type lane struct {
-	signal chan struct{} // capacity 1: "there may be more events"
+	account core.AccountID
+	signal  chan struct{} // capacity 1: "there may be more events"
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the goroutine returned
+}
+
+// ended reports whether the lane's goroutine returned.
+func (l *lane) ended() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (l *lane) wake() {
@@ -84,11 +102,16 @@ func newClient() *http.Client {
 	}
 }
 
-// startHook runs a webhook's lanes, for every account with events it wants,
-// from where stored lanes say. o.mu is held.
+// startHook runs a webhook's lanes, for every account with events it wants
+// (in a fleet: that this node owns), from where stored lanes say. o.mu is
+// held. A webhook running already is left as it is.
 func (o *Outbox) startHook(w Webhook, stored []Lane) {
+	if o.hooks[w.ID] != nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(o.ctx)
-	h := &hook{w: w, ctx: ctx, cancel: cancel, lanes: map[core.AccountID]*lane{}, retrying: map[core.AccountID]bool{}}
+	o.hookGen++
+	h := &hook{gen: o.hookGen, w: w, ctx: ctx, cancel: cancel, lanes: map[core.AccountID]*lane{}, retrying: map[core.AccountID]bool{}}
 	o.hooks[w.ID] = h
 	from := map[core.AccountID]Lane{}
 	for _, l := range stored {
@@ -107,20 +130,29 @@ func (o *Outbox) startHook(w Webhook, stored []Lane) {
 // startLane runs one lane of h, unless the webhook does not want the
 // account. o.mu is held.
 func (o *Outbox) startLane(h *hook, state Lane) {
-	if !h.w.WantsAccount(state.Account) || o.cfg.NoDelivery {
+	if !h.w.WantsAccount(state.Account) || o.cfg.NoDelivery || !o.owns(state.Account) {
 		return
 	}
-	l := &lane{signal: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(h.ctx)
+	l := &lane{account: state.Account, signal: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	l.wake()
 	h.lanes[state.Account] = l
 	o.wg.Add(1)
 	go o.runLane(h, l, state)
 }
 
+// owns reports whether this node delivers the account's events now: always
+// outside a fleet.
+func (o *Outbox) owns(id core.AccountID) bool {
+	return o.cfg.Owns == nil || o.cfg.Owns(id)
+}
+
 // runLane delivers the account's events to the webhook, in order, until the
-// webhook's context ends.
+// lane's context ends, or in a fleet the node no longer owns the account.
 func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 	defer o.wg.Done()
+	defer close(l.done)
+	defer l.cancel()
 	var ahead []Event
 	for {
 		for len(ahead) == 0 {
@@ -135,7 +167,7 @@ func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 			state.Cursor = ev.Seq
 			continue
 		}
-		if !o.deliver(h, &state, ev) {
+		if !o.deliver(h, l, &state, ev) {
 			return
 		}
 	}
@@ -146,17 +178,17 @@ func (o *Outbox) runLane(h *hook, l *lane, state Lane) {
 func (o *Outbox) readAhead(h *hook, l *lane, state Lane) ([]Event, bool) {
 	select {
 	case <-l.signal:
-	case <-h.ctx.Done():
+	case <-l.ctx.Done():
 		return nil, false
 	}
-	evs, err := o.store.OutboxAccountEvents(h.ctx, state.Account, state.Cursor, pageSize)
+	evs, err := o.store.OutboxAccountEvents(l.ctx, state.Account, state.Cursor, pageSize)
 	if err != nil {
-		if h.ctx.Err() != nil {
+		if l.ctx.Err() != nil {
 			return nil, false
 		}
 		o.log.Error("a webhook could not read its events; it tries again", "webhook", h.w.ID, "account", state.Account, "err", err)
 		l.wake()
-		return nil, sleep(h.ctx, o.cfg.MinBackoff)
+		return nil, sleep(l.ctx, o.cfg.MinBackoff)
 	}
 	if len(evs) == pageSize {
 		l.wake() // read on after this page
@@ -165,18 +197,24 @@ func (o *Outbox) readAhead(h *hook, l *lane, state Lane) ([]Event, bool) {
 }
 
 // deliver posts ev until the webhook takes it or the retry window ends, and
-// stores the lane after each attempt. It returns false when the webhook's
-// context ended first.
-func (o *Outbox) deliver(h *hook, state *Lane, ev Event) bool {
+// stores the lane after each attempt. It returns false when the lane's
+// context ended first, or the node no longer owns the account: in a fleet,
+// each attempt is made only while this node owns the account, so that a
+// node that lost it (its lease fenced, or the account moved) makes none
+// while the new owner delivers.
+func (o *Outbox) deliver(h *hook, l *lane, state *Lane, ev Event) bool {
 	for {
-		res := o.post(h.ctx, h.w, ev)
-		if h.ctx.Err() != nil {
+		if !o.owns(ev.Account) {
+			return false
+		}
+		res := o.post(l.ctx, h.w, ev)
+		if l.ctx.Err() != nil {
 			return false // stopped mid-attempt: not the receiver's failure
 		}
 		state.Last = res
 		if res.OK() {
 			state.Cursor, state.Attempts, state.FirstFailure = ev.Seq, 0, time.Time{}
-			o.saveLane(h, *state, nil)
+			o.saveLane(h, l, *state, nil)
 			return true
 		}
 		if state.Attempts == 0 {
@@ -184,32 +222,32 @@ func (o *Outbox) deliver(h *hook, state *Lane, ev Event) bool {
 		}
 		state.Attempts++
 		if res.At.Sub(state.FirstFailure) >= o.cfg.RetryWindow {
-			o.giveUp(h, state, ev)
+			o.giveUp(h, l, state, ev)
 			return true
 		}
-		o.saveLane(h, *state, nil)
-		if !sleep(h.ctx, o.backoff(state.Attempts)) {
+		o.saveLane(h, l, *state, nil)
+		if !sleep(l.ctx, o.backoff(state.Attempts)) {
 			return false
 		}
 	}
 }
 
 // giveUp keeps ev as a failure of the webhook and moves the lane past it.
-func (o *Outbox) giveUp(h *hook, state *Lane, ev Event) {
+func (o *Outbox) giveUp(h *hook, l *lane, state *Lane, ev Event) {
 	f := &Failure{Webhook: h.w.ID, Event: ev, Seq: ev.Seq, Attempts: state.Attempts,
 		FirstFailure: state.FirstFailure, FailedAt: state.Last.At, Last: state.Last}
 	o.log.Warn("a webhook did not take an event within the retry window; it is kept as a failed delivery to retry",
 		"webhook", h.w.ID, "account", ev.Account, "event", ev.ID, "attempts", f.Attempts, "err", state.Last.Error)
 	state.Cursor, state.Attempts, state.FirstFailure = ev.Seq, 0, time.Time{}
-	o.saveLane(h, *state, f)
+	o.saveLane(h, l, *state, f)
 }
 
 // saveLane notes the lane's attempt and stores the lane (see saver). A
 // failure that could not be stored is logged: the event is lost to the
 // webhook.
-func (o *Outbox) saveLane(h *hook, state Lane, failed *Failure) {
+func (o *Outbox) saveLane(h *hook, l *lane, state Lane, failed *Failure) {
 	h.note(state)
-	if err := o.saver.save(h.ctx, state, failed); err != nil && h.ctx.Err() == nil {
+	if err := o.saver.save(l.ctx, state, failed); err != nil && l.ctx.Err() == nil {
 		o.log.Error("could not keep a failed delivery", "webhook", h.w.ID, "account", state.Account, "err", err)
 	}
 }

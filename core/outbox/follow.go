@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"warden/core"
 )
@@ -66,6 +67,7 @@ type follower struct {
 	o       *Outbox
 	tl      Timeline
 	cursors map[core.AccountID]uint64
+	owned   map[core.AccountID]bool // the accounts owned at the last catch-up
 }
 
 func (f *follower) run(live <-chan core.Event) {
@@ -73,6 +75,16 @@ func (f *follower) run(live <-chan core.Event) {
 	if !f.retry(ctx, "catch up with the timeline", f.catchUp) {
 		return
 	}
+	// In a fleet, the accounts this node came to own are caught up every
+	// Poll, and all it owns every fullCatchUp Polls: the events an account's
+	// last owner recorded after it lost it (fleet.go).
+	var tick <-chan time.Time
+	if f.o.fleet != nil {
+		t := time.NewTicker(f.o.cfg.Poll)
+		defer t.Stop()
+		tick = t.C
+	}
+	ticks := 0
 	for {
 		var batch []core.Event
 		select {
@@ -81,6 +93,13 @@ func (f *follower) run(live <-chan core.Event) {
 				return
 			}
 			batch = append(batch, ev)
+		case <-tick:
+			ticks++
+			all := ticks%fullCatchUp == 0
+			if !f.retry(ctx, "catch up with the timeline", func(ctx context.Context) error { return f.catchUpOwned(ctx, all) }) {
+				return
+			}
+			continue
 		case <-ctx.Done():
 			return
 		}
@@ -144,15 +163,50 @@ func (f *follower) load(ctx context.Context) error {
 	return f.o.append(ctx, nil, f.cursors)
 }
 
-// catchUp stores what each account's timeline recorded past its cursor.
-func (f *follower) catchUp(ctx context.Context) error {
-	for _, st := range f.tl.Statuses() {
-		last, err := f.tl.Events(ctx, st.Account.ID, 1)
+// catchUp stores what each account's timeline recorded past its cursor (in
+// a fleet: each account this node owns).
+func (f *follower) catchUp(ctx context.Context) error { return f.catchUpOwned(ctx, true) }
+
+// fullCatchUp is every how many Polls a fleet's follower catches up every
+// account it owns; at the others, only those it came to own since.
+const fullCatchUp = 10
+
+// catchUpOwned catches up the accounts this node owns: all of them, or
+// only those it came to own since the last call. The cursor of an account
+// it came to own is the stored one when further: another node moved it.
+func (f *follower) catchUpOwned(ctx context.Context, all bool) error {
+	owned, fresh := map[core.AccountID]bool{}, map[core.AccountID]bool{}
+	statuses := f.tl.Statuses()
+	for _, st := range statuses {
+		if id := st.Account.ID; f.o.owns(id) {
+			owned[id] = true
+			if !f.owned[id] {
+				fresh[id] = true
+			}
+		}
+	}
+	if f.o.fleet != nil && len(fresh) > 0 {
+		stored, _, err := f.o.store.TimelineCursors(ctx)
+		if err != nil {
+			return err
+		}
+		for id := range fresh {
+			if stored[id] > f.cursors[id] {
+				f.cursors[id] = stored[id]
+			}
+		}
+	}
+	for _, st := range statuses {
+		id := st.Account.ID
+		if !owned[id] || (!all && !fresh[id]) {
+			continue
+		}
+		last, err := f.tl.Events(ctx, id, 1)
 		if errors.Is(err, core.ErrUnknownAccount) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("read the timeline of %s: %w", st.Account.ID, err)
+			return fmt.Errorf("read the timeline of %s: %w", id, err)
 		}
 		if len(last) > 0 {
 			if err := f.take(ctx, last); err != nil {
@@ -160,6 +214,7 @@ func (f *follower) catchUp(ctx context.Context) error {
 			}
 		}
 	}
+	f.owned = owned
 	return nil
 }
 
@@ -170,6 +225,9 @@ func (f *follower) take(ctx context.Context, batch []core.Event) error {
 	next := map[core.AccountID]uint64{}
 	var out []Event
 	for _, ev := range batch {
+		if !f.o.owns(ev.Account) {
+			continue // in a fleet, the owner's to take (fleet.go)
+		}
 		cursor, ok := next[ev.Account]
 		if !ok {
 			cursor = f.cursors[ev.Account]

@@ -37,6 +37,11 @@
 // a Warden stopped or killed mid-delivery delivers again, with the same IDs,
 // the events whose lane had not been stored past them.
 //
+// In a fleet (Config.Owns set; see fleet.go), the store is the fleet's
+// PostgreSQL and each account's events are delivered by the node that owns
+// the account, one node at a time; a node taking an account over resumes
+// its lanes from their stored places.
+//
 // Retention: an event is kept Retention (7 days) after it happened, and
 // longer while a webhook still has to deliver it; a failure is kept until it
 // is retried, or FailedRetention (30 days).
@@ -65,6 +70,7 @@ const (
 	DefaultRetention       = 7 * 24 * time.Hour
 	DefaultFailedRetention = 30 * 24 * time.Hour
 	DefaultPruneInterval   = time.Hour
+	DefaultPoll            = time.Second
 )
 
 // Errors callers branch on.
@@ -98,6 +104,14 @@ type Config struct {
 	// without pruning: for a command that adds, lists, removes or tests
 	// webhooks while Warden is stopped. Test still posts.
 	NoDelivery bool
+
+	// Owns, when set, makes the outbox one node's of a fleet sharing the
+	// store (fleet.go): it delivers and follows only the accounts Owns
+	// reports true for now (this node owns the account, under a lease
+	// surely alive), and it polls the store every Poll for what the other
+	// nodes changed. Nil: a Warden alone, which owns every account.
+	Owns func(core.AccountID) bool
+	Poll time.Duration // zero: DefaultPoll
 }
 
 // withDefaults returns c with its zero fields set.
@@ -114,6 +128,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Retention, DefaultRetention)
 	def(&c.FailedRetention, DefaultFailedRetention)
 	def(&c.PruneInterval, DefaultPruneInterval)
+	def(&c.Poll, DefaultPoll)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -151,6 +166,9 @@ type Outbox struct {
 	accounts map[core.AccountID]bool // the accounts with events
 	changed  chan struct{}           // closed when events are stored, then replaced
 	closed   bool
+	hookGen  uint64 // counts the webhooks started
+
+	fleet *fleetState // nil outside a fleet (Config.Owns)
 }
 
 // Open starts an outbox on its store: the webhooks' lanes take up where
@@ -162,6 +180,15 @@ func Open(ctx context.Context, cfg Config) (*Outbox, error) {
 	cfg = cfg.withDefaults()
 	o := &Outbox{cfg: cfg, store: cfg.Store, log: cfg.Logger, hooks: map[string]*hook{},
 		accounts: map[core.AccountID]bool{}, changed: make(chan struct{})}
+	if cfg.Owns != nil {
+		// The last Seq before the accounts: an account whose first
+		// event comes after the read is found by the poll.
+		last, err := o.store.OutboxLastSeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.fleet = newFleetState(last)
+	}
 	accts, err := o.store.OutboxAccounts(ctx)
 	if err != nil {
 		return nil, err
@@ -194,6 +221,10 @@ func Open(ctx context.Context, cfg Config) (*Outbox, error) {
 	if !cfg.NoDelivery {
 		o.wg.Add(1)
 		go o.pruneLoop()
+		if o.fleet != nil {
+			o.wg.Add(1)
+			go o.pollLoop()
+		}
 	}
 	return o, nil
 }
@@ -245,6 +276,12 @@ func (o *Outbox) published(evs []Event) {
 	for _, ev := range evs {
 		if !o.accounts[ev.Account] {
 			o.accounts[ev.Account] = true
+			if o.fleet != nil {
+				// Another node may have delivered some already: the poll
+				// loop starts the lanes from their stored places.
+				o.fleet.wake()
+				continue
+			}
 			for _, h := range o.hooks {
 				o.startLane(h, Lane{Webhook: h.w.ID, Account: ev.Account, Cursor: h.w.After})
 			}

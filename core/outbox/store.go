@@ -21,6 +21,8 @@ type Store interface {
 	OutboxEvents(ctx context.Context, after uint64, limit int) ([]Event, error)
 	// OutboxAccountEvents is OutboxEvents for one account's events.
 	OutboxAccountEvents(ctx context.Context, id core.AccountID, after uint64, limit int) ([]Event, error)
+	// OutboxLastSeq returns the last Seq given (0: none yet).
+	OutboxLastSeq(ctx context.Context) (uint64, error)
 	// OutboxAccounts lists the accounts the outbox holds events of.
 	OutboxAccounts(ctx context.Context) ([]core.AccountID, error)
 	// TimelineCursors returns each account's timeline cursor (the last

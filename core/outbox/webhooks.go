@@ -146,7 +146,23 @@ func (o *Outbox) Webhooks(ctx context.Context) ([]WebhookInfo, error) {
 		o.mu.Lock()
 		h := o.hooks[w.ID]
 		o.mu.Unlock()
-		if h != nil {
+		switch {
+		case o.fleet != nil:
+			// Each node delivers its own accounts: the stored lanes
+			// hold every node's last attempts.
+			lanes, err := o.store.WebhookLanes(ctx, w.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range lanes {
+				if l.Last.At.After(out[i].Last.At) {
+					out[i].Last = l.Last
+				}
+				if l.Attempts > 0 {
+					out[i].Retrying++
+				}
+			}
+		case h != nil:
 			out[i].Last, out[i].Retrying = h.info()
 		}
 		failed, err := o.store.WebhookFailures(ctx, w.ID)
@@ -170,6 +186,9 @@ func (o *Outbox) Delete(ctx context.Context, id string) error {
 	if h := o.hooks[w.ID]; h != nil {
 		h.cancel()
 		delete(o.hooks, w.ID)
+	}
+	if o.fleet != nil {
+		o.fleet.deleted[w.ID] = true // the poll may have read it still stored
 	}
 	o.mu.Unlock()
 	return o.store.DeleteWebhook(ctx, w.ID)

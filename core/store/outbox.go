@@ -249,6 +249,19 @@ func decodeOutboxEvent(k, v []byte) (outbox.Event, error) {
 	return ev, nil
 }
 
+// OutboxLastSeq implements outbox.Store.
+func (db *DB) OutboxLastSeq(ctx context.Context) (uint64, error) {
+	var last uint64
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		last = outboxBucket(tx, bucketOutEvents).Sequence()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the outbox's last seq: %w", err)
+	}
+	return last, nil
+}
+
 // OutboxAccounts implements outbox.Store.
 func (db *DB) OutboxAccounts(ctx context.Context) ([]core.AccountID, error) {
 	var out []core.AccountID

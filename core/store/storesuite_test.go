@@ -18,3 +18,7 @@ func TestInboxSuite(t *testing.T) {
 		return openTest(t, WithMessageRetention(maxMessages, 0), WithPruneInterval(20*time.Millisecond))
 	})
 }
+
+func TestOutboxSuite(t *testing.T) {
+	storesuite.RunOutbox(t, func(t *testing.T) storesuite.OutboxStore { return openTest(t) })
+}

@@ -74,12 +74,19 @@ var messageTables = []string{
 // committed. The message of an account that does not exist is refused
 // (core.ErrUnknownAccount).
 func (s *DB) PutMessage(ctx context.Context, m core.Message) (core.Message, bool, error) {
+	return s.putMessageThen(ctx, m, nil)
+}
+
+// putMessageThen is PutMessage, and runs then (nil: nothing) in the
+// transaction that stores the message, or finds it stored, before it
+// commits (PutMessageEvent).
+func (s *DB) putMessageThen(ctx context.Context, m core.Message, then func(tx *sql.Tx, stored core.Message) error) (core.Message, bool, error) {
 	if m.Account == "" {
 		return core.Message{}, false, errors.New("put message: a message needs an account")
 	}
 	m.At, m.Received = m.At.UTC(), m.Received.UTC()
 	for attempt := 1; ; attempt++ {
-		stored, dup, err := s.putMessage(ctx, m)
+		stored, dup, err := s.putMessage(ctx, m, then)
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:
@@ -94,7 +101,7 @@ func (s *DB) PutMessage(ctx context.Context, m core.Message) (core.Message, bool
 }
 
 // putMessage is one attempt of PutMessage, in one transaction.
-func (s *DB) putMessage(ctx context.Context, m core.Message) (core.Message, bool, error) {
+func (s *DB) putMessage(ctx context.Context, m core.Message, then func(tx *sql.Tx, stored core.Message) error) (core.Message, bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return core.Message{}, false, err
@@ -118,17 +125,24 @@ func (s *DB) putMessage(ctx context.Context, m core.Message) (core.Message, bool
 	if err != nil {
 		return core.Message{}, false, err
 	}
+	stored, dup := m, false
 	if n == 0 { // stored before: the answer is what was stored
-		old, err := storedMessage(ctx, tx, m.Account, key)
-		return old, err == nil, err
-	}
-	if err := s.pruneMessages(ctx, tx, m.Account, m.Seq); err != nil {
+		if stored, err = storedMessage(ctx, tx, m.Account, key); err != nil {
+			return core.Message{}, false, err
+		}
+		dup = true
+	} else if err := s.pruneMessages(ctx, tx, m.Account, m.Seq); err != nil {
 		return core.Message{}, false, err
+	}
+	if then != nil {
+		if err := then(tx, stored); err != nil {
+			return core.Message{}, false, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return core.Message{}, false, err
 	}
-	return m, false, nil
+	return stored, dup, nil
 }
 
 // storedMessage reads, in tx, the account's message of key.

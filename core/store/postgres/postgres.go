@@ -5,7 +5,8 @@
 // locked while a batch is appended, so that nodes appending at once get
 // gap-free, unique numbers. The messages accounts receive (core.Inbox) are
 // rows of warden_messages: see inbox.go; the HTTP API's keys are rows of
-// warden_apikeys: see apikeys.go.
+// warden_apikeys: see apikeys.go; the outbox of the webhooks and event
+// streams is in warden_outbox and the tables next to it: see outbox.go.
 package postgres
 
 import (
@@ -26,7 +27,8 @@ import (
 
 // schemaVersion is the version of the tables this code writes. The inbox's
 // table came later without a new version: it is created when missing, and a
-// node of version 1 ignores it (deleting an account cascades to it).
+// node of version 1 ignores it (deleting an account cascades to it). So do
+// the outbox's tables (outbox.go).
 const schemaVersion = 1
 
 // ErrNewerSchema is returned by Open for tables of a newer Warden.
@@ -96,7 +98,7 @@ func (s *DB) migrate(ctx context.Context) error {
 			attrs JSONB)`,
 		`CREATE INDEX IF NOT EXISTS warden_logs_account ON warden_logs (account, id)`,
 	}
-	for _, q := range slices.Concat(stmts, messageTables, apiKeyTables, idempotencyTables) {
+	for _, q := range slices.Concat(stmts, messageTables, apiKeyTables, idempotencyTables, outboxTables) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}

@@ -125,3 +125,16 @@ func TestIdempotencySuite(t *testing.T) {
 		return openDatabase(t, admin, dsn, "idempotency")
 	})
 }
+
+func TestOutboxSuite(t *testing.T) {
+	dsn := pgserver.Start(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var n atomic.Int32
+	storesuite.RunOutbox(t, func(t *testing.T) storesuite.OutboxStore {
+		return openDatabase(t, admin, dsn, fmt.Sprintf("outbox_%d", n.Add(1)))
+	})
+}
