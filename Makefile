@@ -15,9 +15,12 @@ DEB_PACKAGES := gcc libc6-dev pkg-config libgl-dev libxcursor-dev libxrandr-dev 
 	xvfb xauth imagemagick xdotool postgresql
 
 # Packages that drive real whatsmeow clients run without -race: whatsmeow has
-# data races of its own (see the README). Everything else runs with -race.
-NORACE_PKGS := ./core/whatsapp/... ./core/fakewa/... ./app/...
-RACE_PKGS = $(shell $(GO) list ./... | grep -v -e /core/whatsapp -e /core/fakewa -e /app)
+# data races of its own (see the README). Everything else with tests runs
+# with -race. Only packages with tests: go test still builds one without, and
+# building the main package for the race detector would compile whatsmeow and
+# its SQLite a second time for nothing (vet and app's tests build it anyway).
+NORACE_PKGS := ./core/whatsapp ./core/fakewa ./app
+RACE_PKGS = $(shell $(GO) list -tags $(TAGS) -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v -x -e warden/core/whatsapp -e warden/core/fakewa -e warden/app)
 
 .PHONY: all deps build run demo test vet bench soak soak-cluster clean
 
