@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -229,6 +230,13 @@ func TestFleetWebhookSurvivesKilledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := fleetDB(t, r.dsn)
+	token := fleetKey(t, db)
+	addrs := map[string]string{}
+	for _, name := range []string{"a", "b"} {
+		p := r.addNode(t, name)
+		addrs[name] = freeAddr(t)
+		p.extra = []string{"--api", addrs[name]}
+	}
 	r.startFleet(t, "a", "b")
 	acct := r.accts[0]
 	owners, _, err := r.view()
@@ -238,7 +246,7 @@ func TestFleetWebhookSurvivesKilledNode(t *testing.T) {
 	first := owners[acct.id]
 	second := map[string]string{"a": "b", "b": "a"}[first]
 
-	rc := &hookReceiver{secret: "whsec_" + strings.Repeat("ab", 32), bodies: map[string]string{}}
+	rc := &hookReceiver{bodies: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -246,12 +254,27 @@ func TestFleetWebhookSurvivesKilledNode(t *testing.T) {
 	hs := &http.Server{Handler: rc}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
-	created := time.Now()
-	w, err := db.PutWebhook(context.Background(), outbox.Webhook{ID: "wh_fleet", URL: "http://" + ln.Addr().String() + "/hook",
-		Secret: rc.secret, Created: created})
+	// The webhook is registered through the API of the node that does not
+	// run the account: the fleet's webhooks are every node's.
+	status, body := call(t, http.MethodPost, "http://"+addrs[second]+"/v1/webhooks", token, map[string]string{"url": "http://" + ln.Addr().String() + "/hook"})
+	var created struct{ ID, Secret string }
+	if err := json.Unmarshal(body, &created); status != http.StatusCreated || err != nil || created.Secret == "" {
+		t.Fatalf("POST /v1/webhooks on node %s = %d %s", second, status, body)
+	}
+	rc.mu.Lock()
+	rc.secret = created.Secret
+	rc.mu.Unlock()
+	hooks, err := db.Webhooks(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	i := slices.IndexFunc(hooks, func(w outbox.Webhook) bool { return w.ID == created.ID })
+	if i < 0 {
+		t.Fatalf("webhook %s is not in the fleet's database: %+v", created.ID, hooks)
+	}
+	w := hooks[i]
+	// And an event stream on that node, which outlives the owner.
+	stream := openStream(t, "http://"+addrs[second]+"/v1/events", token)
 
 	phone := phoneOf(acct.jid)
 	send := func(text string) string {
@@ -375,4 +398,66 @@ func TestFleetWebhookSurvivesKilledNode(t *testing.T) {
 	if changes == 0 {
 		t.Errorf("no state change in the timeline since the kill; want the takeover's")
 	}
+	// The stream on node `second` carried the account's events, the
+	// ones its dead owner stored among them.
+	r.waitFor(t, "node "+second+"'s event stream carries every message's event", 30*time.Second, func() error {
+		for _, id := range []string{m1, m2, m3} {
+			if !stream.has(id) {
+				return fmt.Errorf("event %s not streamed", id)
+			}
+		}
+		return nil
+	})
+}
+
+// eventStream reads a Server-Sent Events stream of the API in the
+// background and keeps the IDs of the events it carried.
+type eventStream struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func openStream(t *testing.T, url, token string) *eventStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+	}
+	s := &eventStream{ids: map[string]bool{}}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var ev outbox.Event
+			if json.Unmarshal([]byte(data), &ev) == nil {
+				s.mu.Lock()
+				s.ids[ev.ID] = true
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *eventStream) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ids[id]
 }
