@@ -236,6 +236,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		About:           svc.about,
 		Backup:          windowBackup{svc},
 		Fleet:           svc.windowFleet(),
+		API:             windowAPI{svc},
+		Webhooks:        svc.windowHooks(),
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.controller(), win.Window(), a.Quit)
@@ -267,6 +269,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
+	if st := svc.api.state(); st.Problem != "" {
+		win.ShowMessage("The HTTP API is not served", "The API saved in Settings could not start: "+st.Problem+
+			".\n\nChange it in File › Settings › API.")
+	}
 
 	win.ShowAndRun()
 	tr.stop()
@@ -355,7 +361,7 @@ type services struct {
 	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
-	api      *api.Server // nil unless --api
+	api      *apiEndpoint // the HTTP API, off unless --api or Settings › API (apiserver.go)
 	inbox    core.Inbox  // the received messages, for the API
 	fleet    *fleetParts // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
@@ -552,27 +558,23 @@ func (s *services) startMetrics(f flags) error {
 	return nil
 }
 
-// startAPI serves the HTTP API when --api asks for it. It drives the
-// accounts through the controller and takes the keys of the accounts'
-// store: in a fleet, every account of the fleet, with the fleet's keys.
+// startAPI serves the HTTP API when --api or the settings ask for it. It
+// drives the accounts through the controller and takes the keys of the
+// accounts' store: in a fleet, every account of the fleet, with the fleet's
+// keys. A flag's address that cannot be served stops Warden; a saved one is
+// logged and shown, and the window still opens.
 func (s *services) startAPI(f flags) error {
+	s.api = &apiEndpoint{svc: s, fromFlag: f.api != ""}
 	if f.api == "" {
+		s.api.startSaved(s.settings.API)
 		return nil
 	}
-	var keys api.KeyStore = s.db
-	if s.fleet != nil {
-		keys = s.fleet.store
-	}
-	srv, err := api.Serve(api.Config{
-		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
-		Controller: s.controller(), Keys: keys, Inbox: s.inbox, Logger: s.log,
-	})
+	err := s.api.start(store.API{On: true, Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure})
 	if err != nil {
 		return fmt.Errorf("--api %s: %w", f.api, err)
 	}
-	s.api = srv
 	if f.demo {
-		return demoKey(keys, srv.Addr(), os.Stdout)
+		return demoKey(s.apiKeys(), s.api.server().Addr(), os.Stdout)
 	}
 	return nil
 }
@@ -625,7 +627,7 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 		}
 	}
 	if s.api != nil {
-		run("closing the HTTP API", func() error { return s.api.Close(ctx) })
+		run("closing the HTTP API", func() error { return s.api.close(ctx) })
 	}
 	if s.metrics != nil {
 		run("closing the metrics endpoint", func() error { s.metrics.stop(); return nil })

@@ -45,6 +45,13 @@ type Options struct {
 	// Fleet, in a fleet of nodes (--cluster), adds the node of each account,
 	// Move…, and the Fleet menu's node list (nodes.go).
 	Fleet Fleet
+	// API lists, creates and revokes the HTTP API's keys in Settings › API,
+	// and says where it is served; without it the tab has no keys.
+	API API
+	// Webhooks lists, adds, tests and deletes the webhooks in Settings ›
+	// API, and retries their failed deliveries; without it (a fleet node,
+	// for now) the tab has no webhooks.
+	Webhooks Webhooks
 }
 
 // How often the window redraws at most for status updates, and how often
