@@ -362,8 +362,8 @@ type services struct {
 	demo     *demo
 	metrics  *metricsEndpoint
 	api      *apiEndpoint // the HTTP API, off unless --api or Settings › API (apiserver.go)
-	inbox    core.Inbox  // the received messages, for the API
-	fleet    *fleetParts // fleet mode only
+	inbox    core.Inbox   // the received messages, for the API
+	fleet    *fleetParts  // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
 	fleetFromSettings bool
 	cleanup           func() // removes the demo's temporary data directory
