@@ -361,9 +361,9 @@ type services struct {
 	outbox   *outbox.Outbox // standalone only: the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
-	api      *apiEndpoint // the HTTP API, off unless --api or Settings › API (apiserver.go)
-	inbox    core.Inbox   // the received messages, for the API
-	fleet    *fleetParts  // fleet mode only
+	api      *apiEndpoint
+	inbox    core.Inbox  // the received messages, for the API
+	fleet    *fleetParts // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
 	fleetFromSettings bool
 	cleanup           func() // removes the demo's temporary data directory
