@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -209,6 +211,24 @@ func (d *settingsDialog) showAPIState(st APIState) {
 	}
 	d.apiState.SetText(text)
 	d.apiState.Show()
+}
+
+// hooksEvery is how often the open API tab reads the webhooks again, in
+// ticks: their last delivery and failures change by themselves.
+const hooksEvery = 5
+
+// tick reads the webhooks again every hooksEvery ticks while the API tab
+// shows and no other dialog is over it (a list rebuilt under the operator's
+// pointer would move what they are about to click).
+func (d *settingsDialog) tick() {
+	if d.panel == nil || d.tabs == nil || d.tabs.Selected() != d.apiTab {
+		return
+	}
+	d.ticks++
+	if d.ticks%hooksEvery != 0 || d.panel.w.win.Canvas().Overlays().Top() != d.overlay {
+		return
+	}
+	d.panel.reloadHooks()
 }
 
 // markTabs names, on each tab, how many of its fields are wrong: Save is
@@ -586,20 +606,26 @@ type onceDialog struct {
 }
 
 // showOnce shows a token or secret that Warden does not keep, with Copy and
-// a plain warning that it will not be shown again.
+// a plain warning that it will not be shown again. what is broken into
+// lines by hand, so that the dialog knows its height.
 func (p *apiPanel) showOnce(title, what, secret string) *onceDialog {
-	o := &onceDialog{secret: &widget.Label{Text: secret, Selectable: true, Wrapping: fyne.TextWrapBreak, TextStyle: fyne.TextStyle{Monospace: true}}}
-	warning := &widget.Label{Text: "Copy it now and keep it like a password: you will not see it again. Warden keeps only what it needs to check it.",
-		Wrapping: fyne.TextWrapWord, Importance: widget.WarningImportance, TextStyle: fyne.TextStyle{Bold: true}}
+	width := min(700, p.w.win.Canvas().Size().Width-40)
+	mono := fyne.TextStyle{Monospace: true}
+	o := &onceDialog{secret: &widget.Label{Text: secret, Selectable: true, TextStyle: mono}}
+	if fyne.MeasureText(secret, theme.TextSize(), mono).Width > width-8*theme.Padding() {
+		o.secret.Wrapping = fyne.TextWrapBreak // a narrow window: better broken than cut
+	}
+	warning := &widget.Label{Text: "Copy it now and keep it like a password: you will not see it again.\nWarden keeps only what it needs to check it.",
+		Importance: widget.WarningImportance, TextStyle: fyne.TextStyle{Bold: true}}
 	o.copy = &widget.Button{Text: "Copy", Icon: theme.ContentCopyIcon(), Importance: widget.HighImportance}
 	o.copy.OnTapped = func() {
 		p.w.app.Clipboard().SetContent(secret)
 		o.copy.SetText("Copied")
 	}
-	body := container.NewVBox(&widget.Label{Text: what, Wrapping: fyne.TextWrapWord}, o.secret, warning)
+	body := container.NewVBox(widget.NewLabel(what), o.secret, warning)
 	o.dlg = dialog.NewCustomWithoutButtons(title, body, p.w.win)
 	o.dlg.SetButtons([]fyne.CanvasObject{o.copy, &widget.Button{Text: "Done", OnTapped: o.dlg.Hide}})
-	o.dlg.Resize(fyne.NewSize(min(560, p.w.win.Canvas().Size().Width-40), 0))
+	o.dlg.Resize(fyne.NewSize(width, 0))
 	o.dlg.Show()
 	return o
 }
@@ -636,6 +662,43 @@ func (p *apiPanel) showHooks(hooks []Webhook, err error) {
 	p.changed()
 }
 
+// postPrefix is Go's prefix of a failed request's error: `Post "URL": `.
+var postPrefix = regexp.MustCompile(`(?i)post "[^"]*": `)
+
+// deliveryError says why a delivery failed, without Go's wording: the
+// request's method and URL (shown already), the dial's inner steps; and at
+// most a line of what the receiver answered.
+func deliveryError(msg string) string {
+	msg = postPrefix.ReplaceAllString(msg, "")
+	switch {
+	case strings.Contains(msg, "connection refused"):
+		msg = "nothing answers at that address (connection refused): is the receiver running?"
+	case strings.Contains(msg, "no such host"):
+		msg = "the host name is not known (no such host)"
+	case strings.Contains(msg, "certificate"):
+		msg = "the receiver's TLS certificate is not trusted: " + msg[strings.LastIndex(msg, ": ")+2:]
+	}
+	msg = strings.TrimSuffix(strings.TrimSpace(msg), ".")
+	if r := []rune(msg); len(r) > 200 {
+		msg = string(r[:199]) + "…"
+	}
+	return msg
+}
+
+// statusWords writes an HTTP status as "204 No Content".
+func statusWords(code int) string {
+	return strings.TrimSpace(fmt.Sprintf("%d %s", code, http.StatusText(code)))
+}
+
+// shortURL is u cut to fit a line of a dialog.
+func shortURL(u string) string {
+	const most = 60
+	if r := []rune(u); len(r) > most {
+		return string(r[:most-1]) + "…"
+	}
+	return u
+}
+
 // typesText names a webhook's event types.
 func typesText(types []string) string {
 	if len(types) == 0 {
@@ -652,10 +715,10 @@ func deliveryText(h Webhook, now time.Time) (string, bool) {
 	case l.At.IsZero():
 		parts = append(parts, "No delivery yet.")
 	case l.OK():
-		parts = append(parts, fmt.Sprintf("Last delivery %s: delivered (%d).", clockTime(l.At, now), l.Status))
+		parts = append(parts, fmt.Sprintf("Last delivery %s: delivered (%s).", clockTime(l.At, now), statusWords(l.Status)))
 	default:
 		bad = true
-		parts = append(parts, fmt.Sprintf("Last delivery %s failed: %s.", clockTime(l.At, now), strings.TrimSuffix(l.Error, ".")))
+		parts = append(parts, fmt.Sprintf("Last delivery %s failed: %s.", clockTime(l.At, now), deliveryError(l.Error)))
 	}
 	if h.Retrying > 0 {
 		bad = true
@@ -700,9 +763,9 @@ func (p *apiPanel) testHook(h Webhook, b *widget.Button) {
 			case err != nil:
 				p.w.showMessage("Webhook test", "The test could not be sent: "+err.Error()+".")
 			case res.OK():
-				p.w.showMessage("Webhook test", fmt.Sprintf("Delivered: %s answered %d.", h.URL, res.Status))
+				p.w.showMessage("Webhook test", fmt.Sprintf("Delivered: %s answered %s.", h.URL, statusWords(res.Status)))
 			default:
-				p.w.showMessage("Webhook test failed", fmt.Sprintf("%s did not take the test event: %s.", h.URL, strings.TrimSuffix(res.Error, ".")))
+				p.w.showMessage("Webhook test failed", fmt.Sprintf("%s did not take the test event: %s.", h.URL, deliveryError(res.Error)))
 			}
 		}
 	})
@@ -800,7 +863,7 @@ func (p *apiPanel) showAddWebhook() *hookDialog {
 				f.dlg.Hide()
 				p.reloadHooks()
 				p.showOnce("Webhook added",
-					fmt.Sprintf("The signing secret of the webhook to %s. Its receiver checks each delivery's\nsignature (the Warden-Signature header) with it.", hook.URL),
+					fmt.Sprintf("The signing secret of the webhook to %s.\nIts receiver checks the signature of each delivery (the Warden-Signature header) with it.", shortURL(hook.URL)),
 					secret)
 			}
 		})
@@ -868,7 +931,7 @@ func (f *failuresDialog) show(fails []FailedDelivery, err error) {
 	for _, fd := range fails {
 		title := &widget.Label{Text: fmt.Sprintf("%s · %s · %s", fd.Type, f.p.accountsText([]core.AccountID{fd.Account}), clockTime(fd.Time, now)),
 			TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis}
-		why := fmt.Sprintf("Failed %s after %s: %s", clockTime(fd.FailedAt, now), plural(fd.Attempts, "attempt"), strings.TrimSuffix(fd.Last.Error, "."))
+		why := fmt.Sprintf("Failed %s after %s: %s", clockTime(fd.FailedAt, now), plural(fd.Attempts, "attempt"), deliveryError(fd.Last.Error))
 		retry := &widget.Button{Text: "Retry", Icon: theme.ViewRefreshIcon(), Importance: widget.LowImportance}
 		retry.OnTapped = func() { f.retry(fd, retry) }
 		f.box.Add(container.NewBorder(nil, nil, nil, retry, container.NewVBox(title, wrappedNote(why))))
@@ -893,9 +956,9 @@ func (f *failuresDialog) retry(fd FailedDelivery, b *widget.Button) {
 		return func() {
 			switch {
 			case err == nil && res.OK():
-				f.say(fmt.Sprintf("Delivered %s (%d).", fd.Type, res.Status), false)
+				f.say(fmt.Sprintf("Delivered %s (%s).", fd.Type, statusWords(res.Status)), false)
 			case !res.At.IsZero():
-				f.say(fmt.Sprintf("Still not taken: %s.", strings.TrimSuffix(res.Error, ".")), true)
+				f.say(fmt.Sprintf("Still not taken: %s.", deliveryError(res.Error)), true)
 			default:
 				f.say("Not retried: "+err.Error()+".", true)
 			}

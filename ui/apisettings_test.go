@@ -168,7 +168,7 @@ func sampleHooks() *fakeHooks {
 		},
 		failures: map[string][]FailedDelivery{"wh_2": {
 			{EventID: "connected:3", Type: "message.received", Account: "connected", Time: t0.Add(-26 * time.Hour), Attempts: 41,
-				FailedAt: t0.Add(-2 * time.Hour), Last: Delivery{Error: "connection refused"}},
+				FailedAt: t0.Add(-2 * time.Hour), Last: Delivery{Error: `no answer from the receiver: Post "http://127.0.0.1:8080/hook": dial tcp 127.0.0.1:8080: connect: connection refused`}},
 			{EventID: "connected:4", Type: "message.received", Account: "connected", Time: t0.Add(-25 * time.Hour), Attempts: 40,
 				FailedAt: t0.Add(-time.Hour), Last: Delivery{Status: 500, Error: "the receiver answered 500 Internal Server Error"}},
 		}},
@@ -276,10 +276,10 @@ func TestSettingsAPIState(t *testing.T) {
 		{APIState{Addr: "127.0.0.1:9999", FromFlag: true}, "as --api asked: what you save here applies when Warden starts without --api"},
 		{APIState{Problem: "the port 9470 is already in use by another program"}, "The API is not served: the port 9470 is already in use"},
 	} {
-		w, _, _, api, _ := newAPISettingsWindow(t, fyne.NewSize(1000, 800))
+		w, d, _, api, _ := newAPISettingsWindow(t, fyne.NewSize(1000, 800))
 		api.state = c.state
-		w.win.Canvas().Overlays().Top().Hide()
-		d := w.showSettings()
+		d.dlg.Hide()
+		d = w.showSettings()
 		d.tabs.Select(d.apiTab)
 		if !shows(topDialog(t, w), c.says) {
 			t.Errorf("%+v: the tab does not say %q: %q", c.state, c.says, d.apiState.Text)
@@ -414,7 +414,7 @@ func TestSettingsWebhooks(t *testing.T) {
 	w, d, _, _, hooks := newAPISettingsWindow(t, fyne.NewSize(1000, 800))
 	box := d.panel.hooksBox
 	for _, want := range []string{
-		"https://crm.example/warden/events", "Every account · every event · added 2 Mar 14:30", "Last delivery 14:28: delivered (200).",
+		"https://crm.example/warden/events", "Every account · every event · added 2 Mar 14:30", "Last delivery 14:28: delivered (200 OK).",
 		"http://127.0.0.1:8080/hook", "Sales desk 1, Front desk · message.received · added 13:30",
 		"Last delivery 14:29 failed: the receiver answered 500 Internal Server Error. Retrying for 1 account. 2 events failed for good.",
 	} {
@@ -425,7 +425,7 @@ func TestSettingsWebhooks(t *testing.T) {
 
 	// Test.
 	test.Tap(findButton(box, "Test"))
-	if msg := topDialog(t, w); !shows(msg, "Delivered: https://crm.example/warden/events answered 204.") {
+	if msg := topDialog(t, w); !shows(msg, "Delivered: https://crm.example/warden/events answered 204 No Content.") {
 		t.Errorf("the test says %q", labelsUnder(msg))
 	}
 	tapDialogButton(t, w, "OK")
@@ -477,7 +477,7 @@ func TestSettingsWebhooks(t *testing.T) {
 	// Failed deliveries: Retry one (refused, then taken), then Retry all.
 	test.Tap(findButton(box, "Failed deliveries (2)…"))
 	fd := topDialog(t, w)
-	if !shows(fd, "message.received · Sales desk 1 · 2 Mar 12:30") || !shows(fd, "Failed 12:30 after 41 attempts: connection refused") {
+	if !shows(fd, "message.received · Sales desk 1 · 2 Mar 12:30") || !shows(fd, "Failed 12:30 after 41 attempts: nothing answers at that address (connection refused): is the receiver running?") {
 		t.Errorf("the failed deliveries say %q", labelsUnder(fd))
 	}
 	test.Tap(findButton(fd, "Retry"))
@@ -486,7 +486,7 @@ func TestSettingsWebhooks(t *testing.T) {
 	}
 	hooks.retryOK = true
 	test.Tap(findButton(fd, "Retry"))
-	if !shows(fd, "Delivered message.received (200).") || shows(fd, "41 attempts") || !shows(fd, "40 attempts") {
+	if !shows(fd, "Delivered message.received (200 OK).") || shows(fd, "41 attempts") || !shows(fd, "40 attempts") {
 		t.Errorf("after a retry: %q", labelsUnder(fd))
 	}
 	test.Tap(findButton(fd, "Retry all"))
@@ -524,4 +524,34 @@ func TestSettingsAPIImage(t *testing.T) {
 	y := fyne.CurrentApp().Driver().AbsolutePositionForObject(d.panel.hooksBox).Y
 	d.apiScroll.ScrollToOffset(fyne.NewPos(0, d.apiScroll.Offset.Y+y-300))
 	test.AssertImageMatches(t, "settings_api_webhooks.png", w.win.Canvas().Capture())
+}
+
+// The open API tab reads the webhooks again by itself, unless a dialog is
+// over it; Ctrl+, again does not open a second Settings.
+func TestSettingsAPITabRefreshes(t *testing.T) {
+	w, d, _, _, hooks := newAPISettingsWindow(t, fyne.NewSize(1000, 800))
+	if again := w.showSettings(); again != d || len(w.win.Canvas().Overlays().List()) != 1 {
+		t.Fatalf("Settings opened twice: %d overlays", len(w.win.Canvas().Overlays().List()))
+	}
+	hooks.mu.Lock()
+	hooks.hooks[0].Last = Delivery{At: t0, EventID: "connected:42", Status: 503, Error: "the receiver answered 503 Service Unavailable"}
+	hooks.mu.Unlock()
+	test.Tap(findButton(d.panel.hooksBox, "Test")) // a dialog over the tab: no refresh under it
+	for range hooksEvery {
+		w.tick()
+	}
+	if shows(d.panel.hooksBox, "503") {
+		t.Error("the webhooks were rebuilt under an open dialog")
+	}
+	tapDialogButton(t, w, "OK")
+	for range hooksEvery {
+		w.tick()
+	}
+	if !shows(d.panel.hooksBox, "Last delivery 14:30 failed: the receiver answered 503 Service Unavailable.") {
+		t.Errorf("after %d ticks the webhooks say %q", hooksEvery, labelsUnder(d.panel.hooksBox))
+	}
+	d.dlg.Hide()
+	if w.settings != nil {
+		t.Error("the closed dialog is still the open one")
+	}
 }

@@ -468,6 +468,8 @@ type settingsDialog struct {
 	panel                         *apiPanel
 	tabs                          *container.AppTabs
 	general, apiTab               *container.TabItem
+	ticks                         int               // seconds the dialog was open (tick)
+	overlay                       fyne.CanvasObject // the dialog among the window's overlays
 
 	errs map[string]string // the current errors, by field
 }
@@ -485,6 +487,9 @@ func (w *Window) showSettings() *settingsDialog {
 	st := w.opts.Settings
 	if st == nil {
 		return nil
+	}
+	if w.settings != nil {
+		return w.settings // open already (Ctrl+, again)
 	}
 	s, err := st.Load()
 	if err != nil {
@@ -506,7 +511,14 @@ func (w *Window) showSettings() *settingsDialog {
 	d.dlg.SetButtons([]fyne.CanvasObject{cancel, d.save})
 	win := w.win.Canvas().Size()
 	d.dlg.Resize(fyne.NewSize(min(680, max(win.Width-20, 400)), min(760, max(win.Height-40, 420))))
+	d.dlg.SetOnClosed(func() {
+		if w.settings == d {
+			w.settings = nil
+		}
+	})
+	w.settings = d
 	d.dlg.Show()
+	d.overlay = w.win.Canvas().Overlays().Top()
 	d.panel.reload()
 	return d
 }

@@ -68,6 +68,9 @@ var defaultSize = fyne.NewSize(1120, 720)
 type Window struct {
 	// nodesTick reloads the open Fleet › Nodes… list; Fyne's thread only.
 	nodesTick func()
+	// settings is the open Settings dialog, nil when closed; Fyne's
+	// thread only.
+	settings *settingsDialog
 
 	app  fyne.App
 	win  fyne.Window
@@ -377,6 +380,9 @@ func (w *Window) tick() {
 	w.refreshFlapping(now)
 	if w.nodesTick != nil {
 		w.nodesTick() // the open node list (nodes.go)
+	}
+	if w.settings != nil {
+		w.settings.tick() // the webhooks' deliveries (apisettings.go)
 	}
 	// Report a new size once it held for a tick, not on every step of a drag.
 	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {
