@@ -141,8 +141,8 @@ func (d *settingsDialog) apiContent() fyne.CanvasObject {
 		row("Address", fieldAPIAddr, 200, core.DefaultAPIAddr),
 		indent(d.errLabels[fieldAPIAddr]),
 		indent(d.apiRemote),
-		indent(settingsNote("Anyone on the network who holds a key can then read and send messages.\n"+
-			"Other machines need TLS: a certificate and its key (PEM files).")),
+		indent(settingsNote("Anyone on the network who holds a key can then read\n"+
+			"and send messages. Other machines need TLS:\na certificate and its key (PEM files).")),
 		row("TLS certificate", fieldAPICert, 320, "empty: plain HTTP"),
 		row("TLS key", fieldAPIKey, 320, "the certificate's private key"),
 		indent(d.apiInsecure),
@@ -155,7 +155,9 @@ func (d *settingsDialog) apiContent() fyne.CanvasObject {
 		body.Add(widget.NewSeparator())
 		body.Add(d.panel.hooksSection())
 	}
-	return body
+	// Room on the right for the scroll bar, which grows over the buttons
+	// under the pointer.
+	return container.New(layout.NewCustomPaddedLayout(0, 0, 0, theme.ScrollBarSize()), body)
 }
 
 // settingsHeading is a section's title in the Settings dialog.
@@ -213,11 +215,12 @@ func (d *settingsDialog) showAPIState(st APIState) {
 	d.apiState.Show()
 }
 
-// hooksEvery is how often the open API tab reads the webhooks again, in
-// ticks: their last delivery and failures change by themselves.
+// hooksEvery is how often the open API tab reads the keys and webhooks
+// again, in ticks: a key's last use, a webhook's last delivery and its
+// failures change by themselves.
 const hooksEvery = 5
 
-// tick reads the webhooks again every hooksEvery ticks while the API tab
+// tick reads the lists again every hooksEvery ticks while the API tab
 // shows and no other dialog is over it (a list rebuilt under the operator's
 // pointer would move what they are about to click).
 func (d *settingsDialog) tick() {
@@ -228,7 +231,7 @@ func (d *settingsDialog) tick() {
 	if d.ticks%hooksEvery != 0 || d.panel.w.win.Canvas().Overlays().Top() != d.overlay {
 		return
 	}
-	d.panel.reloadHooks()
+	d.panel.reload()
 }
 
 // markTabs names, on each tab, how many of its fields are wrong: Save is
@@ -888,7 +891,7 @@ func (p *apiPanel) showFailures(h Webhook) *failuresDialog {
 	f := &failuresDialog{p: p, hook: h, box: container.NewVBox(), result: &widget.Label{Wrapping: fyne.TextWrapWord}}
 	f.result.Hide()
 	f.retryAll = &widget.Button{Text: "Retry all", Icon: theme.ViewRefreshIcon(), Importance: widget.HighImportance, OnTapped: f.doRetryAll}
-	head := &widget.Label{Text: "Events " + h.URL + " did not take within a day of retries. A retried event arrives after later events of its account.",
+	head := &widget.Label{Text: "Events that " + h.URL + " did not take in a day of retries. A retried event arrives after later events of its account.",
 		Wrapping: fyne.TextWrapWord}
 	content := container.NewBorder(head, f.result, nil, nil, container.NewVScroll(f.box))
 	f.dlg = dialog.NewCustomWithoutButtons("Failed deliveries", content, p.w.win)

@@ -555,3 +555,26 @@ func TestSettingsAPITabRefreshes(t *testing.T) {
 		t.Error("the closed dialog is still the open one")
 	}
 }
+
+// The key's dialogs and the failed deliveries, as an operator sees them at
+// the smallest window Warden is made for.
+func TestSettingsAPIDialogsImage(t *testing.T) {
+	w, d, _, _, _ := newAPISettingsWindow(t, fyne.NewSize(1024, 600))
+	test.ApplyTheme(t, theme.LightTheme())
+	k := d.panel.showCreateKey()
+	test.Type(k.name, "helpdesk")
+	k.accounts.mode.SetSelected(pickSome)
+	k.accounts.list.SetSelected([]string{"Sales desk 1 · +4915112345678"})
+	test.AssertImageMatches(t, "settings_api_create_key.png", w.win.Canvas().Capture())
+	test.Tap(k.ok)
+	test.AssertImageMatches(t, "settings_api_key_once.png", w.win.Canvas().Capture())
+	tapDialogButton(t, w, "Done")
+	var hook Webhook
+	for _, h := range sampleHooks().hooks {
+		if h.ID == "wh_2" {
+			hook = h
+		}
+	}
+	d.panel.showFailures(hook)
+	test.AssertImageMatches(t, "settings_api_failures.png", w.win.Canvas().Capture())
+}

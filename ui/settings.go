@@ -562,7 +562,7 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	}
 	d.apiRemote = widget.NewCheck("Let other machines reach it", func(bool) { d.validate() })
 	d.apiRemote.Checked = f.apiRemote
-	d.apiInsecure = widget.NewCheck("Plain HTTP to other machines, without TLS (insecure)", func(bool) { d.validate() })
+	d.apiInsecure = widget.NewCheck("Plain HTTP to other machines (insecure)", func(bool) { d.validate() })
 	d.apiInsecure.Checked = f.apiInsecure
 	d.apiOn = widget.NewCheck("Serve the HTTP API", func(on bool) {
 		d.setAPIOn(on)
