@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"warden/core"
@@ -71,11 +72,26 @@ func (e *apiEndpoint) start(cfg store.API) error {
 		}
 	}
 	if err != nil {
-		return err
+		return plainServeError(err, cfg.Addr)
 	}
 	e.srv, e.cfg = srv, cfg
 	return nil
 }
+
+// plainServeError says why the API could not listen without the system
+// call's wording, which the log keeps: the Settings dialog shows it.
+func plainServeError(err error, addr string) error {
+	if addr == "" {
+		addr = core.DefaultAPIAddr
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("the port of %s is already in use by another program (another Warden?): choose another port: %w", addr, errInUse)
+	}
+	return err
+}
+
+// errInUse keeps the cause of a port in use for errors.Is.
+var errInUse = syscall.EADDRINUSE
 
 // serve starts a server as cfg says.
 func (e *apiEndpoint) serve(cfg store.API) (*api.Server, error) {

@@ -203,7 +203,7 @@ func (d *settingsDialog) showAPIState(st APIState) {
 	switch {
 	case st.Problem != "":
 		d.apiState.Importance = widget.DangerImportance
-		text = "The API is not served: " + st.Problem
+		text = "The API is not served: " + strings.TrimSuffix(st.Problem, ".") + "."
 	case st.FromFlag:
 		text = fmt.Sprintf("The API is served at %s://%s for this run, as --api asked: what you save here applies when Warden starts without --api.", scheme, st.Addr)
 	case st.Addr != "":

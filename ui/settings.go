@@ -587,6 +587,7 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	d.theme.Required = true
 	d.theme.SetSelected(labelOf(themeChoices, f.theme, "system"))
 	d.saveErr = errorLabel()
+	d.saveErr.Wrapping = fyne.TextWrapWord // a refusal can be long
 	d.apiState = &widget.Label{Wrapping: fyne.TextWrapWord}
 	d.apiState.Hide()
 	d.save = &widget.Button{Text: "Save", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: d.trySave}
@@ -753,6 +754,9 @@ func (d *settingsDialog) trySave() {
 	if err := d.store.Save(s); err != nil {
 		setText(d.saveErr, "Not saved: "+err.Error())
 		d.saveErr.Show()
+		if d.dlg != nil {
+			d.dlg.Refresh() // the wrapped refusal takes its lines
+		}
 		return
 	}
 	if d.onSave != nil {
