@@ -22,7 +22,6 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
-	"warden/app/webhookapi"
 	"warden/assets"
 	"warden/core"
 	"warden/core/api"
@@ -240,6 +239,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		About:           svc.about,
 		Backup:          windowBackup{svc},
 		Fleet:           svc.windowFleet(),
+		API:             windowAPI{svc},
+		Webhooks:        svc.windowHooks(),
 	})
 	// With a tray, closing the window hides it; without one, it quits.
 	tr := startTray(a, svc.controller(), win.Window(), a.Quit)
@@ -271,6 +272,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("warden started", "version", Version, "data_dir", svc.dataDir, "demo", f.demo)
+	if st := svc.api.state(); st.Problem != "" {
+		win.ShowMessage("The HTTP API is not served", "The API saved in Settings could not start: "+st.Problem+
+			".\n\nChange it in File › Settings › API.")
+	}
 
 	win.ShowAndRun()
 	tr.stop()
@@ -359,7 +364,7 @@ type services struct {
 	outbox   *outbox.Outbox // the webhooks and event streams
 	demo     *demo
 	metrics  *metricsEndpoint
-	api      *api.Server // nil unless --api
+	api      *apiEndpoint
 	inbox    core.Inbox  // the received messages, for the API
 	fleet    *fleetParts // fleet mode only
 	// fleetFromSettings is set when the fleet came from Settings, not flags.
@@ -560,32 +565,23 @@ func (s *services) startMetrics(f flags) error {
 	return nil
 }
 
-// startAPI serves the HTTP API when --api asks for it. It drives the
-// accounts through the controller and takes the keys of the accounts'
-// store: in a fleet, every account of the fleet, with the fleet's keys.
+// startAPI serves the HTTP API when --api or the settings ask for it. It
+// drives the accounts through the controller and takes the keys of the
+// accounts' store: in a fleet, every account of the fleet, with the fleet's
+// keys. A flag's address that cannot be served stops Warden; a saved one is
+// logged and shown, and the window still opens.
 func (s *services) startAPI(f flags) error {
+	s.api = &apiEndpoint{svc: s, fromFlag: f.api != ""}
 	if f.api == "" {
+		s.api.startSaved(s.settings.API)
 		return nil
 	}
-	var keys api.KeyStore = s.db
-	var idem api.IdempotencyStore = s.db
-	if s.fleet != nil {
-		keys, idem = s.fleet.store, s.fleet.store // every node answers a retry the same
-	}
-	// The webhooks and the event stream (in a fleet, every node's serve
-	// every account's, from PostgreSQL).
-	hooks := &webhookapi.Extension{Outbox: s.outbox, Accounts: s.controller(), Logger: s.log}
-	srv, err := api.Serve(api.Config{
-		Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure,
-		Controller: s.controller(), Keys: keys, Idempotency: idem, Inbox: s.inbox, Logger: s.log,
-		Extensions: []api.Extension{hooks},
-	})
+	err := s.api.start(store.API{On: true, Addr: f.api, AllowRemote: f.apiRemote, TLSCert: f.apiTLSCert, TLSKey: f.apiTLSKey, Insecure: f.apiInsecure})
 	if err != nil {
 		return fmt.Errorf("--api %s: %w", f.api, err)
 	}
-	s.api = srv
 	if f.demo {
-		return demoKey(keys, srv.Addr(), os.Stdout)
+		return demoKey(s.apiKeys(), s.api.server().Addr(), os.Stdout)
 	}
 	return nil
 }
@@ -638,7 +634,7 @@ func (s *services) closeSteps(ctx context.Context, step *atomic.Value) error {
 		}
 	}
 	if s.api != nil {
-		run("closing the HTTP API", func() error { return s.api.Close(ctx) })
+		run("closing the HTTP API", func() error { return s.api.close(ctx) })
 	}
 	if s.metrics != nil {
 		run("closing the metrics endpoint", func() error { s.metrics.stop(); return nil })

@@ -37,13 +37,30 @@ func (s *settingsStore) Save(u ui.Settings) error {
 	if err := next.Validate(); err != nil {
 		return err
 	}
-	// The endpoint first: a port in use is refused before anything is saved.
+	// The endpoints first: a port in use is refused before anything is
+	// saved, and leaves the endpoints as they were.
+	prev := s.svc.settings
+	if api := s.svc.api; api != nil {
+		if err := api.apply(next.API); err != nil {
+			if next.API != prev.API {
+				return fmt.Errorf("API: %w", err)
+			}
+			api.setProblem(err) // unchanged, and still not served: shown, not refused
+		}
+	}
+	undoAPI := func() {
+		if api := s.svc.api; api != nil && next.API != prev.API {
+			_ = api.apply(prev.API)
+		}
+	}
 	if s.svc.metrics != nil && !s.svc.metrics.fromFlag {
 		if err := s.svc.metrics.start(next.MetricsAddr, next.MetricsAllowRemote); err != nil {
+			undoAPI()
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
 	if err := s.svc.db.SaveSettings(context.Background(), next); err != nil {
+		undoAPI()
 		return err
 	}
 	s.svc.settings = next
@@ -80,6 +97,7 @@ func uiSettings(s store.Settings) ui.Settings {
 		MetricsAddr:        s.MetricsAddr,
 		MetricsAllowRemote: s.MetricsAllowRemote,
 		Fleet:              ui.FleetSettings(s.Fleet),
+		API:                ui.APISettings(s.API),
 	}
 }
 
@@ -95,6 +113,7 @@ func storeSettings(base store.Settings, u ui.Settings) store.Settings {
 	s.DefaultProxy = u.DefaultProxy
 	s.MetricsAddr, s.MetricsAllowRemote = u.MetricsAddr, u.MetricsAllowRemote
 	s.Fleet = store.Fleet(u.Fleet)
+	s.API = store.API(u.API)
 	return s
 }
 

@@ -44,10 +44,25 @@ func CheckMetricsListenAddr(addr string, allowRemote bool) (loopback bool, err e
 }
 
 func checkMetricsAddr(addr string, allowRemote, anyPort bool) (bool, error) {
+	return checkListenAddr(addr, allowRemote, anyPort, listenKind{
+		what: "the metrics", example: DefaultMetricsAddr, invalid: ErrInvalidMetricsAddr, notLoopback: ErrMetricsNotLoopback,
+	})
+}
+
+// listenKind names what listens on an address, for checkListenAddr's words.
+type listenKind struct {
+	what                 string // "the metrics"
+	example              string // its default address
+	invalid, notLoopback error
+}
+
+// checkListenAddr checks an address a local HTTP server of Warden is to
+// listen on (see CheckMetricsAddr).
+func checkListenAddr(addr string, allowRemote, anyPort bool, k listenKind) (bool, error) {
 	bad := func(format string, args ...any) (bool, error) {
-		return false, fmt.Errorf("%w: %q: %s", ErrInvalidMetricsAddr, addr, fmt.Sprintf(format, args...))
+		return false, fmt.Errorf("%w: %q: %s", k.invalid, addr, fmt.Sprintf(format, args...))
 	}
-	example := "use host:port, for example " + DefaultMetricsAddr
+	example := "use host:port, for example " + k.example
 	if addr == "" {
 		return bad("it is empty; %s", example)
 	}
@@ -56,7 +71,8 @@ func checkMetricsAddr(addr string, allowRemote, anyPort bool) (bool, error) {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return bad("%s (for an IPv6 address, put it in brackets: [::1]:9464)", example)
+		_, port, _ := strings.Cut(k.example, ":")
+		return bad("%s (for an IPv6 address, put it in brackets: [::1]:%s)", example, port)
 	}
 	n, err := strconv.Atoi(port)
 	lowest := 1
@@ -83,11 +99,11 @@ func checkMetricsAddr(addr string, allowRemote, anyPort bool) (bool, error) {
 		case strings.EqualFold(host, "localhost"):
 			loopback = true
 		default:
-			where = "names a host; only localhost or a loopback IP such as 127.0.0.1 keeps the metrics on this machine"
+			where = "names a host; only localhost or a loopback IP such as 127.0.0.1 keeps " + k.what + " on this machine"
 		}
 	}
 	if !loopback && !allowRemote {
-		return false, fmt.Errorf("%w: %s %s; use %s, or allow remote access to the metrics", ErrMetricsNotLoopback, addr, where, DefaultMetricsAddr)
+		return false, fmt.Errorf("%w: %s %s; use %s, or allow remote access to %s", k.notLoopback, addr, where, k.example, k.what)
 	}
 	return loopback, nil
 }

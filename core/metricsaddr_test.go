@@ -57,3 +57,37 @@ func TestCheckMetricsAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIListenCheck(t *testing.T) {
+	for _, c := range []struct {
+		l        core.APIListen
+		loopback bool
+		want     error // nil: accepted
+		says     string
+	}{
+		{core.APIListen{}, true, nil, ""},
+		{core.APIListen{Addr: "localhost:8080"}, true, nil, ""},
+		{core.APIListen{Addr: "127.0.0.1:9470", TLSCert: "c.pem", TLSKey: "k.pem"}, true, nil, ""},
+		{core.APIListen{Addr: "0.0.0.0:9470"}, false, core.ErrAPINotLoopback, "allow remote access to the API"},
+		{core.APIListen{Addr: "api.example:9470"}, false, core.ErrAPINotLoopback, "keeps the API on this machine"},
+		{core.APIListen{Addr: "0.0.0.0:9470", AllowRemote: true}, false, core.ErrAPITransport, "plain HTTP"},
+		{core.APIListen{Addr: "0.0.0.0:9470", AllowRemote: true, Insecure: true}, false, nil, ""},
+		{core.APIListen{Addr: "0.0.0.0:9470", AllowRemote: true, TLSCert: "c.pem", TLSKey: "k.pem"}, false, nil, ""},
+		{core.APIListen{Addr: "0.0.0.0:9470", AllowRemote: true, TLSCert: "c.pem"}, false, core.ErrAPITransport, "go together"},
+		{core.APIListen{TLSKey: "k.pem"}, false, core.ErrAPITransport, "go together"},
+		{core.APIListen{Insecure: true, TLSCert: "c.pem", TLSKey: "k.pem"}, false, core.ErrAPITransport, "contradict"},
+		{core.APIListen{Addr: "127.0.0.1"}, false, core.ErrInvalidAPIAddr, "for example 127.0.0.1:9470"},
+		{core.APIListen{Addr: "::1:9470"}, false, core.ErrInvalidAPIAddr, "[::1]:9470"},
+		{core.APIListen{Addr: "127.0.0.1:0"}, false, core.ErrInvalidAPIAddr, "1 to 65535"},
+	} {
+		loopback, err := c.l.Check()
+		switch {
+		case c.want == nil && err != nil:
+			t.Errorf("%+v.Check() = %v, want it accepted", c.l, err)
+		case c.want != nil && (!errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says)):
+			t.Errorf("%+v.Check() = %v, want %v saying %q", c.l, err, c.want, c.says)
+		case err == nil && loopback != c.loopback:
+			t.Errorf("%+v.Check() loopback = %v, want %v", c.l, loopback, c.loopback)
+		}
+	}
+}

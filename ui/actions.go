@@ -254,3 +254,7 @@ func lastPart(err error) string {
 	}
 	return msg
 }
+
+// ShowMessage shows a message in a dialog over the window, for the app's
+// own news (a saved setting that could not be applied at start).
+func (w *Window) ShowMessage(title, message string) { w.showMessage(title, message) }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -40,6 +41,20 @@ type Settings struct {
 	MetricsAllowRemote bool
 	// Fleet is the fleet this desktop joins the next time Warden starts.
 	Fleet FleetSettings
+	// API is whether and where the HTTP API is served (Settings › API).
+	API APISettings
+}
+
+// APISettings say whether and how the HTTP API is served, as
+// core.APIListen checks them: the address ("" for core.DefaultAPIAddr),
+// whether other machines may reach it, and then over TLS (a certificate and
+// key, PEM files) or, explicitly, plain HTTP (Insecure).
+type APISettings struct {
+	On              bool
+	Addr            string
+	AllowRemote     bool
+	TLSCert, TLSKey string
+	Insecure        bool
 }
 
 // FleetSettings name a fleet of Warden nodes; all empty for none.
@@ -132,6 +147,12 @@ type settingsForm struct {
 	fleetDB       string // shown with its password hidden
 	fleetNode     string
 	fleetTTL      string // seconds; empty for the default
+	apiOn         bool
+	apiAddr       string
+	apiRemote     bool
+	apiCert       string
+	apiKey        string
+	apiInsecure   bool
 }
 
 type scheduleText struct{ upTo, delay string }
@@ -156,6 +177,10 @@ const (
 	fieldFleetDB   = "fleet database"
 	fieldFleetNode = "fleet node"
 	fieldFleetTTL  = "fleet lease"
+	fieldAPIAddr   = "api address"
+	fieldAPICert   = "api certificate"
+	fieldAPIKey    = "api key file"
+	fieldAPITLS    = "api tls" // the certificate, key and insecure together
 )
 
 func rowField(i int, f string) string { return fmt.Sprintf("row %d %s", i, f) }
@@ -190,6 +215,11 @@ func formOf(s Settings) settingsForm {
 	}
 	for _, b := range p.Schedule {
 		f.schedule = append(f.schedule, scheduleText{strconv.Itoa(b.UpTo), formatNumber(b.Delay.Seconds())})
+	}
+	a := s.API
+	f.apiOn, f.apiAddr, f.apiRemote, f.apiCert, f.apiKey, f.apiInsecure = a.On, a.Addr, a.AllowRemote, a.TLSCert, a.TLSKey, a.Insecure
+	if f.apiAddr == "" {
+		f.apiAddr = core.DefaultAPIAddr
 	}
 	return f
 }
@@ -322,6 +352,29 @@ func validateSettings(base Settings, f settingsForm) (Settings, map[string]strin
 		}
 	}
 
+	apiAddr := strings.TrimSpace(f.apiAddr)
+	if apiAddr == core.DefaultAPIAddr {
+		apiAddr = "" // the default, as the store keeps it
+	}
+	s.API = APISettings{
+		On: f.apiOn, Addr: apiAddr, AllowRemote: f.apiRemote,
+		TLSCert: strings.TrimSpace(f.apiCert), TLSKey: strings.TrimSpace(f.apiKey), Insecure: f.apiInsecure,
+	}
+	if s.API.On { // turned off, what was typed is kept unchecked
+		a := s.API
+		if _, err := (core.APIListen{Addr: a.Addr, AllowRemote: a.AllowRemote, TLSCert: a.TLSCert, TLSKey: a.TLSKey, Insecure: a.Insecure}).Check(); err != nil {
+			msg := err.Error()
+			field := fieldAPIAddr
+			for _, sentinel := range []error{core.ErrInvalidAPIAddr, core.ErrAPINotLoopback, core.ErrAPITransport} {
+				msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+			}
+			if errors.Is(err, core.ErrAPITransport) {
+				field = fieldAPITLS
+			}
+			errs[field] = capitalize(msg) + "."
+		}
+	}
+
 	s.Notifications = f.notifications
 	s.LogLevel = f.logLevel
 	if !slices.ContainsFunc(logLevelChoices, func(c choice) bool { return c.value == s.LogLevel }) {
@@ -407,6 +460,17 @@ type settingsDialog struct {
 	scroll        *container.Scroll
 	dlg           *dialog.CustomDialog
 
+	// The API tab: the server's fields (saved with the rest), where it is
+	// served now, and the keys and webhooks (changed at once; apisettings.go).
+	apiOn, apiRemote, apiInsecure *widget.Check
+	apiState                      *widget.Label
+	apiScroll                     *container.Scroll
+	panel                         *apiPanel
+	tabs                          *container.AppTabs
+	general, apiTab               *container.TabItem
+	ticks                         int               // seconds the dialog was open (tick)
+	overlay                       fyne.CanvasObject // the dialog among the window's overlays
+
 	errs map[string]string // the current errors, by field
 }
 
@@ -424,18 +488,38 @@ func (w *Window) showSettings() *settingsDialog {
 	if st == nil {
 		return nil
 	}
+	if w.settings != nil {
+		return w.settings // open already (Ctrl+, again)
+	}
 	s, err := st.Load()
 	if err != nil {
 		dialog.ShowError(fmt.Errorf("the settings could not be read: %w", err), w.win)
 		return nil
 	}
 	d := newSettingsDialog(st, s, func(saved Settings) { w.SetNotifications(saved.Notifications) })
+	d.panel = w.newAPIPanel()
+	if w.opts.API != nil {
+		d.showAPIState(w.opts.API.State())
+	}
 	d.dlg = dialog.NewCustomWithoutButtons("Settings", d.content(), w.win)
+	d.panel.relayout = func() {
+		if d.apiScroll != nil {
+			d.apiScroll.Refresh()
+		}
+	}
 	cancel := &widget.Button{Text: "Cancel", Icon: theme.CancelIcon(), OnTapped: d.dlg.Hide}
 	d.dlg.SetButtons([]fyne.CanvasObject{cancel, d.save})
 	win := w.win.Canvas().Size()
-	d.dlg.Resize(fyne.NewSize(min(620, max(win.Width-20, 400)), min(760, max(win.Height-40, 420))))
+	d.dlg.Resize(fyne.NewSize(min(680, max(win.Width-20, 400)), min(760, max(win.Height-40, 420))))
+	d.dlg.SetOnClosed(func() {
+		if w.settings == d {
+			w.settings = nil
+		}
+	})
+	w.settings = d
 	d.dlg.Show()
+	d.overlay = w.win.Canvas().Overlays().Top()
+	d.panel.reload()
 	return d
 }
 
@@ -467,10 +551,25 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 		fieldZombie: f.zombie, fieldSelfCheck: f.selfCheck, fieldMaxEvents: f.maxEvents, fieldMaxDays: f.maxDays,
 		fieldProxy: f.defaultProxy, fieldMetrics: f.metricsAddr,
 		fieldFleetEtcd: f.fleetEtcd, fieldFleetDB: f.fleetDB, fieldFleetNode: f.fleetNode, fieldFleetTTL: f.fleetTTL,
+		fieldAPIAddr: f.apiAddr, fieldAPICert: f.apiCert, fieldAPIKey: f.apiKey,
 	} {
 		d.entries[key] = d.newEntry(text)
 		d.errLabels[key] = errorLabel()
 	}
+	d.errLabels[fieldAPITLS] = errorLabel()
+	for _, key := range []string{fieldAPIAddr, fieldAPITLS} {
+		d.errLabels[key].Wrapping = fyne.TextWrapWord // the API's errors are long
+	}
+	d.apiRemote = widget.NewCheck("Let other machines reach it", func(bool) { d.validate() })
+	d.apiRemote.Checked = f.apiRemote
+	d.apiInsecure = widget.NewCheck("Plain HTTP to other machines (insecure)", func(bool) { d.validate() })
+	d.apiInsecure.Checked = f.apiInsecure
+	d.apiOn = widget.NewCheck("Serve the HTTP API", func(on bool) {
+		d.setAPIOn(on)
+		d.validate()
+	})
+	d.apiOn.Checked = f.apiOn
+	d.setAPIOn(f.apiOn)
 	d.metricsRemote = widget.NewCheck("Let other machines reach it", func(bool) { d.validate() })
 	d.metricsRemote.Checked = f.metricsRemote
 	d.off = widget.NewCheck("Off: never take over by itself; every conflict waits for you", func(on bool) {
@@ -488,6 +587,9 @@ func newSettingsDialog(st SettingsStore, s Settings, onSave func(Settings)) *set
 	d.theme.Required = true
 	d.theme.SetSelected(labelOf(themeChoices, f.theme, "system"))
 	d.saveErr = errorLabel()
+	d.saveErr.Wrapping = fyne.TextWrapWord // a refusal can be long
+	d.apiState = &widget.Label{Wrapping: fyne.TextWrapWord}
+	d.apiState.Hide()
 	d.save = &widget.Button{Text: "Save", Icon: theme.DocumentSaveIcon(), Importance: widget.HighImportance, OnTapped: d.trySave}
 	d.validate()
 	return d
@@ -573,6 +675,12 @@ func (d *settingsDialog) form() settingsForm {
 		fleetDB:       d.entries[fieldFleetDB].Text,
 		fleetNode:     d.entries[fieldFleetNode].Text,
 		fleetTTL:      d.entries[fieldFleetTTL].Text,
+		apiOn:         d.apiOn.Checked,
+		apiAddr:       d.entries[fieldAPIAddr].Text,
+		apiRemote:     d.apiRemote.Checked,
+		apiCert:       d.entries[fieldAPICert].Text,
+		apiKey:        d.entries[fieldAPIKey].Text,
+		apiInsecure:   d.apiInsecure.Checked,
 	}
 	for _, r := range d.rows {
 		f.schedule = append(f.schedule, scheduleText{r.upTo.Text, r.delay.Text})
@@ -583,7 +691,7 @@ func (d *settingsDialog) form() settingsForm {
 // validate checks every field, shows each one's error under it and allows
 // Save only when there is none.
 func (d *settingsDialog) validate() (Settings, bool) {
-	if d.off == nil || d.save == nil { // still being built
+	if d.off == nil || d.save == nil || d.apiOn == nil { // still being built
 		return Settings{}, false
 	}
 	s, errs := validateSettings(d.loaded, d.form())
@@ -604,7 +712,11 @@ func (d *settingsDialog) validate() (Settings, bool) {
 		if relayout && d.scroll != nil {
 			d.scroll.Refresh() // an error came or went: the fields move
 		}
+		if relayout && d.apiScroll != nil {
+			d.apiScroll.Refresh()
+		}
 	}()
+	d.markTabs(errs)
 	for i, r := range d.rows {
 		var msgs []string
 		for _, f := range []string{fieldUpTo, fieldDelay} {
@@ -642,6 +754,9 @@ func (d *settingsDialog) trySave() {
 	if err := d.store.Save(s); err != nil {
 		setText(d.saveErr, "Not saved: "+err.Error())
 		d.saveErr.Show()
+		if d.dlg != nil {
+			d.dlg.Refresh() // the wrapped refusal takes its lines
+		}
 		return
 	}
 	if d.onSave != nil {
@@ -733,8 +848,13 @@ func (d *settingsDialog) content() fyne.CanvasObject {
 		widget.NewSeparator(),
 		container.NewHBox(sized(widget.NewLabel("Log level"), labelWidth), sized(d.logLevel, 160)),
 		container.NewHBox(sized(widget.NewLabel("Theme"), labelWidth), d.theme),
-		d.saveErr,
 	)
 	d.scroll = container.NewVScroll(container.NewPadded(body))
-	return d.scroll
+	d.general = container.NewTabItem("General", d.scroll)
+	d.apiScroll = container.NewVScroll(container.NewPadded(d.apiContent()))
+	d.apiTab = container.NewTabItem("API", d.apiScroll)
+	d.tabs = container.NewAppTabs(d.general, d.apiTab)
+	d.markTabs(d.errs)
+	// Under the tabs, so that a refusal shows whichever tab is open.
+	return container.NewBorder(nil, d.saveErr, nil, nil, d.tabs)
 }

@@ -105,6 +105,7 @@ func TestValidateSettingsReadsEveryField(t *testing.T) {
 		maxDays:     "30",
 		logLevel:    "debug",
 		theme:       "dark",
+		apiAddr:     core.DefaultAPIAddr,
 	}
 	s, errs := validateSettings(base, f)
 	if len(errs) > 0 {

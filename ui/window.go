@@ -45,6 +45,13 @@ type Options struct {
 	// Fleet, in a fleet of nodes (--cluster), adds the node of each account,
 	// Move…, and the Fleet menu's node list (nodes.go).
 	Fleet Fleet
+	// API lists, creates and revokes the HTTP API's keys in Settings › API,
+	// and says where it is served; without it the tab has no keys.
+	API API
+	// Webhooks lists, adds, tests and deletes the webhooks in Settings ›
+	// API, and retries their failed deliveries; without it (a fleet node,
+	// for now) the tab has no webhooks.
+	Webhooks Webhooks
 }
 
 // How often the window redraws at most for status updates, and how often
@@ -61,6 +68,9 @@ var defaultSize = fyne.NewSize(1120, 720)
 type Window struct {
 	// nodesTick reloads the open Fleet › Nodes… list; Fyne's thread only.
 	nodesTick func()
+	// settings is the open Settings dialog, nil when closed; Fyne's
+	// thread only.
+	settings *settingsDialog
 
 	app  fyne.App
 	win  fyne.Window
@@ -370,6 +380,9 @@ func (w *Window) tick() {
 	w.refreshFlapping(now)
 	if w.nodesTick != nil {
 		w.nodesTick() // the open node list (nodes.go)
+	}
+	if w.settings != nil {
+		w.settings.tick() // the webhooks' deliveries (apisettings.go)
 	}
 	// Report a new size once it held for a tick, not on every step of a drag.
 	if w.size == w.sizeAtTick && w.size != w.sizeReported && w.opts.OnResize != nil {

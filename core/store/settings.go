@@ -35,6 +35,26 @@ type Settings struct {
 	// Fleet, when its endpoints are set, makes Warden a node of a fleet the
 	// next time it starts (see README, "Several machines").
 	Fleet Fleet
+	// API is whether and where the HTTP API is served (Settings › API).
+	API API
+}
+
+// API is how the HTTP API is served; the zero value is off. A file saved
+// before it existed reads as off.
+type API struct {
+	On bool `json:"on"`
+	// Addr is host:port, "" for core.DefaultAPIAddr; the rest as in
+	// core.APIListen.
+	Addr        string `json:"addr,omitempty"`
+	AllowRemote bool   `json:"allow_remote,omitempty"`
+	TLSCert     string `json:"tls_cert,omitempty"`
+	TLSKey      string `json:"tls_key,omitempty"`
+	Insecure    bool   `json:"insecure,omitempty"`
+}
+
+// Listen is how a's API listens.
+func (a API) Listen() core.APIListen {
+	return core.APIListen{Addr: a.Addr, AllowRemote: a.AllowRemote, TLSCert: a.TLSCert, TLSKey: a.TLSKey, Insecure: a.Insecure}
 }
 
 // Fleet is the fleet this node joins at start; the zero value is none.
@@ -148,6 +168,11 @@ func (s Settings) Validate() error {
 	if err := s.Fleet.Validate(); err != nil {
 		return fmt.Errorf("%w: Fleet: %w", ErrInvalidSettings, err)
 	}
+	if s.API.On { // an API turned off keeps what was typed, unchecked
+		if _, err := s.API.Listen().Check(); err != nil {
+			return fmt.Errorf("%w: API: %w", ErrInvalidSettings, err)
+		}
+	}
 	if p, err := core.NormalizeProxy(s.DefaultProxy); err != nil || p != s.DefaultProxy || p == core.ProxyDirect {
 		return bad("DefaultProxy", "%q is not a proxy URL in canonical form", core.RedactProxy(s.DefaultProxy))
 	}
@@ -203,6 +228,7 @@ func (s *Settings) fields() []settingField {
 		field("metrics_addr", &s.MetricsAddr),
 		field("metrics_allow_remote", &s.MetricsAllowRemote),
 		field("fleet", &s.Fleet),
+		field("api", &s.API),
 	}
 }
 

@@ -44,6 +44,7 @@ func TestSettingsSurviveReopen(t *testing.T) {
 	s.WindowWidth, s.WindowHeight = 1440.5, 900
 	s.EventRetention = Retention{MaxEvents: 5000, MaxAge: 7 * 24 * time.Hour}
 	s.Fleet = Fleet{Endpoints: "http://e1:2379,http://e2:2379", DatabaseURL: "postgres://w:pw@db/warden", Node: "desk-1", LeaseTTL: 7 * time.Second}
+	s.API = API{On: true, Addr: "0.0.0.0:9470", AllowRemote: true, TLSCert: "/etc/warden/cert.pem", TLSKey: "/etc/warden/key.pem"}
 	if err := db.SaveSettings(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +83,10 @@ func TestSaveSettingsRefusesInvalid(t *testing.T) {
 			s.Fleet = Fleet{Endpoints: "http://e1:2379", DatabaseURL: "postgres://db/w", LeaseTTL: time.Hour}
 		}},
 		{"Fleet", func(s *Settings) { s.Fleet = Fleet{Node: "lonely"} }},
+		{"API", func(s *Settings) { s.API = API{On: true, Addr: "0.0.0.0:9470"} }},
+		{"API", func(s *Settings) { s.API = API{On: true, Addr: "0.0.0.0:9470", AllowRemote: true} }},
+		{"API", func(s *Settings) { s.API = API{On: true, Addr: "127.0.0.1"} }},
+		{"API", func(s *Settings) { s.API = API{On: true, TLSCert: "c.pem"} }},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
 			db := openTest(t)
@@ -97,6 +102,33 @@ func TestSaveSettingsRefusesInvalid(t *testing.T) {
 				t.Errorf("a refused SaveSettings changed the settings to %+v", got)
 			}
 		})
+	}
+}
+
+// A file saved before Settings › API existed has no "api" key: it opens, with
+// the API off and every other setting as saved; an API turned off keeps what
+// was typed, even an address that would be refused.
+func TestSettingsWithoutAPIReadAsOff(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), DBFile)
+	db := openAt(t, path)
+	s := DefaultSettings()
+	s.Theme = "dark"
+	s.API = API{On: false, Addr: "0.0.0.0:9470"}
+	if err := db.SaveSettings(ctx, s); err != nil {
+		t.Fatalf("an API turned off with an address it would refuse: %v", err)
+	}
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketSettings).Delete([]byte("api")) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = openAt(t, path)
+	got, err := db.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.API != (API{}) || got.Theme != "dark" {
+		t.Errorf("Settings() of a file without the API = API %+v, theme %q; want off and dark", got.API, got.Theme)
 	}
 }
 
