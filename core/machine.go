@@ -246,6 +246,11 @@ func (t *transition) enter(to State, cause, reason string) {
 	if to != Waiting && to != Replaced && to != Banned {
 		t.m.NextAttempt = time.Time{}
 	}
+	// A dial's problem stays while the account tries again; dialFailed
+	// sets the new one.
+	if to != Connecting && cause != CauseDialFailed {
+		t.m.Problem, t.m.Refusals, t.m.Detail = ProblemNone, 0, ""
+	}
 	t.record(from, to, cause, reason, 0)
 }
 
@@ -610,6 +615,19 @@ func (t *transition) dialFailed() {
 	if t.in.err != nil {
 		msg = t.in.err.Error()
 	}
+	problem, line := ClassifyDialError(t.in.err)
+	defer func() {
+		if t.m.State == Failed || problem == ProblemNone {
+			t.m.Problem, t.m.Refusals, t.m.Detail = ProblemNone, 0, ""
+			return
+		}
+		if t.m.Problem == problem {
+			t.m.Refusals++
+		} else {
+			t.m.Problem, t.m.Refusals = problem, 1
+		}
+		t.m.Detail = msg
+	}()
 	switch {
 	case errors.Is(t.in.err, ErrNotOwned):
 		t.yield(ReasonElsewhere)
@@ -618,10 +636,16 @@ func (t *transition) dialFailed() {
 		t.disarmAll()
 		t.setAutoStart(false)
 		t.enter(Failed, CauseDialFailed, "could not start a session: "+msg)
+	case t.m.Account.JID == "" && problem != ProblemNone:
+		t.closeSession()
+		t.setAutoStart(false)
+		t.enter(Idle, CauseDialFailed, line+"; press Connect to try again")
 	case t.m.Account.JID == "":
 		t.closeSession()
 		t.setAutoStart(false)
 		t.enter(Idle, CauseDialFailed, "could not reach WhatsApp to pair ("+msg+"): press Connect to try again")
+	case problem != ProblemNone:
+		t.retry(CauseDialFailed, line)
 	default:
 		t.retry(CauseDialFailed, "could not connect: "+msg)
 	}
