@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -748,18 +749,31 @@ func (t *transition) shutdown() {
 
 // --- words -----------------------------------------------------------------
 
+// The words of a disconnect that WhatsApp's servers made (Event.ByServer).
+const (
+	reasonLoginRefused     = "WhatsApp refused the login"
+	reasonClosedByWhatsApp = "the connection was closed by WhatsApp"
+)
+
 func disconnectReason(ev SessionEvent) string {
 	switch {
 	case ev.Kind == SessionConnectFailure && ev.Code != 0:
-		return fmt.Sprintf("WhatsApp refused the login (%d%s)", ev.Code, prefixed(": ", ev.Reason))
+		return fmt.Sprintf(reasonLoginRefused+" (%d%s)", ev.Code, prefixed(": ", ev.Reason))
 	case ev.Kind == SessionConnectFailure:
-		return "WhatsApp refused the login" + prefixed(": ", ev.Reason)
+		return reasonLoginRefused + prefixed(": ", ev.Reason)
 	case ev.Code != 0:
-		return fmt.Sprintf("the connection was closed by WhatsApp (stream error %d)", ev.Code)
+		return fmt.Sprintf(reasonClosedByWhatsApp+" (stream error %d)", ev.Code)
 	case ev.Reason != "":
 		return "the connection was lost: " + ev.Reason
 	}
 	return "the connection was lost"
+}
+
+// ByServer reports whether a disconnect event says that WhatsApp's servers
+// ended the connection (a stream error) or refused the login, as against a
+// connection lost on the way or keepalives left unanswered.
+func (ev Event) ByServer() bool {
+	return strings.HasPrefix(ev.Reason, reasonClosedByWhatsApp) || strings.HasPrefix(ev.Reason, reasonLoginRefused)
 }
 
 func prefixed(p, s string) string {
