@@ -311,6 +311,7 @@ func (w *Window) apply(batch []core.Status) {
 		old, had := w.statuses[id]
 		if s.Removed {
 			w.detail.send.forget(id)
+			w.fleet.alert.Forget(id)
 			if had {
 				delete(w.statuses, id)
 				resort = true
