@@ -375,7 +375,7 @@ func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
 // set shows s in the row.
 func (v *rowView) set(s core.Status, now time.Time) {
 	v.id = s.Account.ID
-	c := stateColor(s.State)
+	c := statusColor(s)
 	if v.dot.FillColor != c {
 		v.dot.FillColor = c
 		v.dot.Refresh()
