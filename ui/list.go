@@ -98,7 +98,7 @@ func matches(s core.Status, query string) bool {
 	q := strings.ToLower(strings.TrimSpace(query))
 	if q == "" ||
 		strings.Contains(strings.ToLower(s.Account.Name), q) ||
-		strings.Contains(strings.ToLower(stateWord(s.State)), q) ||
+		strings.Contains(strings.ToLower(statusWord(s)), q) ||
 		(s.NeedsAction() && strings.Contains("needs action", q)) {
 		return true
 	}

@@ -46,6 +46,9 @@ func TestOfflineFirstRun(t *testing.T) {
 	if !hasText(w.detail.header, "This computer cannot reach WhatsApp: no internet or DNS; press Connect to try again") {
 		t.Error("the header does not say what is wrong in one line")
 	}
+	if !hasText(w.summary.content, "1 unreachable") || hasText(w.summary.content, "1 stopped") {
+		t.Error("the summary does not count the account as unreachable")
+	}
 	if hasText(w.detail.header, "no such host") {
 		t.Error("the raw error shows before Details is opened")
 	}
@@ -123,6 +126,9 @@ func TestProxyRefusalsNeedTheOperator(t *testing.T) {
 	}, func() { w.apply([]core.Status{s}) })
 	if got := w.list.bound["p"].line.Text; got != "The proxy refused the password (3 times) · reconnecting in 5 s · attempt 3" {
 		t.Errorf("after three refusals the row says %q", got)
+	}
+	if !hasText(w.summary.content, "1 needs action") || hasText(w.summary.content, "1 reconnecting") {
+		t.Error("the summary does not count the account as needing action")
 	}
 	// Its next dial, and the refusal after, notify no more.
 	s.State = core.Connecting
