@@ -163,7 +163,7 @@ type FleetAlert struct {
 	Accounts []core.AccountID // the accounts that dropped, sorted by ID
 	At       time.Time        // the newest of their drops
 	Cause    DropCause
-	Back     int // how many of Accounts are back
+	Back     int // how many of Accounts are connected again
 }
 
 // Headline says what happened, for the banner and a notification's title.
@@ -191,6 +191,7 @@ func (a FleetAlert) Likely() string {
 // drop. The zero value is ready to use; not safe for concurrent use.
 type Fleet struct {
 	down  map[core.AccountID]core.Event // the accounts down after a network drop: that drop
+	back  map[core.AccountID]bool       // the accounts whose last change connected them
 	alert *FleetAlert
 }
 
@@ -199,16 +200,24 @@ type Fleet struct {
 // or went. The Back count changing is no change.
 func (f *Fleet) Observe(evs []core.Event, total int) (changed bool) {
 	if f.down == nil {
-		f.down = map[core.AccountID]core.Event{}
+		f.down, f.back = map[core.AccountID]core.Event{}, map[core.AccountID]bool{}
 	}
 	for _, ev := range evs {
 		switch {
 		case IsNetworkDrop(ev):
 			f.down[ev.Account] = ev
+			delete(f.back, ev.Account)
 		case IsNote(ev):
 		case ev.To != core.Waiting && ev.To != core.Connecting:
-			// Back, or out of the reconnect cycle for another reason.
+			// Back, or out of the reconnect cycle for another reason
+			// (banned, replaced, stopped): the network is no longer
+			// what keeps it off.
 			delete(f.down, ev.Account)
+			if ev.To == core.Connected {
+				f.back[ev.Account] = true
+			} else {
+				delete(f.back, ev.Account)
+			}
 		}
 	}
 	drops := make([]core.Event, 0, len(f.down))
@@ -245,9 +254,13 @@ func (f *Fleet) Observe(evs []core.Event, total int) (changed bool) {
 }
 
 // Forget drops a deleted account.
-func (f *Fleet) Forget(id core.AccountID) { delete(f.down, id) }
+func (f *Fleet) Forget(id core.AccountID) {
+	delete(f.down, id)
+	delete(f.back, id)
+}
 
-// Alert returns the current alert, with how many of its accounts are back.
+// Alert returns the current alert, with how many of its accounts are
+// connected again.
 func (f *Fleet) Alert() (FleetAlert, bool) {
 	if f.alert == nil {
 		return FleetAlert{}, false
@@ -255,7 +268,7 @@ func (f *Fleet) Alert() (FleetAlert, bool) {
 	a := *f.alert
 	a.Accounts = slices.Clone(a.Accounts)
 	for _, id := range a.Accounts {
-		if _, ok := f.down[id]; !ok {
+		if f.back[id] {
 			a.Back++
 		}
 	}

@@ -276,6 +276,13 @@ func TestFleetAlert(t *testing.T) {
 				{Account: "a", At: fleetT0.Add(6 * s), From: core.Connecting, To: core.Waiting, Cause: core.CauseDialFailed},
 			}, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
 		}},
+		{"a banned account is not back, but no longer down", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{back("a", 5*s),
+				{Account: "b", At: fleetT0.Add(6 * s), From: core.Connecting, To: core.Banned, Cause: "temporary ban"}},
+				want: []core.AccountID{"a", "b", "c"}, cause: DropLost, back: 1},
+			{evs: []core.Event{back("c", 7*s)}, changed: true},
+		}},
 		{"an account the operator stops is no longer down", 20, []step{
 			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
 			{evs: []core.Event{back("a", 5*s), back("b", 5*s),
