@@ -130,7 +130,7 @@ func (f *fleetWatch) show(a history.FleetAlert, loc *time.Location) bool {
 // setText words the alert a on the banner: what happened, the likely
 // cause, when, and how many of the accounts are back.
 func (f *fleetWatch) setText(a history.FleetAlert) {
-	text := a.Headline() + ": " + a.Likely() + " (" + f.at.Format("15:04") + ")."
+	text := a.Headline() + " (" + f.at.Format("15:04") + "): " + a.Likely() + "."
 	if a.Back > 0 {
 		text += fmt.Sprintf(" %d of %d are back.", a.Back, len(a.Accounts))
 	}

@@ -73,12 +73,12 @@ func TestFleetBanner(t *testing.T) {
 
 	test.AssertNotificationSent(t, &fyne.Notification{
 		Title:   "Warden: 3 accounts lost their connection within a minute",
-		Content: "This computer's network, or WhatsApp's servers; not these accounts: “Line 00”, “Line 01”, “Line 02”.",
+		Content: "Likely this computer's network or WhatsApp's servers, not these accounts: “Line 00”, “Line 01”, “Line 02”.",
 	}, func() { w.applyEvents([]core.Event{dropEvent("a02", t0.Add(40*time.Second))}) })
 	if !banner.Visible() {
 		t.Fatal("three drops within a minute show no banner")
 	}
-	if want := "3 accounts lost their connection within a minute: this computer's network, or WhatsApp's servers; not these accounts (14:30)."; w.fleet.text.Text != want {
+	if want := "3 accounts lost their connection within a minute (14:30): likely this computer's network or WhatsApp's servers, not these accounts."; w.fleet.text.Text != want {
 		t.Errorf("banner says %q, want %q", w.fleet.text.Text, want)
 	}
 
@@ -114,7 +114,7 @@ func TestFleetBanner(t *testing.T) {
 
 	// It says how many are back, and goes once they all are.
 	w.applyEvents([]core.Event{backEvent("a00", t0.Add(70*time.Second)), backEvent("a01", t0.Add(71*time.Second))})
-	if !banner.Visible() || !strings.HasSuffix(w.fleet.text.Text, "(14:30). 2 of 4 are back.") {
+	if !banner.Visible() || !strings.HasSuffix(w.fleet.text.Text, "not these accounts. 2 of 4 are back.") {
 		t.Errorf("two of four back: banner shown %v, saying %q", banner.Visible(), w.fleet.text.Text)
 	}
 	w.applyEvents([]core.Event{backEvent("a02", t0.Add(72*time.Second)), backEvent("a03", t0.Add(73*time.Second))})
@@ -146,7 +146,7 @@ func TestFleetBannerIgnoresConflictsAndBans(t *testing.T) {
 		ev.Reason = "the connection was closed by WhatsApp (stream error 503)"
 		w.applyEvents([]core.Event{ev})
 	}
-	if want := "WhatsApp's servers closed 3 connections within a minute: a problem on WhatsApp's side, not these accounts (14:30)."; !w.fleet.banner.Visible() || w.fleet.text.Text != want {
+	if want := "WhatsApp's servers closed 3 connections within a minute (14:30): a problem on WhatsApp's side, not these accounts."; !w.fleet.banner.Visible() || w.fleet.text.Text != want {
 		t.Errorf("WhatsApp closed three: banner shown %v, saying %q; want %q", w.fleet.banner.Visible(), w.fleet.text.Text, want)
 	}
 }
@@ -201,7 +201,7 @@ func TestSmallFleetBanner(t *testing.T) {
 		t.Error("the banner stays after both accounts are back")
 	}
 	w.applyEvents([]core.Event{dropEvent("a03", t0.Add(3*time.Minute)), dropEvent("a00", t0.Add(3*time.Minute+10*time.Second))})
-	if !w.fleet.banner.Visible() || !strings.HasSuffix(w.fleet.text.Text, "not these accounts (14:33).") {
+	if !w.fleet.banner.Visible() || !strings.Contains(w.fleet.text.Text, "within a minute (14:33):") {
 		t.Errorf("after the same accounts dropped again at 14:33 the banner says %q", w.fleet.text.Text)
 	}
 }

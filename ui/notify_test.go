@@ -214,7 +214,7 @@ func TestFleetNotificationText(t *testing.T) {
 	}{
 		{lostAlert(4), fyne.Notification{
 			Title:   "Warden: 4 accounts lost their connection within a minute",
-			Content: "This computer's network, or WhatsApp's servers; not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
+			Content: "Likely this computer's network or WhatsApp's servers, not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
 		}},
 		{server, fyne.Notification{
 			Title:   "Warden: WhatsApp's servers closed 4 connections within a minute",

@@ -179,7 +179,7 @@ func (a FleetAlert) Likely() string {
 	if a.Cause == DropServer {
 		return "a problem on WhatsApp's side, not these accounts"
 	}
-	return "this computer's network, or WhatsApp's servers; not these accounts"
+	return "likely this computer's network or WhatsApp's servers, not these accounts"
 }
 
 // Fleet follows the timeline events of every account and keeps the fleet

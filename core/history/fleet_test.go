@@ -314,7 +314,7 @@ func TestFleetAlert(t *testing.T) {
 func TestFleetAlertWords(t *testing.T) {
 	ids := []core.AccountID{"a", "b", "c", "d", "e"}
 	lostAlert := FleetAlert{Accounts: ids, Cause: DropLost}
-	if got, want := lostAlert.Headline()+": "+lostAlert.Likely(), "5 accounts lost their connection within a minute: this computer's network, or WhatsApp's servers; not these accounts"; got != want {
+	if got, want := lostAlert.Headline()+": "+lostAlert.Likely(), "5 accounts lost their connection within a minute: likely this computer's network or WhatsApp's servers, not these accounts"; got != want {
 		t.Errorf("lost: %q, want %q", got, want)
 	}
 	server := FleetAlert{Accounts: ids, Cause: DropServer}
