@@ -47,6 +47,9 @@ func statusColor(s core.Status) color.NRGBA {
 	if unreachable(s) {
 		return stateColor(core.Replaced)
 	}
+	if s.Stuck() {
+		return needsActionColor
+	}
 	return stateColor(s.State)
 }
 

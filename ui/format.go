@@ -24,10 +24,14 @@ func stateWord(s core.State) string {
 
 // statusWord is the word of a status's badge: its state's, except for an
 // account that stopped because it could not reach WhatsApp, which is
-// "Unreachable", not "Stopped" (that is the operator's doing).
+// "Unreachable", not "Stopped" (that is the operator's doing), and one
+// whose proxy keeps refusing it, "Refused".
 func statusWord(s core.Status) string {
 	if unreachable(s) {
 		return "Unreachable"
+	}
+	if s.Stuck() { // retrying, but refused every time: the operator's to fix
+		return "Refused"
 	}
 	return stateWord(s.State)
 }

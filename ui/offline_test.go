@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -130,6 +131,9 @@ func TestProxyRefusalsNeedTheOperator(t *testing.T) {
 	if !hasText(w.summary.content, "1 needs action") || hasText(w.summary.content, "1 reconnecting") {
 		t.Error("the summary does not count the account as needing action")
 	}
+	if c := w.list.bound["p"].dot.FillColor; c != needsActionColor {
+		t.Error("the row's dot is not the colour of an account that needs action")
+	}
 	// Its next dial, and the refusal after, notify no more.
 	s.State = core.Connecting
 	test.AssertNotificationSent(t, nil, func() { w.apply([]core.Status{s}) })
@@ -138,4 +142,21 @@ func TestProxyRefusalsNeedTheOperator(t *testing.T) {
 	if w.offline.banner.Visible() {
 		t.Error("a proxy's refusal shows the notice that this computer cannot reach WhatsApp")
 	}
+}
+
+// TestOfflineImage shows the first run without internet, with a proxy that
+// keeps refusing beside it, for a reviewer's eye.
+func TestOfflineImage(t *testing.T) {
+	retrying := core.Status{Account: acct("old", "Front desk", "15550001111.0:3@s.whatsapp.net"), State: core.Waiting,
+		Since: t0.Add(-2 * time.Second), Attempt: 2, NextAttempt: t0.Add(5 * time.Second),
+		Reason: core.ProblemNoDNS.Summary(), Problem: core.ProblemNoDNS, Refusals: 2, Detail: rawNoDNS}
+	stuck := core.Status{Account: acct("p", "Proxied", "15550002222.0:3@s.whatsapp.net"), State: core.Waiting,
+		Since: t0.Add(-time.Second), Attempt: 6, NextAttempt: t0.Add(9 * time.Second),
+		Reason:  "the proxy socks5://127.0.0.1:1080 refused the user name or password",
+		Problem: core.ProblemProxyAuth, Refusals: 6}
+	w, _ := newTestWindow(t, firstRunOffline(), retrying, stuck)
+	test.ApplyTheme(t, theme.LightTheme())
+	selectRow(t, w, "new")
+	test.Tap(w.detail.detailsButton)
+	test.AssertRendersToImage(t, "window_light_offline.png", w.win.Canvas())
 }
