@@ -490,7 +490,7 @@ func eventLine(e core.Event, now time.Time) string {
 	}
 	parts := []string{}
 	if e.From != e.To {
-		parts = append(parts, stateWord(e.From)+" ⟶ "+stateWord(e.To))
+		parts = append(parts, stateWord(e.From)+" ⟶ "+eventWord(e))
 	}
 	if e.Cause != "" {
 		parts = append(parts, e.Cause)

@@ -36,6 +36,15 @@ func statusWord(s core.Status) string {
 	return stateWord(s.State)
 }
 
+// eventWord is the word of the state an event entered: an account that
+// stopped because its dial failed is "Unreachable", as statusWord says.
+func eventWord(e core.Event) string {
+	if e.To == core.Idle && e.Cause == core.CauseDialFailed {
+		return "Unreachable"
+	}
+	return stateWord(e.To)
+}
+
 // unreachable reports whether s stopped because its dial could not reach
 // WhatsApp (a never-paired account does not retry by itself).
 func unreachable(s core.Status) bool {
