@@ -11,7 +11,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -254,8 +253,7 @@ func TestFlappingBadge(t *testing.T) {
 
 // TestFleetImage shows the banner and a flapping account for a reviewer's eye.
 func TestFleetImage(t *testing.T) {
-	w, _ := newTestWindow(t, sampleStatuses()...)
-	test.ApplyTheme(t, theme.LightTheme())
+	w, _ := newLightTestWindow(t, sampleStatuses()...)
 	selectRow(t, w, "waiting")
 	for i := range 6 {
 		w.applyEvents([]core.Event{dropEvent("waiting", t0.Add(time.Duration(i-6)*time.Minute))})

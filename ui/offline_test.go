@@ -7,7 +7,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -154,8 +153,7 @@ func TestOfflineImage(t *testing.T) {
 		Since: t0.Add(-time.Second), Attempt: 6, NextAttempt: t0.Add(9 * time.Second),
 		Reason:  "the proxy socks5://127.0.0.1:1080 refused the user name or password",
 		Problem: core.ProblemProxyAuth, Refusals: 6}
-	w, _ := newTestWindow(t, firstRunOffline(), retrying, stuck)
-	test.ApplyTheme(t, theme.LightTheme())
+	w, _ := newLightTestWindow(t, firstRunOffline(), retrying, stuck)
 	selectRow(t, w, "new")
 	test.Tap(w.detail.detailsButton)
 	test.AssertRendersToImage(t, "window_light_offline.png", w.win.Canvas())
