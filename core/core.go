@@ -149,6 +149,14 @@ type Status struct {
 	NextAttempt time.Time
 	// Reason says why the account is in this state, in an operator's words.
 	Reason string
+	// Problem is what kept the last dial from reaching WhatsApp, kept while
+	// the account tries again (Waiting, Connecting) or, unpaired, was
+	// stopped by it (Idle); ProblemNone otherwise. Reason then says it in
+	// one line and Detail is the dial's error as it came, for a Details
+	// control. Refusals counts the dials in a row that failed with Problem.
+	Problem  DialProblem `json:",omitzero"`
+	Refusals int         `json:",omitzero"`
+	Detail   string      `json:",omitempty"`
 
 	// QR pairing, in Pairing.
 	QRCode    string
@@ -181,8 +189,19 @@ func (s Status) NeedsAction() bool {
 		return true
 	case Replaced, Banned:
 		return s.NextAttempt.IsZero()
+	case Waiting, Connecting:
+		// Warden keeps trying, but a proxy that keeps refusing is the
+		// operator's to fix.
+		return s.Stuck()
 	}
 	return false
+}
+
+// Stuck reports whether the account's dials keep failing in a way only the
+// operator can fix: RefusalLimit times in a row the same problem that
+// NeedsOperator, such as a proxy refusing the password.
+func (s Status) Stuck() bool {
+	return s.Problem.NeedsOperator() && s.Refusals >= RefusalLimit
 }
 
 // Event is one entry of an account's timeline: a transition, or a note such as a

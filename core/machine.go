@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -245,6 +246,11 @@ func (t *transition) enter(to State, cause, reason string) {
 	}
 	if to != Waiting && to != Replaced && to != Banned {
 		t.m.NextAttempt = time.Time{}
+	}
+	// A dial's problem stays while the account tries again; dialFailed
+	// sets the new one.
+	if to != Connecting && cause != CauseDialFailed {
+		t.m.Problem, t.m.Refusals, t.m.Detail = ProblemNone, 0, ""
 	}
 	t.record(from, to, cause, reason, 0)
 }
@@ -610,6 +616,19 @@ func (t *transition) dialFailed() {
 	if t.in.err != nil {
 		msg = t.in.err.Error()
 	}
+	problem, line := ClassifyDialError(t.in.err)
+	defer func() {
+		if t.m.State == Failed || problem == ProblemNone {
+			t.m.Problem, t.m.Refusals, t.m.Detail = ProblemNone, 0, ""
+			return
+		}
+		if t.m.Problem == problem {
+			t.m.Refusals++
+		} else {
+			t.m.Problem, t.m.Refusals = problem, 1
+		}
+		t.m.Detail = msg
+	}()
 	switch {
 	case errors.Is(t.in.err, ErrNotOwned):
 		t.yield(ReasonElsewhere)
@@ -618,10 +637,16 @@ func (t *transition) dialFailed() {
 		t.disarmAll()
 		t.setAutoStart(false)
 		t.enter(Failed, CauseDialFailed, "could not start a session: "+msg)
+	case t.m.Account.JID == "" && problem != ProblemNone:
+		t.closeSession()
+		t.setAutoStart(false)
+		t.enter(Idle, CauseDialFailed, line+"; press Connect to try again")
 	case t.m.Account.JID == "":
 		t.closeSession()
 		t.setAutoStart(false)
 		t.enter(Idle, CauseDialFailed, "could not reach WhatsApp to pair ("+msg+"): press Connect to try again")
+	case problem != ProblemNone:
+		t.retry(CauseDialFailed, line)
 	default:
 		t.retry(CauseDialFailed, "could not connect: "+msg)
 	}
@@ -724,18 +749,31 @@ func (t *transition) shutdown() {
 
 // --- words -----------------------------------------------------------------
 
+// The words of a disconnect that WhatsApp's servers made (Event.ByServer).
+const (
+	reasonLoginRefused     = "WhatsApp refused the login"
+	reasonClosedByWhatsApp = "the connection was closed by WhatsApp"
+)
+
 func disconnectReason(ev SessionEvent) string {
 	switch {
 	case ev.Kind == SessionConnectFailure && ev.Code != 0:
-		return fmt.Sprintf("WhatsApp refused the login (%d%s)", ev.Code, prefixed(": ", ev.Reason))
+		return fmt.Sprintf(reasonLoginRefused+" (%d%s)", ev.Code, prefixed(": ", ev.Reason))
 	case ev.Kind == SessionConnectFailure:
-		return "WhatsApp refused the login" + prefixed(": ", ev.Reason)
+		return reasonLoginRefused + prefixed(": ", ev.Reason)
 	case ev.Code != 0:
-		return fmt.Sprintf("the connection was closed by WhatsApp (stream error %d)", ev.Code)
+		return fmt.Sprintf(reasonClosedByWhatsApp+" (stream error %d)", ev.Code)
 	case ev.Reason != "":
 		return "the connection was lost: " + ev.Reason
 	}
 	return "the connection was lost"
+}
+
+// ByServer reports whether a disconnect event says that WhatsApp's servers
+// ended the connection (a stream error) or refused the login, as against a
+// connection lost on the way or keepalives left unanswered.
+func (ev Event) ByServer() bool {
+	return strings.HasPrefix(ev.Reason, reasonClosedByWhatsApp) || strings.HasPrefix(ev.Reason, reasonLoginRefused)
 }
 
 func prefixed(p, s string) string {

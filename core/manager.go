@@ -1042,6 +1042,8 @@ func (m *Manager) dial(a *account, epoch uint64) {
 		return // closed before it dialled; the queued close closes sess
 	}
 	if err := sess.Connect(ctx); err != nil {
+		// The timeline says it in one line; the log keeps the error chain.
+		a.log.Info("the dial failed", "err", err)
 		m.input(id, input{kind: inDialFailed, epoch: epoch, err: err})
 	}
 }

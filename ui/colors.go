@@ -40,6 +40,19 @@ var (
 	lightText = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
 )
 
+// statusColor returns the colour of a status: its state's, except that an
+// account that could not reach WhatsApp is not the grey of one the
+// operator stopped.
+func statusColor(s core.Status) color.NRGBA {
+	if unreachable(s) {
+		return stateColor(core.Replaced)
+	}
+	if s.Stuck() {
+		return needsActionColor
+	}
+	return stateColor(s.State)
+}
+
 // textOn returns dark or white text, whichever contrasts more with c.
 func textOn(c color.NRGBA) color.NRGBA {
 	if contrast(darkText, c) >= contrast(lightText, c) {

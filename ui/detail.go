@@ -76,21 +76,26 @@ type detailView struct {
 	shown   bool      // an account is selected
 	laidOut layoutKey // the status the pane was last laid out for
 
-	name       *widget.Label
-	nameEntry  *escapeEntry
-	nameShow   *fyne.Container
-	nameEdit   *fyne.Container
-	badge      *badge
-	flap       *fyne.Container // the flapping badge (fleet.go)
-	since      *widget.RichText
-	line       *widget.Label
-	reason     *widget.RichText
-	actions    *fyne.Container
-	buttons    map[actionKind]*widget.Button
-	pairing    *pairingView
-	send       *sendView
-	facts      *widget.Form
-	factLabels map[string]*widget.Label
+	name      *widget.Label
+	nameEntry *escapeEntry
+	nameShow  *fyne.Container
+	nameEdit  *fyne.Container
+	badge     *badge
+	flap      *fyne.Container // the flapping badge (fleet.go)
+	since     *widget.RichText
+	line      *widget.Label
+	reason    *widget.RichText
+	// details is the last dial's error as it came, behind detailsButton;
+	// collapsed by default and for every other account.
+	detailsButton *widget.Button
+	detailsText   *widget.Label
+	details       *fyne.Container
+	actions       *fyne.Container
+	buttons       map[actionKind]*widget.Button
+	pairing       *pairingView
+	send          *sendView
+	facts         *widget.Form
+	factLabels    map[string]*widget.Label
 	// onProxy opens the proxy dialog for the shown account.
 	onProxy     func(core.Status)
 	proxyButton *widget.Button
@@ -138,6 +143,11 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.line = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord}
 	d.reason = newMuted(theme.SizeNameText)
 	d.reason.Wrapping = fyne.TextWrapWord
+	d.detailsText = &widget.Label{Selectable: true, Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameCaptionText}
+	d.detailsText.Hide()
+	d.detailsButton = &widget.Button{Text: "Details", Icon: theme.MenuDropDownIcon(), Importance: widget.LowImportance,
+		IconPlacement: widget.ButtonIconTrailingText, OnTapped: func() { d.showDetails(!d.detailsText.Visible()) }}
+	d.details = container.NewVBox(container.NewHBox(d.detailsButton), d.detailsText)
 
 	for _, k := range []actionKind{actConnect, actDisconnect, actLogout, actDelete} {
 		b := &widget.Button{}
@@ -159,6 +169,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 		d.sinceRow,
 		d.line,
 		d.reason,
+		d.details,
 		d.actions,
 	)
 
@@ -277,7 +288,7 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	d.content.Objects[0].Show()
 
 	setText(d.name, s.Account.Name)
-	d.badge.set(s.State)
+	d.badge.set(s)
 	d.tick(now)
 	reason := capitalize(s.Reason) // core's reasons are phrases; show them as sentences
 	if s.State == core.Replaced && s.NextAttempt.IsZero() && reason == "" {
@@ -289,6 +300,11 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	} else {
 		d.reason.Show()
 	}
+	if s.Account.ID != d.laidOut.id {
+		d.showDetails(false)
+	}
+	setText(d.detailsText, s.Detail)
+	setShown(d.details, s.Detail != "" && s.Detail != s.Reason)
 
 	var objs []fyne.CanvasObject
 	for _, a := range actionsFor(s) {
@@ -342,13 +358,30 @@ type layoutKey struct {
 	phone         string
 	pending, hasQ bool
 	expired       bool
+	details       bool // the error's details can be shown
 }
 
 func layoutKeyOf(s core.Status) layoutKey {
 	return layoutKey{
 		id: s.Account.ID, state: s.State, name: s.Account.Name, reason: s.Reason, phone: s.Account.Phone(),
 		pending: !s.NextAttempt.IsZero(), hasQ: s.QRCode != "", expired: qrExpired(s),
+		details: s.Detail != "" && s.Detail != s.Reason,
 	}
+}
+
+// showDetails opens or closes the error's details.
+func (d *detailView) showDetails(open bool) {
+	if !setShown(d.detailsText, open) {
+		return
+	}
+	if open {
+		d.detailsButton.SetText("Hide details")
+		d.detailsButton.SetIcon(theme.MenuDropUpIcon())
+	} else {
+		d.detailsButton.SetText("Details")
+		d.detailsButton.SetIcon(theme.MenuDropDownIcon())
+	}
+	d.content.Refresh()
 }
 
 // tick refreshes the clock-dependent texts.
@@ -457,7 +490,7 @@ func eventLine(e core.Event, now time.Time) string {
 	}
 	parts := []string{}
 	if e.From != e.To {
-		parts = append(parts, stateWord(e.From)+" ⟶ "+stateWord(e.To))
+		parts = append(parts, stateWord(e.From)+" ⟶ "+eventWord(e))
 	}
 	if e.Cause != "" {
 		parts = append(parts, e.Cause)
@@ -534,10 +567,10 @@ func newBadge() *badge {
 	return b
 }
 
-func (b *badge) set(s core.State) {
-	c := stateColor(s)
+func (b *badge) set(s core.Status) {
+	c := statusColor(s)
 	b.bg.FillColor = c
-	b.text.Text = stateWord(s)
+	b.text.Text = statusWord(s)
 	b.text.Color = textOn(c)
 	b.content.Refresh()
 }

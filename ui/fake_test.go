@@ -9,6 +9,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -200,6 +201,22 @@ func (f *fakeController) Events(_ context.Context, id core.AccountID, limit int)
 func newTestWindow(t testing.TB, statuses ...core.Status) (*Window, *fakeController) {
 	t.Helper()
 	test.NewTempApp(t)
+	return newTestWindowOfApp(t, statuses...)
+}
+
+// newLightTestWindow is newTestWindow in the light theme, applied before
+// the window exists: a theme applied after would redraw it while a golden
+// image is taken.
+func newLightTestWindow(t *testing.T, statuses ...core.Status) (*Window, *fakeController) {
+	t.Helper()
+	test.NewTempApp(t)
+	test.ApplyTheme(t, theme.LightTheme())
+	return newTestWindowOfApp(t, statuses...)
+}
+
+// newTestWindowOfApp is newTestWindow in the current app.
+func newTestWindowOfApp(t testing.TB, statuses ...core.Status) (*Window, *fakeController) {
+	t.Helper()
 	ctl := newFakeController(statuses...)
 	w := newWindow(fyne.CurrentApp(), ctl, Options{Now: func() time.Time { return t0 }, Size: fyne.NewSize(1000, 660)})
 	w.do = func(f func()) { f() }

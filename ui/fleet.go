@@ -22,11 +22,12 @@ type eventSource interface {
 	SubscribeEvents() (events <-chan core.Event, cancel func())
 }
 
-// fleetWatch follows the disconnects of every account: it decides when many
-// accounts dropped at once (history.FleetDrop) and which accounts are
-// flapping (history.Flapping). Fyne's thread only.
+// fleetWatch follows the disconnects of every account: it keeps the fleet
+// alert (history.Fleet: many accounts dropped together, for a reason the
+// network or WhatsApp explains) and which accounts are flapping
+// (history.Flapping). Fyne's thread only.
 type fleetWatch struct {
-	drops       []core.Event                             // disconnects within history.FleetWindow of the newest
+	alert       history.Fleet
 	disconnects map[core.AccountID][]time.Time           // each account's disconnects within history.FlapWindow
 	dismissed   map[core.AccountID]bool                  // the accounts of the banner the operator dismissed
 	shown       []core.AccountID                         // the accounts the banner names
@@ -72,47 +73,28 @@ func newFleetWatch() *fleetWatch {
 	return f
 }
 
-// fleetDropText is the banner's words for n accounts.
-func fleetDropText(n int) string {
-	return fmt.Sprintf("%d accounts disconnected within a minute", n)
-}
-
-// observe takes a batch of timeline events and reports the accounts of a
-// fleet drop when one of the batch's disconnects completed one (nil
-// otherwise), and the time of the newest drop. total is the number of
-// accounts.
-func (f *fleetWatch) observe(evs []core.Event, total int) ([]core.AccountID, time.Time) {
-	dropped := false
+// observe takes a batch of timeline events of a fleet of total accounts
+// and reports whether the fleet alert came, changed or went.
+func (f *fleetWatch) observe(evs []core.Event, total int) bool {
+	var newest time.Time
 	for _, ev := range evs {
 		if !history.IsDisconnect(ev) {
 			continue
 		}
-		dropped = true
-		f.drops = append(f.drops, ev)
 		f.disconnects[ev.Account] = append(f.disconnects[ev.Account], ev.At)
-	}
-	if !dropped {
-		return nil, time.Time{}
-	}
-	newest := f.prune()
-	fire, ids := history.FleetDrop(f.drops, total)
-	if !fire {
-		return nil, time.Time{}
-	}
-	return ids, newest
-}
-
-// prune forgets what no rule looks at any more: drops older than
-// history.FleetWindow before the newest, disconnects older than
-// history.FlapWindow. It returns the time of the newest drop.
-func (f *fleetWatch) prune() time.Time {
-	var newest time.Time
-	for _, ev := range f.drops {
 		if ev.At.After(newest) {
 			newest = ev.At
 		}
 	}
-	f.drops = slices.DeleteFunc(f.drops, func(ev core.Event) bool { return newest.Sub(ev.At) > history.FleetWindow })
+	if !newest.IsZero() {
+		f.prune(newest)
+	}
+	return f.alert.Observe(evs, total)
+}
+
+// prune forgets the disconnects older than history.FlapWindow before
+// newest.
+func (f *fleetWatch) prune(newest time.Time) {
 	for id, ts := range f.disconnects {
 		ts = slices.DeleteFunc(ts, func(t time.Time) bool { return newest.Sub(t) > history.FlapWindow })
 		if len(ts) == 0 {
@@ -121,7 +103,6 @@ func (f *fleetWatch) prune() time.Time {
 			f.disconnects[id] = ts
 		}
 	}
-	return newest
 }
 
 // isFlapping reports whether id had more than history.FlapLimit disconnects
@@ -130,19 +111,37 @@ func (f *fleetWatch) isFlapping(id core.AccountID, now time.Time) bool {
 	return history.Flapping(f.disconnects[id], now)
 }
 
-// show puts the banner up for the accounts ids of a drop at at, unless the
-// operator dismissed a banner naming all of them already. It reports
-// whether the banner is new or names other accounts.
-func (f *fleetWatch) show(ids []core.AccountID, at time.Time) bool {
+// show puts the banner up for the alert a, unless the operator dismissed a
+// banner naming all of its accounts already. It reports whether the banner
+// is new or names other accounts. loc is the operator's time zone.
+func (f *fleetWatch) show(a history.FleetAlert, loc *time.Location) bool {
+	ids := a.Accounts
 	if f.dismissed != nil && !slices.ContainsFunc(ids, func(id core.AccountID) bool { return !f.dismissed[id] }) {
 		return false
 	}
 	f.dismissed = nil
 	changed := !f.banner.Visible() || !slices.Equal(ids, f.shown)
-	f.shown, f.at = ids, at // the same accounts again: the newer time
-	setText(f.text, fleetDropText(len(ids))+": probably the network or WhatsApp, not these accounts ("+at.Format("15:04")+").")
+	f.shown, f.at = ids, a.At.In(loc)
+	f.setText(a)
 	f.banner.Show()
 	return changed
+}
+
+// setText words the alert a on the banner: what happened, the likely
+// cause, when, and how many of the accounts are back.
+func (f *fleetWatch) setText(a history.FleetAlert) {
+	text := a.Headline() + " (" + f.at.Format("15:04") + "): " + a.Likely() + "."
+	if a.Back > 0 {
+		text += fmt.Sprintf(" %d of %d are back.", a.Back, len(a.Accounts))
+	}
+	setText(f.text, text)
+}
+
+// hide takes the banner down: its accounts are back.
+func (f *fleetWatch) hide() {
+	f.shown = nil
+	f.dismissed = nil
+	f.banner.Hide()
 }
 
 // dismiss hides the banner until a drop of another account.
@@ -177,17 +176,25 @@ func (w *Window) applyEvents(evs []core.Event) {
 		return
 	}
 	w.detail.send.observe(evs)
-	if ids, at := w.fleet.observe(evs, len(w.statuses)); ids != nil {
-		if w.fleet.show(ids, at.In(w.now().Location())) {
+	changed := w.fleet.observe(evs, len(w.statuses))
+	a, up := w.fleet.alert.Alert()
+	switch {
+	case changed && up:
+		if w.fleet.show(a, w.now().Location()) {
 			w.fleet.relayout()
-			names := make([]string, 0, len(ids))
-			for _, id := range ids {
+			names := make([]string, 0, len(a.Accounts))
+			for _, id := range a.Accounts {
 				if s, ok := w.statuses[id]; ok {
 					names = append(names, s.Account.Name)
 				}
 			}
-			w.alerts.fleetDropped(names)
+			w.alerts.fleetDropped(a, names)
 		}
+	case changed && w.fleet.banner.Visible():
+		w.fleet.hide()
+		w.fleet.relayout()
+	case up && w.fleet.banner.Visible():
+		w.fleet.setText(a) // how many are back
 	}
 	w.refreshFlapping(w.now())
 }

@@ -11,7 +11,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -31,6 +30,17 @@ func fleetOf(n int) []core.Status {
 // dropEvent is account id dropping from Connected at at.
 func dropEvent(id core.AccountID, at time.Time) core.Event {
 	return core.Event{Account: id, At: at, From: core.Connected, To: core.Waiting, Cause: "disconnected", Reason: "stream error 515"}
+}
+
+// backEvent is account id connected again at at.
+func backEvent(id core.AccountID, at time.Time) core.Event {
+	return core.Event{Account: id, At: at, From: core.Connecting, To: core.Connected, Cause: "connected"}
+}
+
+// replacedEvent is another client taking account id at at (440).
+func replacedEvent(id core.AccountID, at time.Time) core.Event {
+	return core.Event{Account: id, At: at, From: core.Connected, To: core.Replaced, Cause: "replaced",
+		Reason: "another client took this account at 14:30: taking it back once in 30s"}
 }
 
 // shownRows returns the IDs the list shows, sorted.
@@ -61,13 +71,13 @@ func TestFleetBanner(t *testing.T) {
 	}
 
 	test.AssertNotificationSent(t, &fyne.Notification{
-		Title:   "Warden: 3 accounts disconnected within a minute",
-		Content: "Probably the network or WhatsApp, not these accounts: “Line 00”, “Line 01”, “Line 02”.",
+		Title:   "Warden: 3 accounts lost their connection within a minute",
+		Content: "Likely this computer's network or WhatsApp's servers, not these accounts: “Line 00”, “Line 01”, “Line 02”.",
 	}, func() { w.applyEvents([]core.Event{dropEvent("a02", t0.Add(40*time.Second))}) })
 	if !banner.Visible() {
 		t.Fatal("three drops within a minute show no banner")
 	}
-	if want := "3 accounts disconnected within a minute: probably the network or WhatsApp, not these accounts (14:30)."; w.fleet.text.Text != want {
+	if want := "3 accounts lost their connection within a minute (14:30): likely this computer's network or WhatsApp's servers, not these accounts."; w.fleet.text.Text != want {
 		t.Errorf("banner says %q, want %q", w.fleet.text.Text, want)
 	}
 
@@ -90,15 +100,53 @@ func TestFleetBanner(t *testing.T) {
 	if banner.Visible() {
 		t.Fatal("the banner stays after it was dismissed")
 	}
-	w.applyEvents([]core.Event{dropEvent("a01", t0.Add(50*time.Second))})
+	w.applyEvents([]core.Event{backEvent("a01", t0.Add(45*time.Second)), dropEvent("a01", t0.Add(50*time.Second))})
 	if banner.Visible() {
 		t.Error("the dismissed banner came back for an account it named")
 	}
 	test.AssertNotificationSent(t, nil, func() { // notified less than five minutes ago
 		w.applyEvents([]core.Event{dropEvent("a03", t0.Add(55*time.Second))})
 	})
-	if !banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "4 accounts disconnected within a minute") {
+	if !banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "4 accounts lost their connection within a minute") {
 		t.Errorf("a fourth account's drop: banner shown %v, saying %q", banner.Visible(), w.fleet.text.Text)
+	}
+
+	// It says how many are back, and goes once they all are.
+	w.applyEvents([]core.Event{backEvent("a00", t0.Add(70*time.Second)), backEvent("a01", t0.Add(71*time.Second))})
+	if !banner.Visible() || !strings.HasSuffix(w.fleet.text.Text, "not these accounts. 2 of 4 are back.") {
+		t.Errorf("two of four back: banner shown %v, saying %q", banner.Visible(), w.fleet.text.Text)
+	}
+	w.applyEvents([]core.Event{backEvent("a02", t0.Add(72*time.Second)), backEvent("a03", t0.Add(73*time.Second))})
+	if banner.Visible() {
+		t.Errorf("every account is back and the banner still says %q", w.fleet.text.Text)
+	}
+}
+
+// Four accounts replaced by another client (440) and three banned are no
+// fleet drop: the network explains neither.
+func TestFleetBannerIgnoresConflictsAndBans(t *testing.T) {
+	w, _ := newTestWindow(t, fleetOf(20)...)
+	test.AssertNotificationSent(t, nil, func() {
+		for i, id := range []core.AccountID{"a00", "a01", "a02", "a03"} {
+			w.applyEvents([]core.Event{replacedEvent(id, t0.Add(time.Duration(i)*time.Second))})
+		}
+		for i, id := range []core.AccountID{"a04", "a05", "a06"} {
+			ban := dropEvent(id, t0.Add(time.Duration(10+i)*time.Second))
+			ban.To, ban.Cause, ban.Reason = core.Banned, "temporary ban", "temporarily banned by WhatsApp (code 101) until 15:00"
+			w.applyEvents([]core.Event{ban})
+		}
+	})
+	if w.fleet.banner.Visible() {
+		t.Errorf("conflicts and bans show the fleet banner: %q", w.fleet.text.Text)
+	}
+	// WhatsApp closing three connections names WhatsApp.
+	for i, id := range []core.AccountID{"a10", "a11", "a12"} {
+		ev := dropEvent(id, t0.Add(time.Duration(20+i)*time.Second))
+		ev.Reason = "the connection was closed by WhatsApp (stream error 503)"
+		w.applyEvents([]core.Event{ev})
+	}
+	if want := "WhatsApp's servers closed 3 connections within a minute (14:30): a problem on WhatsApp's side, not these accounts."; !w.fleet.banner.Visible() || w.fleet.text.Text != want {
+		t.Errorf("WhatsApp closed three: banner shown %v, saying %q; want %q", w.fleet.banner.Visible(), w.fleet.text.Text, want)
 	}
 }
 
@@ -128,7 +176,7 @@ func TestFleetFollowsTheEngineEvents(t *testing.T) {
 		fyneThread.Lock()
 		shown, text := w.fleet.banner.Visible(), w.fleet.text.Text
 		fyneThread.Unlock()
-		if !shown || !strings.HasPrefix(text, "3 accounts disconnected within a minute") {
+		if !shown || !strings.HasPrefix(text, "3 accounts lost their connection within a minute") {
 			t.Errorf("a third drop from the engine: banner shown %v, saying %q", shown, text)
 		}
 		w.Close()
@@ -142,12 +190,17 @@ func TestSmallFleetBanner(t *testing.T) {
 		t.Fatal("one drop out of 5 shows the fleet banner")
 	}
 	w.applyEvents([]core.Event{dropEvent("a03", t0.Add(59*time.Second))})
-	if !w.fleet.banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "2 accounts disconnected within a minute") {
+	if !w.fleet.banner.Visible() || !strings.HasPrefix(w.fleet.text.Text, "2 accounts lost their connection within a minute") {
 		t.Errorf("2 of 5 accounts dropped within a minute: banner shown %v, saying %q", w.fleet.banner.Visible(), w.fleet.text.Text)
 	}
-	// The same accounts drop together again: the banner gives the newer time.
+	// Back, and the same accounts drop together again: the banner goes,
+	// and comes back with the newer time.
+	w.applyEvents([]core.Event{backEvent("a00", t0.Add(2*time.Minute)), backEvent("a03", t0.Add(2*time.Minute))})
+	if w.fleet.banner.Visible() {
+		t.Error("the banner stays after both accounts are back")
+	}
 	w.applyEvents([]core.Event{dropEvent("a03", t0.Add(3*time.Minute)), dropEvent("a00", t0.Add(3*time.Minute+10*time.Second))})
-	if !strings.HasSuffix(w.fleet.text.Text, "not these accounts (14:33).") {
+	if !w.fleet.banner.Visible() || !strings.Contains(w.fleet.text.Text, "within a minute (14:33):") {
 		t.Errorf("after the same accounts dropped again at 14:33 the banner says %q", w.fleet.text.Text)
 	}
 }
@@ -200,8 +253,7 @@ func TestFlappingBadge(t *testing.T) {
 
 // TestFleetImage shows the banner and a flapping account for a reviewer's eye.
 func TestFleetImage(t *testing.T) {
-	w, _ := newTestWindow(t, sampleStatuses()...)
-	test.ApplyTheme(t, theme.LightTheme())
+	w, _ := newLightTestWindow(t, sampleStatuses()...)
 	selectRow(t, w, "waiting")
 	for i := range 6 {
 		w.applyEvents([]core.Event{dropEvent("waiting", t0.Add(time.Duration(i-6)*time.Minute))})

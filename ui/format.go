@@ -22,6 +22,58 @@ func stateWord(s core.State) string {
 	return s.String()
 }
 
+// statusWord is the word of a status's badge: its state's, except for an
+// account that stopped because it could not reach WhatsApp, which is
+// "Unreachable", not "Stopped" (that is the operator's doing), and one
+// whose proxy keeps refusing it, "Refused".
+func statusWord(s core.Status) string {
+	if unreachable(s) {
+		return "Unreachable"
+	}
+	if s.Stuck() { // retrying, but refused every time: the operator's to fix
+		return "Refused"
+	}
+	return stateWord(s.State)
+}
+
+// eventWord is the word of the state an event entered: an account that
+// stopped because its dial failed is "Unreachable", as statusWord says.
+func eventWord(e core.Event) string {
+	if e.To == core.Idle && e.Cause == core.CauseDialFailed {
+		return "Unreachable"
+	}
+	return stateWord(e.To)
+}
+
+// unreachable reports whether s stopped because its dial could not reach
+// WhatsApp (a never-paired account does not retry by itself).
+func unreachable(s core.Status) bool {
+	return s.State == core.Idle && s.Problem != core.ProblemNone
+}
+
+// problemWords says a dial problem in a few words, for a list row.
+func problemWords(p core.DialProblem) string {
+	switch p {
+	case core.ProblemNoDNS:
+		return "no internet or DNS"
+	case core.ProblemNoRoute:
+		return "no internet"
+	case core.ProblemRefused:
+		return "connection refused"
+	case core.ProblemTimeout:
+		return "no answer from WhatsApp"
+	case core.ProblemTLS:
+		return "secure connection failed"
+	case core.ProblemProxyAuth:
+		return "the proxy refused the password"
+	case core.ProblemProxyDown:
+		return "the proxy cannot be reached"
+	case core.ProblemProxy:
+		return "the proxy failed"
+	}
+	return ""
+}
+
 // formatDuration writes an elapsed time the way the list shows it: "45 s",
 // "4m 12s", "2h 14m", "3d 4h". It rounds down.
 func formatDuration(d time.Duration) string {
@@ -73,6 +125,9 @@ func qrExpired(s core.Status) bool {
 func statusLine(s core.Status, now time.Time) string {
 	switch s.State {
 	case core.Idle:
+		if unreachable(s) {
+			return "Could not reach WhatsApp · " + problemWords(s.Problem)
+		}
 		if s.Reason != "" {
 			return capitalize(s.Reason)
 		}
@@ -89,10 +144,11 @@ func statusLine(s core.Status, now time.Time) string {
 		}
 		return "Pairing…"
 	case core.Connecting:
+		line := "Connecting…"
 		if s.Attempt > 1 {
-			return fmt.Sprintf("Connecting · attempt %d", s.Attempt)
+			line = fmt.Sprintf("Connecting · attempt %d", s.Attempt)
 		}
-		return "Connecting…"
+		return withProblem(line, s)
 	case core.Connected:
 		if !s.KeepAliveFailingSince.IsZero() {
 			return "Connected · no reply from WhatsApp for " + formatDuration(now.Sub(s.KeepAliveFailingSince))
@@ -106,7 +162,7 @@ func statusLine(s core.Status, now time.Time) string {
 		if s.Attempt > 0 {
 			line += fmt.Sprintf(" · attempt %d", s.Attempt)
 		}
-		return line
+		return withProblem(line, s)
 	case core.Replaced:
 		if !s.NextAttempt.IsZero() {
 			if s.NextAttempt.After(now) {
@@ -134,6 +190,20 @@ func statusLine(s core.Status, now time.Time) string {
 		return "Failed"
 	}
 	return s.State.String()
+}
+
+// withProblem puts the last dial's problem after a retrying account's
+// line, or before it when the problem needs the operator: "The proxy
+// refused the password · reconnecting in 59 s · attempt 6".
+func withProblem(line string, s core.Status) string {
+	words := problemWords(s.Problem)
+	switch {
+	case words == "":
+		return line
+	case s.Stuck():
+		return capitalize(words) + fmt.Sprintf(" (%d times) · ", s.Refusals) + strings.ToLower(line[:1]) + line[1:]
+	}
+	return line + " · " + words
 }
 
 // ticks reports whether a status line changes with the clock, so that the

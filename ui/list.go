@@ -98,7 +98,7 @@ func matches(s core.Status, query string) bool {
 	q := strings.ToLower(strings.TrimSpace(query))
 	if q == "" ||
 		strings.Contains(strings.ToLower(s.Account.Name), q) ||
-		strings.Contains(strings.ToLower(stateWord(s.State)), q) ||
+		strings.Contains(strings.ToLower(statusWord(s)), q) ||
 		(s.NeedsAction() && strings.Contains("needs action", q)) {
 		return true
 	}
@@ -375,7 +375,7 @@ func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
 // set shows s in the row.
 func (v *rowView) set(s core.Status, now time.Time) {
 	v.id = s.Account.ID
-	c := stateColor(s.State)
+	c := statusColor(s)
 	if v.dot.FillColor != c {
 		v.dot.FillColor = c
 		v.dot.Refresh()

@@ -42,6 +42,9 @@ func newAlerts(send func(*fyne.Notification), on bool) *alerts {
 // notifications: Replaced and parked, LoggedOut, Banned (even with an
 // expiry: the operator should know), Outdated or Failed.
 func needsOperator(s core.Status) bool {
+	if s.Stuck() { // its proxy keeps refusing
+		return true
+	}
 	switch s.State {
 	case core.LoggedOut, core.Banned, core.Outdated, core.Failed:
 		return true
@@ -55,6 +58,9 @@ func needsOperator(s core.Status) bool {
 // account into a state that needs the operator: from one that did not, or
 // from another one that did.
 func entersNeedsOperator(old, s core.Status) bool {
+	if s.Stuck() { // once, not at every retry (Waiting ⇄ Connecting)
+		return !old.Stuck()
+	}
 	return needsOperator(s) && (!needsOperator(old) || old.State != s.State)
 }
 
@@ -105,13 +111,13 @@ func (a *alerts) selfChecksFailed(failed []core.Status) {
 
 // fleetDropped notifies about a fleet drop of the named accounts, unless
 // another one was notified less than notifyEvery ago.
-func (a *alerts) fleetDropped(names []string) {
+func (a *alerts) fleetDropped(alert history.FleetAlert, names []string) {
 	if !a.on.Load() || len(names) == 0 || !a.fleet.Allow(struct{}{}) {
 		return
 	}
 	a.send(fyne.NewNotification(
-		"Warden: "+fleetDropText(len(names)),
-		"Probably the network or WhatsApp, not these accounts: "+nameList(names)+"."))
+		"Warden: "+alert.Headline(),
+		capitalize(alert.Likely())+": "+nameList(names)+"."))
 }
 
 // needsActionNotification is the desktop notification for accounts that

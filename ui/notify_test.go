@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"warden/core"
+	"warden/core/history"
 )
 
 func TestNotifiesWhenAnAccountNeedsAction(t *testing.T) {
@@ -159,7 +161,7 @@ func TestNotificationsAtMostOnePerAccountPerFiveMinutes(t *testing.T) {
 		a.on.Store(false)
 		time.Sleep(notifyEvery)
 		need("A")
-		a.fleetDropped([]string{"A", "B", "C"})
+		a.fleetDropped(lostAlert(3), []string{"A", "B", "C"})
 		expect("turned off")
 		a.on.Store(true)
 		need("A")
@@ -171,8 +173,8 @@ func TestFleetNotificationsAtMostOnePerFiveMinutes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n fakeNotifier
 		a := newAlerts(n.send, true)
-		a.fleetDropped([]string{"A", "B", "C"})
-		if got := n.take(); !slices.Equal(got, []string{"Warden: 3 accounts disconnected within a minute"}) {
+		a.fleetDropped(lostAlert(3), []string{"A", "B", "C"})
+		if got := n.take(); !slices.Equal(got, []string{"Warden: 3 accounts lost their connection within a minute"}) {
 			t.Errorf("a fleet drop sent %q", got)
 		}
 		// A fleet drop does not use up the accounts' own allowance.
@@ -181,27 +183,50 @@ func TestFleetNotificationsAtMostOnePerFiveMinutes(t *testing.T) {
 			t.Errorf("A needs action after a fleet drop: sent %q, want one", got)
 		}
 		time.Sleep(notifyEvery - time.Second)
-		a.fleetDropped([]string{"D", "E", "F"})
+		a.fleetDropped(lostAlert(3), []string{"D", "E", "F"})
 		if got := n.take(); len(got) != 0 {
 			t.Errorf("a second fleet drop within five minutes sent %q", got)
 		}
 		time.Sleep(time.Second)
-		a.fleetDropped([]string{"D", "E", "F"})
+		a.fleetDropped(lostAlert(3), []string{"D", "E", "F"})
 		if got := n.take(); len(got) != 1 {
 			t.Errorf("a fleet drop five minutes later sent %q, want one", got)
 		}
 	})
 }
 
-func TestFleetNotificationText(t *testing.T) {
-	var n *fyne.Notification
-	a := newAlerts(func(x *fyne.Notification) { n = x }, true)
-	a.fleetDropped([]string{"Sales 1", "Sales 2", "Support", "Billing"})
-	want := fyne.Notification{
-		Title:   "Warden: 4 accounts disconnected within a minute",
-		Content: "Probably the network or WhatsApp, not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
+// lostAlert is a fleet alert of n lost connections.
+func lostAlert(n int) history.FleetAlert {
+	a := history.FleetAlert{Cause: history.DropLost}
+	for i := range n {
+		a.Accounts = append(a.Accounts, core.AccountID(fmt.Sprintf("a%02d", i)))
 	}
-	if n == nil || *n != want {
-		t.Errorf("fleet notification = %+v, want %+v", n, want)
+	return a
+}
+
+func TestFleetNotificationText(t *testing.T) {
+	names := []string{"Sales 1", "Sales 2", "Support", "Billing"}
+	server := lostAlert(4)
+	server.Cause = history.DropServer
+	tests := []struct {
+		alert history.FleetAlert
+		want  fyne.Notification
+	}{
+		{lostAlert(4), fyne.Notification{
+			Title:   "Warden: 4 accounts lost their connection within a minute",
+			Content: "Likely this computer's network or WhatsApp's servers, not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
+		}},
+		{server, fyne.Notification{
+			Title:   "Warden: WhatsApp's servers closed 4 connections within a minute",
+			Content: "A problem on WhatsApp's side, not these accounts: “Sales 1”, “Sales 2”, “Support” and 1 more.",
+		}},
+	}
+	for _, tt := range tests {
+		var n *fyne.Notification
+		a := newAlerts(func(x *fyne.Notification) { n = x }, true)
+		a.fleetDropped(tt.alert, names)
+		if n == nil || *n != tt.want {
+			t.Errorf("fleet notification = %+v, want %+v", n, tt.want)
+		}
 	}
 }

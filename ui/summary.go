@@ -24,12 +24,13 @@ type summaryGroup struct {
 // account falls in exactly one group.
 var summaryGroups = []summaryGroup{
 	{"connected", stateColor(core.Connected), func(s core.Status) bool { return s.State == core.Connected }},
-	{"connecting", stateColor(core.Connecting), func(s core.Status) bool { return s.State == core.Connecting }},
+	{"connecting", stateColor(core.Connecting), func(s core.Status) bool { return s.State == core.Connecting && !s.NeedsAction() }},
 	{"reconnecting", stateColor(core.Waiting), func(s core.Status) bool {
-		return s.State == core.Waiting || (s.State == core.Replaced && !s.NeedsAction())
+		return (s.State == core.Waiting || s.State == core.Replaced) && !s.NeedsAction()
 	}},
 	{"pairing", stateColor(core.Pairing), func(s core.Status) bool { return s.State == core.Pairing }},
 	{"banned", stateColor(core.Banned), func(s core.Status) bool { return s.State == core.Banned && !s.NeedsAction() }},
+	{"unreachable", statusColor(core.Status{State: core.Idle, Problem: core.ProblemNoDNS}), unreachable},
 	{"stopped", stateColor(core.Idle), func(s core.Status) bool { return s.State == core.Idle }},
 	{"needs action", needsActionColor, func(s core.Status) bool { return s.NeedsAction() }},
 }

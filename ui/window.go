@@ -82,6 +82,7 @@ type Window struct {
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
 	fleet    *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
+	offline  *offlineNotice                // "this computer cannot reach WhatsApp" (offline.go)
 	quiet    map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
 	alerts   *alerts                       // desktop notifications (notify.go)
 
@@ -152,6 +153,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.alerts = newAlerts(a.SendNotification, !opts.NoNotifications)
 	w.fleet = newFleetWatch()
 	w.fleet.onShow = w.showOnly
+	w.offline = newOfflineNotice()
 	w.list = newAccountList(w.statuses, w.now, w.showAddDialog)
 	w.list.onSelect = w.selectAccount
 	w.list.onDelete = w.confirmDeleteSelected
@@ -173,12 +175,13 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = 0.34
-	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.fleet.banner)), widget.NewSeparator())
+	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.offline.banner, w.fleet.banner)), widget.NewSeparator())
 	frame := container.NewBorder(top, nil, nil, nil, split)
 	// The banner came, went or has other words: the top bar has another
 	// height. Twice, because the wrapped text knows its height only once it
 	// was given its width.
 	w.fleet.relayout = func() { frame.Refresh(); frame.Refresh() }
+	w.offline.relayout = w.fleet.relayout
 	w.win.SetContent(container.New(&sizeWatcher{w: w}, frame))
 	size := opts.Size
 	if size.Width < 200 || size.Height < 150 {
@@ -321,6 +324,7 @@ func (w *Window) apply(batch []core.Status) {
 		old, had := w.statuses[id]
 		if s.Removed {
 			w.detail.send.forget(id)
+			w.fleet.alert.Forget(id)
 			if had {
 				delete(w.statuses, id)
 				resort = true
@@ -366,6 +370,7 @@ func (w *Window) apply(batch []core.Status) {
 		w.detail.show(*selectedStatus, now)
 	}
 	w.summary.update(w.statuses)
+	w.offline.update(w.statuses, now)
 	w.alerts.accountsNeedAction(needAction, now)
 	w.alerts.selfChecksFailed(checkFailed)
 }
@@ -378,6 +383,7 @@ func (w *Window) tick() {
 	w.list.tick()
 	w.detail.tick(now)
 	w.refreshFlapping(now)
+	w.offline.update(w.statuses, now) // failures age out of its window
 	if w.nodesTick != nil {
 		w.nodesTick() // the open node list (nodes.go)
 	}

@@ -1,6 +1,7 @@
 package history
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -130,4 +131,146 @@ func (r *RateLimiter[K]) Allow(key K) bool {
 		}
 	}
 	return true
+}
+
+// IsNetworkDrop reports whether ev is a disconnect that this computer's
+// network or WhatsApp's servers can explain: the account left Connected to
+// try again (Waiting) because the connection was lost, WhatsApp closed it
+// or keepalives went unanswered. A conflict (Replaced), a ban, a log-out,
+// an outdated client, a permanent failure, the operator's own commands,
+// Warden's shutdown and a handover to another node are disconnects
+// (IsDisconnect) but not network drops: the network explains none of them.
+func IsNetworkDrop(ev core.Event) bool {
+	return IsDisconnect(ev) && ev.To == core.Waiting
+}
+
+// DropCause is what the drops of a fleet alert point at.
+type DropCause int
+
+const (
+	// DropLost: connections lost on the way or keepalives unanswered, or a
+	// mix: this computer's network, or WhatsApp's servers.
+	DropLost DropCause = iota + 1
+	// DropServer: WhatsApp's servers closed every connection (stream
+	// errors) or refused the logins.
+	DropServer
+)
+
+// FleetAlert is a fleet drop as the window's banner and the desktop
+// notification show it: many accounts lost their connection together, for
+// a reason none of them explains.
+type FleetAlert struct {
+	Accounts []core.AccountID // the accounts that dropped, sorted by ID
+	At       time.Time        // the newest of their drops
+	Cause    DropCause
+	Back     int // how many of Accounts are connected again
+}
+
+// Headline says what happened, for the banner and a notification's title.
+func (a FleetAlert) Headline() string {
+	if a.Cause == DropServer {
+		return fmt.Sprintf("WhatsApp's servers closed %d connections within a minute", len(a.Accounts))
+	}
+	return fmt.Sprintf("%d accounts lost their connection within a minute", len(a.Accounts))
+}
+
+// Likely says the likely cause, in a sentence's second half.
+func (a FleetAlert) Likely() string {
+	if a.Cause == DropServer {
+		return "a problem on WhatsApp's side, not these accounts"
+	}
+	return "likely this computer's network or WhatsApp's servers, not these accounts"
+}
+
+// Fleet follows the timeline events of every account and keeps the fleet
+// alert: it comes when FleetThreshold accounts dropped (IsNetworkDrop)
+// within FleetWindow of each other and are down together, and it goes once
+// every one of them is back (or left the reconnect cycle: stopped by the
+// operator, replaced, logged out). A few accounts that drop one after
+// another and come straight back, as faults do now and then, are no fleet
+// drop. The zero value is ready to use; not safe for concurrent use.
+type Fleet struct {
+	down  map[core.AccountID]core.Event // the accounts down after a network drop: that drop
+	back  map[core.AccountID]bool       // the accounts whose last change connected them
+	alert *FleetAlert
+}
+
+// Observe takes a batch of events, in order, of a fleet of total accounts,
+// and reports whether the alert changed: it came, named other accounts,
+// or went. The Back count changing is no change.
+func (f *Fleet) Observe(evs []core.Event, total int) (changed bool) {
+	if f.down == nil {
+		f.down, f.back = map[core.AccountID]core.Event{}, map[core.AccountID]bool{}
+	}
+	for _, ev := range evs {
+		switch {
+		case IsNetworkDrop(ev):
+			f.down[ev.Account] = ev
+			delete(f.back, ev.Account)
+		case IsNote(ev):
+		case ev.To != core.Waiting && ev.To != core.Connecting:
+			// Back, or out of the reconnect cycle for another reason
+			// (banned, replaced, stopped): the network is no longer
+			// what keeps it off.
+			delete(f.down, ev.Account)
+			if ev.To == core.Connected {
+				f.back[ev.Account] = true
+			} else {
+				delete(f.back, ev.Account)
+			}
+		}
+	}
+	drops := make([]core.Event, 0, len(f.down))
+	for _, ev := range f.down {
+		drops = append(drops, ev)
+	}
+	if fire, ids := FleetDrop(drops, total); fire {
+		if f.alert != nil && !slices.ContainsFunc(ids, func(id core.AccountID) bool { return !slices.Contains(f.alert.Accounts, id) }) {
+			return false // the same accounts, or some of them while the others are back
+		}
+		a := &FleetAlert{Accounts: ids, Cause: DropServer}
+		for _, id := range ids {
+			ev := f.down[id]
+			if ev.At.After(a.At) {
+				a.At = ev.At
+			}
+			if !ev.ByServer() {
+				a.Cause = DropLost
+			}
+		}
+		f.alert = a
+		return true
+	}
+	if f.alert == nil {
+		return false
+	}
+	for _, id := range f.alert.Accounts {
+		if _, ok := f.down[id]; ok {
+			return false
+		}
+	}
+	f.alert = nil
+	return true
+}
+
+// Forget drops a deleted account.
+func (f *Fleet) Forget(id core.AccountID) {
+	delete(f.down, id)
+	delete(f.back, id)
+}
+
+// Alert returns the current alert, with how many of its accounts are
+// connected again.
+func (f *Fleet) Alert() (FleetAlert, bool) {
+	if f.alert == nil {
+		return FleetAlert{}, false
+	}
+	a := *f.alert
+	a.Accounts = slices.Clone(a.Accounts)
+	for _, id := range a.Accounts {
+		if f.back[id] {
+			a.Back++
+		}
+	}
+	return a, true
 }

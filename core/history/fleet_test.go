@@ -167,3 +167,158 @@ func ExampleFleetThreshold() {
 	// 7 accounts: 3 drops
 	// 100 accounts: 3 drops
 }
+
+// lost is account id losing its connection at offset: no code, so the
+// network's or WhatsApp's doing.
+func lost(id string, offset time.Duration) core.Event {
+	ev := drop(id, offset)
+	ev.Reason = "the connection was lost: EOF"
+	return ev
+}
+
+// closedByServer is WhatsApp closing account id's connection at offset.
+func closedByServer(id string, offset time.Duration) core.Event {
+	ev := drop(id, offset)
+	ev.Reason = "the connection was closed by WhatsApp (stream error 503)"
+	return ev
+}
+
+// back is account id connected again at offset.
+func back(id string, offset time.Duration) core.Event {
+	return core.Event{Account: core.AccountID(id), At: fleetT0.Add(offset), From: core.Connecting, To: core.Connected, Cause: "connected"}
+}
+
+func TestIsNetworkDrop(t *testing.T) {
+	leave := func(to core.State, cause, reason string) core.Event {
+		return core.Event{Account: "a", At: fleetT0, From: core.Connected, To: to, Cause: cause, Reason: reason}
+	}
+	tests := []struct {
+		name string
+		ev   core.Event
+		want bool
+	}{
+		{"a lost connection", lost("a", 0), true},
+		{"WhatsApp closed it", closedByServer("a", 0), true},
+		{"keepalives unanswered", leave(core.Waiting, core.CauseZombie, "WhatsApp did not answer keepalives for 3m0s: reconnecting"), true},
+		{"a refused login", leave(core.Waiting, "connect failure", "WhatsApp refused the login (503)"), true},
+		{"another client took it (440)", leave(core.Replaced, "replaced", "another client took this account at 14:00: taking it back once in 30s"), false},
+		{"a ban", leave(core.Banned, "temporary ban", "temporarily banned by WhatsApp (code 101) until 15:00; Warden tries once then"), false},
+		{"the phone logged it out", leave(core.LoggedOut, "logged out", "the phone unlinked this device: pair again"), false},
+		{"an outdated client", leave(core.Outdated, "outdated", "WhatsApp rejected this client version (405): update Warden"), false},
+		{"a permanent failure", leave(core.Failed, core.CauseDialFailed, "could not start a session"), false},
+		{"the operator's Disconnect", leave(core.Idle, core.CauseDisconnect, "disconnected by the operator"), false},
+		{"the operator's Log out", leave(core.LoggedOut, core.CauseLogout, "logged out by the operator"), false},
+		{"the operator's Retry now", leave(core.Connecting, core.CauseConnect, "connecting"), false},
+		{"Warden closed", leave(core.Idle, core.CauseShutdown, "Warden was closed"), false},
+		{"another node runs it", leave(core.Idle, core.CauseElsewhere, core.ReasonElsewhere), false},
+		{"a retry that failed again (not from Connected)", core.Event{Account: "a", From: core.Connecting, To: core.Waiting, Cause: core.CauseDialFailed}, false},
+	}
+	for _, tt := range tests {
+		if got := IsNetworkDrop(tt.ev); got != tt.want {
+			t.Errorf("%s: IsNetworkDrop(%v → %v, %q) = %v, want %v", tt.name, tt.ev.From, tt.ev.To, tt.ev.Cause, got, tt.want)
+		}
+	}
+}
+
+func TestFleetAlert(t *testing.T) {
+	s := time.Second
+	replaced := func(id string, offset time.Duration) core.Event {
+		ev := drop(id, offset)
+		ev.To, ev.Cause, ev.Reason = core.Replaced, "replaced", "another client took this account"
+		return ev
+	}
+	banned := func(id string, offset time.Duration) core.Event {
+		ev := drop(id, offset)
+		ev.To, ev.Cause = core.Banned, "temporary ban"
+		return ev
+	}
+	type step struct {
+		evs     []core.Event
+		changed bool
+		want    []core.AccountID // nil: no alert
+		cause   DropCause
+		back    int
+	}
+	tests := []struct {
+		name  string
+		total int
+		steps []step
+	}{
+		{"four conflicts are no fleet drop", 20, []step{
+			{evs: []core.Event{replaced("a", 0), replaced("b", s), replaced("c", 2*s), replaced("d", 3*s)}},
+		}},
+		{"bans are no fleet drop", 20, []step{
+			{evs: []core.Event{banned("a", 0), banned("b", s), banned("c", 2*s)}},
+		}},
+		{"two drops and a conflict are not three drops", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), replaced("c", 2*s)}},
+		}},
+		{"lost connections name the network", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+		}},
+		{"closed by WhatsApp names WhatsApp's servers", 20, []step{
+			{evs: []core.Event{closedByServer("a", 0), closedByServer("b", s), closedByServer("c", 2*s)}, changed: true,
+				want: []core.AccountID{"a", "b", "c"}, cause: DropServer},
+		}},
+		{"a mix names both", 20, []step{
+			{evs: []core.Event{closedByServer("a", 0), lost("b", s), closedByServer("c", 2*s)}, changed: true,
+				want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+		}},
+		{"it goes when every account is back, not before", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{back("a", 5*s), back("b", 6*s)}, want: []core.AccountID{"a", "b", "c"}, cause: DropLost, back: 2},
+			{evs: []core.Event{back("c", 7*s)}, changed: true},
+		}},
+		{"retries that fail keep it up", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{
+				{Account: "a", At: fleetT0.Add(5 * s), From: core.Waiting, To: core.Connecting, Cause: core.CauseTimer},
+				{Account: "a", At: fleetT0.Add(6 * s), From: core.Connecting, To: core.Waiting, Cause: core.CauseDialFailed},
+			}, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+		}},
+		{"a banned account is not back, but no longer down", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{back("a", 5*s),
+				{Account: "b", At: fleetT0.Add(6 * s), From: core.Connecting, To: core.Banned, Cause: "temporary ban"}},
+				want: []core.AccountID{"a", "b", "c"}, cause: DropLost, back: 1},
+			{evs: []core.Event{back("c", 7*s)}, changed: true},
+		}},
+		{"an account the operator stops is no longer down", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{back("a", 5*s), back("b", 5*s),
+				{Account: "c", At: fleetT0.Add(6 * s), From: core.Waiting, To: core.Idle, Cause: core.CauseDisconnect}}, changed: true},
+		}},
+		{"faults one after another that come straight back are no fleet drop", 6, []step{
+			{evs: []core.Event{lost("a", 0), back("a", 3*s), lost("b", 10*s), back("b", 13*s), lost("c", 20*s), back("c", 23*s)}},
+		}},
+		{"another account joining renames it", 20, []step{
+			{evs: []core.Event{lost("a", 0), lost("b", s), lost("c", 2*s)}, changed: true, want: []core.AccountID{"a", "b", "c"}, cause: DropLost},
+			{evs: []core.Event{lost("d", 3*s)}, changed: true, want: []core.AccountID{"a", "b", "c", "d"}, cause: DropLost},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f Fleet
+			for i, st := range tt.steps {
+				changed := f.Observe(st.evs, tt.total)
+				a, ok := f.Alert()
+				if changed != st.changed || ok != (st.want != nil) || !slices.Equal(a.Accounts, st.want) || a.Cause != st.cause || a.Back != st.back {
+					t.Errorf("step %d: changed %v, alert %v %v (cause %v, %d back); want changed %v, alert %v (cause %v, %d back)",
+						i, changed, ok, a.Accounts, a.Cause, a.Back, st.changed, st.want, st.cause, st.back)
+				}
+			}
+		})
+	}
+}
+
+func TestFleetAlertWords(t *testing.T) {
+	ids := []core.AccountID{"a", "b", "c", "d", "e"}
+	lostAlert := FleetAlert{Accounts: ids, Cause: DropLost}
+	if got, want := lostAlert.Headline()+": "+lostAlert.Likely(), "5 accounts lost their connection within a minute: likely this computer's network or WhatsApp's servers, not these accounts"; got != want {
+		t.Errorf("lost: %q, want %q", got, want)
+	}
+	server := FleetAlert{Accounts: ids, Cause: DropServer}
+	if got, want := server.Headline()+": "+server.Likely(), "WhatsApp's servers closed 5 connections within a minute: a problem on WhatsApp's side, not these accounts"; got != want {
+		t.Errorf("server: %q, want %q", got, want)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // "Needs the operator" is core's own rule, Status.NeedsAction, the one the
 // window sorts and notifies by: LoggedOut, Outdated and Failed, and Replaced
 // or Banned with nothing scheduled (the conflict breaker parked it, or the ban
-// has no known expiry). Idle is not in it: an account is Idle because the
+// has no known expiry), and an account whose dials its proxy refused
+// core.RefusalLimit times in a row (Status.Stuck), though Warden retries. Idle is not in it: an account is Idle because the
 // operator stopped it, Warden was closed, or the operator's pairing lapsed.
 // Accounts still on their way back (Waiting, Connecting, a pending takeover
 // or ban expiry) are not in it either: Warden is handling them.
@@ -37,7 +38,12 @@ func (e *exporter) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 
 	counts := make(map[core.State]int)
+	stuck := 0
 	for _, st := range need {
+		if st.Stuck() {
+			stuck++
+			continue
+		}
 		counts[st.State]++
 	}
 	var groups []string
@@ -46,6 +52,9 @@ func (e *exporter) healthz(w http.ResponseWriter, r *http.Request) {
 			groups = append(groups, fmt.Sprintf("%d %s", n, stateLabel(s)))
 		}
 	}
+	if stuck > 0 {
+		groups = append(groups, fmt.Sprintf("%d %s", stuck, stuckLabel))
+	}
 	var b strings.Builder
 	verb := "needs"
 	if len(need) > 1 {
@@ -53,7 +62,11 @@ func (e *exporter) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(&b, "%d of %s %s the operator: %s\n", len(need), plural(len(statuses), "account", "accounts"), verb, strings.Join(groups, ", "))
 	for _, st := range need {
-		fmt.Fprintf(&b, "- %s (%s): %s", st.Account.Name, st.Account.ID, stateLabel(st.State))
+		label := stateLabel(st.State)
+		if st.Stuck() {
+			label = stuckLabel
+		}
+		fmt.Fprintf(&b, "- %s (%s): %s", st.Account.Name, st.Account.ID, label)
 		if st.Reason != "" {
 			fmt.Fprintf(&b, ": %s", st.Reason)
 		}
@@ -62,6 +75,10 @@ func (e *exporter) healthz(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusServiceUnavailable)
 	_, _ = w.Write([]byte(b.String()))
 }
+
+// stuckLabel names the accounts whose dials keep being refused
+// (Status.Stuck): Warden keeps trying, but the operator must fix it.
+const stuckLabel = "refused every time (still retrying)"
 
 // stateLabel names a state that needs the operator; Replaced and Banned say
 // why they are in the list.

@@ -458,6 +458,59 @@ func TestGuardCounters(t *testing.T) {
 	})
 }
 
+// proxyRefusal is the error of a dial its proxy refused, as core/whatsapp
+// returns it.
+type proxyRefusal struct{}
+
+func (proxyRefusal) Error() string {
+	return "the proxy socks5://127.0.0.1:1080 refused the user name or password"
+}
+func (proxyRefusal) DialProblem() core.DialProblem { return core.ProblemProxyAuth }
+
+// A proxy that keeps refusing the password: Warden keeps trying, and after
+// three refusals in a row /healthz says the account needs the operator, and
+// why; once the proxy lets it through, it is healthy again.
+func TestHealthzProxyRefusals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		id := r.paired("alpha", "15550001111")
+		refuse := true
+		r.d.Lock()
+		r.d.OnConnect = func(ctx context.Context, s *coretest.Session) error {
+			if refuse {
+				return proxyRefusal{}
+			}
+			return coretest.Behave(ctx, s)
+		}
+		r.d.Unlock()
+		r.start()
+		synctest.Wait()
+		time.Sleep(3*time.Second + 100*time.Millisecond) // the first retry, after 3 s
+		synctest.Wait()
+		if code, body := r.get("/healthz"); code != http.StatusOK {
+			t.Errorf("healthz after two refusals = %d %q, want 200", code, body)
+		}
+		time.Sleep(5*time.Second + 100*time.Millisecond)
+		synctest.Wait()
+		code, body := r.get("/healthz")
+		want := "1 of 1 account needs the operator: 1 refused every time (still retrying)\n" +
+			"- alpha (acct-alpha): refused every time (still retrying): the proxy socks5://127.0.0.1:1080 refused the user name or password\n"
+		if code != http.StatusServiceUnavailable || body != want {
+			t.Errorf("healthz after three refusals = %d\n%s\nwant 503\n%s", code, body, want)
+		}
+		r.scrape().want("warden_accounts_needing_action", 1)
+		r.d.Lock()
+		refuse = false
+		r.d.Unlock()
+		time.Sleep(5*time.Second + 100*time.Millisecond)
+		synctest.Wait()
+		r.wantState(id, core.Connected)
+		if code, body := r.get("/healthz"); code != http.StatusOK {
+			t.Errorf("healthz once the proxy let it through = %d %q, want 200", code, body)
+		}
+	})
+}
+
 func TestHealthzAndIndex(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)

@@ -120,11 +120,24 @@ func (e *connectError) Error() string { return "the proxy answered " + e.status 
 type proxyError struct {
 	what  string // "refused the connection"
 	proxy string // redacted
+	auth  bool   // it refused (or asked for) a user name and password
+	down  bool   // the proxy itself cannot be reached
 	err   error
 }
 
 func (e *proxyError) Error() string { return "the proxy " + e.proxy + " " + e.what }
 func (e *proxyError) Unwrap() error { return e.err }
+
+// DialProblem implements core.DialProblemer: the proxy's own words name it.
+func (e *proxyError) DialProblem() core.DialProblem {
+	switch {
+	case e.auth:
+		return core.ProblemProxyAuth
+	case e.down:
+		return core.ProblemProxyDown
+	}
+	return core.ProblemProxy
+}
 
 func classifyProxyError(err error, raw string) error {
 	if err == nil || raw == "" {
@@ -132,33 +145,34 @@ func classifyProxyError(err error, raw string) error {
 	}
 	msg := err.Error()
 	var what string
+	auth, down := false, false
 	var netErr net.Error
 	var connErr *connectError
 	switch {
 	// An HTTP proxy says 407 to both; it refused what it was given, if
 	// anything.
 	case errors.As(err, &connErr) && connErr.code == http.StatusProxyAuthRequired:
-		what = "needs a user name and password"
+		what, auth = "needs a user name and password", true
 		if u, err := url.Parse(raw); err == nil && u.User != nil {
 			what = "refused the user name or password"
 		}
 	case errors.As(err, &connErr):
 		what = "could not reach WhatsApp (" + connErr.status + ")"
 	case strings.Contains(msg, "no acceptable authentication methods"):
-		what = "needs a user name and password"
+		what, auth = "needs a user name and password", true
 	case strings.Contains(msg, "username/password authentication failed"):
-		what = "refused the user name or password"
+		what, auth = "refused the user name or password", true
 	case errors.Is(err, syscall.ECONNREFUSED):
-		what = "refused the connection: is it running, and is the port right?"
+		what, down = "refused the connection: is it running, and is the port right?", true
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		what = "cannot be reached from this machine"
+		what, down = "cannot be reached from this machine", true
 	// The proxy answered, but could not reach WhatsApp for us.
 	case strings.Contains(msg, "socks connect") && (strings.Contains(msg, "connection refused") ||
 		strings.Contains(msg, "host unreachable") || strings.Contains(msg, "network unreachable") ||
 		strings.Contains(msg, "general SOCKS server failure") || strings.Contains(msg, "connection not allowed")):
 		what = "could not reach WhatsApp (" + socksReply(msg) + ")"
 	case strings.Contains(msg, "no such host") && strings.Contains(msg, "dial tcp"):
-		what = "has a host name that does not resolve"
+		what, down = "has a host name that does not resolve", true
 	case errors.As(err, &netErr) && netErr.Timeout():
 		what = "did not answer in time"
 	case strings.Contains(msg, "proxyconnect") || strings.Contains(msg, "socks connect"):
@@ -166,7 +180,7 @@ func classifyProxyError(err error, raw string) error {
 	default:
 		return nil
 	}
-	return &proxyError{what: what, proxy: core.RedactProxy(raw), err: err}
+	return &proxyError{what: what, proxy: core.RedactProxy(raw), auth: auth, down: down, err: err}
 }
 
 // socksReply picks the SOCKS server's reply out of x/net's error text.

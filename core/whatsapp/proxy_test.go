@@ -169,6 +169,17 @@ func TestManagerProxyFailures(t *testing.T) {
 	for i, c := range cases {
 		st := r.waitState(accts[i].ID, core.Waiting, func(st core.Status) bool { return st.Attempt >= 2 })
 		t.Logf("%s: %s", c.name, st.Reason)
+		// Refused three times in a row, it needs the operator; Warden
+		// keeps trying, in case the proxy is fixed on its side.
+		st = r.waitState(accts[i].ID, core.Waiting, func(st core.Status) bool { return st.Refusals >= core.RefusalLimit })
+		if !st.NeedsAction() || st.NextAttempt.IsZero() {
+			t.Errorf("%s: refused %d times in a row: needs action %v, next attempt %v; want needing the operator, still trying",
+				c.name, st.Refusals, st.NeedsAction(), st.NextAttempt)
+		}
+		if want := map[string]core.DialProblem{"Dead": core.ProblemProxyDown}[c.name]; want == 0 && st.Problem != core.ProblemProxyAuth ||
+			want != 0 && st.Problem != want {
+			t.Errorf("%s: problem %v", c.name, st.Problem)
+		}
 		if !strings.Contains(st.Reason, c.want) {
 			t.Errorf("%s: reason %q, want it to say %q", c.name, st.Reason, c.want)
 		}
