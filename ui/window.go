@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -77,6 +78,12 @@ type Window struct {
 
 	summary *summaryBar
 	list    *accountList
+	bulk    *bulkBar        // the bulk actions' bar (bulk.go)
+	split   *container.Split
+	// bulkShown is what the last bulk dialog listed, for tests.
+	bulkShown []string
+	// compactItem is View › Compact list, checked in the compact view.
+	compactItem *fyne.MenuItem
 	detail  *detailView
 	pairing *pairingView
 
@@ -147,6 +154,15 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.onDelete = w.confirmDeleteSelected
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.list.quiet = w.quietOf
+	w.bulk = w.newBulkBar()
+	w.list.top.Add(w.bulk.content)
+	w.list.onMarks = w.marksChanged
+	w.list.onGroup = w.summary.setActive
+	w.summary.onGroup = w.list.showGroup
+	w.list.view.OnTapped = func() { w.setCompact(!w.list.compact) }
+	if opts.Fleet != nil {
+		w.list.table.setColumns(true)
+	}
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 	w.detail.quiet = w.quietOf
@@ -162,7 +178,9 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
-	split.Offset = 0.34
+	split.Offset = cardsOffset
+	w.split = split
+	w.setCompact(a.Preferences().Bool(prefCompact))
 	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.fleet.banner)), widget.NewSeparator())
 	frame := container.NewBorder(top, nil, nil, nil, split)
 	// The banner came, went or has other words: the top bar has another
@@ -346,7 +364,7 @@ func (w *Window) apply(batch []core.Status) {
 	}
 	w.refreshQuiet(now)
 	if resort {
-		w.list.rebuild()
+		w.list.resort() // held while the pointer is over the rows (selection.go)
 	} else {
 		for id := range changed {
 			w.list.refreshRow(id)
@@ -388,6 +406,39 @@ func (w *Window) selectAccount(id core.AccountID) {
 	w.detail.show(s, w.now())
 	w.refreshFlapping(w.now())
 	w.loadEvents(id)
+}
+
+// The split between the list and the detail, for the cards and for the
+// wider compact view; prefCompact remembers the view.
+const (
+	cardsOffset   = 0.34
+	compactOffset = 0.58
+	prefCompact   = "list.compact"
+)
+
+// setCompact switches the list between the cards and the compact view, and
+// remembers the choice.
+func (w *Window) setCompact(on bool) {
+	w.list.setCompact(on)
+	if on {
+		w.list.view.SetText("Cards")
+		w.list.view.SetIcon(theme.GridIcon())
+		w.split.Offset = compactOffset
+	} else {
+		w.list.view.SetText("Compact")
+		w.list.view.SetIcon(theme.ListIcon())
+		w.split.Offset = cardsOffset
+	}
+	w.split.Refresh()
+	if w.app.Preferences().Bool(prefCompact) != on {
+		w.app.Preferences().SetBool(prefCompact, on)
+	}
+	if w.compactItem != nil {
+		w.compactItem.Checked = on
+		if m := w.win.MainMenu(); m != nil {
+			m.Refresh()
+		}
+	}
 }
 
 // loadEvents fetches the account's recent activity for the detail pane.
