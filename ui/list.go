@@ -73,7 +73,7 @@ type accountList struct {
 
 	onSelect func(core.AccountID)
 	onGroup  func(int) // the count filter changed (the summary shows which)
-	onDelete func() // the Delete key on the list
+	onDelete func()    // the Delete key on the list
 
 	// only, when set, limits the list to these accounts (the accounts of a
 	// fleet drop); scope says so, with a way back to all of them.

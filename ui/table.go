@@ -37,8 +37,10 @@ const (
 // tableColumns are the compact view's columns, in the order shown.
 var tableColumns = []tableColumn{
 	{title: "Name", width: 150,
-		text:    func(s core.Status, _ time.Time) string { return s.Account.Name },
-		compare: func(a, b core.Status) int { return cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name)) }},
+		text: func(s core.Status, _ time.Time) string { return s.Account.Name },
+		compare: func(a, b core.Status) int {
+			return cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name))
+		}},
 	{title: "Phone", width: 130,
 		text:    func(s core.Status, _ time.Time) string { return phoneText(s) },
 		compare: func(a, b core.Status) int { return cmp.Compare(a.Account.Phone(), b.Account.Phone()) }},

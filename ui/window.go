@@ -78,14 +78,14 @@ type Window struct {
 
 	summary *summaryBar
 	list    *accountList
-	bulk    *bulkBar        // the bulk actions' bar (bulk.go)
+	bulk    *bulkBar // the bulk actions' bar (bulk.go)
 	split   *container.Split
 	// bulkShown is what the last bulk dialog listed, for tests.
 	bulkShown []string
 	// compactItem is View › Compact list, checked in the compact view.
 	compactItem *fyne.MenuItem
-	detail  *detailView
-	pairing *pairingView
+	detail      *detailView
+	pairing     *pairingView
 
 	// do runs f on Fyne's thread (fyne.Do) for the update loop. async runs
 	// work in the background, then the function it returns on Fyne's thread.
