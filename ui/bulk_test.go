@@ -353,3 +353,12 @@ func TestCompactViewSortsByColumnAndIsRemembered(t *testing.T) {
 		t.Error("the compact view is not remembered")
 	}
 }
+
+func TestCompareNatural(t *testing.T) {
+	names := []string{"desk 10", "desk 9", "billing", "desk 1", "desk 010a", "desk", "desk 10b"}
+	slices.SortFunc(names, compareNatural)
+	want := []string{"billing", "desk", "desk 1", "desk 9", "desk 10", "desk 010a", "desk 10b"}
+	if !slices.Equal(names, want) {
+		t.Errorf("sorted %q, want %q", names, want)
+	}
+}

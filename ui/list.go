@@ -272,7 +272,7 @@ func compareKeys(a, b rowKey) int {
 		}
 		return 1
 	}
-	if c := cmp.Compare(a.name, b.name); c != 0 {
+	if c := compareNatural(a.name, b.name); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.id, b.id)
@@ -655,4 +655,37 @@ func (f fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		s.Height = max(s.Height, o.MinSize().Height)
 	}
 	return s
+}
+
+// compareNatural compares names with their numbers as numbers: "Desk 9"
+// before "Desk 10".
+func compareNatural(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// digitRun returns how many ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

@@ -36,15 +36,15 @@ const (
 
 // tableColumns are the compact view's columns, in the order shown.
 var tableColumns = []tableColumn{
-	{title: "Name", width: 150,
+	{title: "Name", width: 130,
 		text: func(s core.Status, _ time.Time) string { return s.Account.Name },
 		compare: func(a, b core.Status) int {
 			return cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name))
 		}},
-	{title: "Phone", width: 130,
+	{title: "Phone", width: 120,
 		text:    func(s core.Status, _ time.Time) string { return phoneText(s) },
 		compare: func(a, b core.Status) int { return cmp.Compare(a.Account.Phone(), b.Account.Phone()) }},
-	{title: "State", width: 130,
+	{title: "State", width: 125,
 		text: func(s core.Status, _ time.Time) string {
 			if s.NeedsAction() {
 				return stateWord(s.State) + " !"
@@ -60,7 +60,7 @@ var tableColumns = []tableColumn{
 			}
 			return cmp.Compare(stateWord(a.State), stateWord(b.State))
 		}},
-	{title: "Since", width: 90,
+	{title: "Since", width: 64,
 		text:    func(s core.Status, now time.Time) string { return timeOrDash(s.Since, now) },
 		compare: func(a, b core.Status) int { return b.Since.Compare(a.Since) }}, // newest first
 	{title: "Reason", width: 280,
@@ -127,10 +127,11 @@ func newAccountTable(l *accountList) *accountTable {
 		},
 		ShowHeaderRow: true,
 		CreateHeader: func() fyne.CanvasObject {
-			return &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading}
+			// Trimmed as the cells are: the header's height bounds the lines'.
+			return container.New(tightCell{}, &widget.Button{Importance: widget.LowImportance, Alignment: widget.ButtonAlignLeading})
 		},
 		UpdateHeader: func(id widget.TableCellID, o fyne.CanvasObject) {
-			b := o.(*widget.Button)
+			b := o.(*fyne.Container).Objects[0].(*widget.Button)
 			if id.Col < 0 || id.Col >= len(t.cols) {
 				return
 			}
@@ -262,13 +263,36 @@ func newTableCell(l *accountList) *tableCell {
 		label: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
 	}
 	c.dot.SetMinSize(fyne.NewSquareSize(8))
-	c.box = container.NewBorder(nil, nil, container.NewCenter(c.dot), nil, c.label)
+	c.box = container.New(tightCell{}, container.NewBorder(nil, nil, container.NewCenter(c.dot), nil, c.label))
 	c.ExtendBaseWidget(c)
 	return c
 }
 
 func (c *tableCell) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewStack(c.bg, c.box))
+}
+
+// tightCell lays a label out with less padding above and below than a
+// label has, so that a line of the compact view is about 30 px high.
+type tightCell struct{}
+
+// cellTrim is what tightCell takes off the label's height.
+const cellTrim = 8
+
+func (tightCell) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, -cellTrim/2))
+		o.Resize(fyne.NewSize(size.Width, size.Height+cellTrim))
+	}
+}
+
+func (tightCell) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	s.Height -= cellTrim
+	return s
 }
 
 func (c *tableCell) show(s core.Status, now time.Time, marked bool) {

@@ -180,7 +180,6 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = cardsOffset
 	w.split = split
-	w.setCompact(a.Preferences().Bool(prefCompact))
 	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.fleet.banner)), widget.NewSeparator())
 	frame := container.NewBorder(top, nil, nil, nil, split)
 	// The banner came, went or has other words: the top bar has another
@@ -194,6 +193,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	}
 	w.win.Resize(size)
 	w.size, w.sizeAtTick, w.sizeReported = size, size, size
+	w.setCompact(a.Preferences().Bool(prefCompact))
 	w.win.SetOnClosed(func() {
 		w.winClosed = true
 		w.Close()
@@ -411,10 +411,20 @@ func (w *Window) selectAccount(id core.AccountID) {
 // The split between the list and the detail, for the cards and for the
 // wider compact view; prefCompact remembers the view.
 const (
-	cardsOffset   = 0.34
-	compactOffset = 0.58
-	prefCompact   = "list.compact"
+	cardsOffset = 0.34
+	prefCompact = "list.compact"
+	// detailRoom is the width the detail keeps beside the compact view.
+	detailRoom = 560
 )
+
+// compactOffset gives the compact view what the detail can spare of a
+// window width wide: from the cards' share up to 60 %.
+func compactOffset(width float32) float64 {
+	if width <= 0 {
+		width = defaultSize.Width
+	}
+	return min(max(float64((width-detailRoom)/width), cardsOffset), 0.6)
+}
 
 // setCompact switches the list between the cards and the compact view, and
 // remembers the choice.
@@ -423,7 +433,7 @@ func (w *Window) setCompact(on bool) {
 	if on {
 		w.list.view.SetText("Cards")
 		w.list.view.SetIcon(theme.GridIcon())
-		w.split.Offset = compactOffset
+		w.split.Offset = compactOffset(w.size.Width)
 	} else {
 		w.list.view.SetText("Compact")
 		w.list.view.SetIcon(theme.ListIcon())
