@@ -263,6 +263,21 @@ func TestRowsDoNotMoveUnderThePointer(t *testing.T) {
 		t.Fatal("the rows moved while the pointer is still over the list")
 	}
 
+	// A pointer resting there holds it for holdStill at most.
+	clock = clock.Add(holdStill)
+	w.tick()
+	if slices.Equal(w.list.rows, before) {
+		t.Error("a pointer resting over the list holds the order for ever")
+	}
+	w.apply([]core.Status{statusOf(t, "connected")})
+	before = slices.Clone(w.list.rows)
+	rowFor(t, w, "idle").MouseMoved(&desktop.MouseEvent{})
+	s.State = core.Failed
+	w.apply([]core.Status{s})
+	if !slices.Equal(w.list.rows, before) {
+		t.Fatal("a row moved under a pointer that moves")
+	}
+
 	rowFor(t, w, "idle").MouseOut()
 	w.tick()
 	if !slices.Equal(w.list.rows, before) {

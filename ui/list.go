@@ -51,6 +51,7 @@ type accountList struct {
 	// The held order (selection.go): the pointer is over a row, the order
 	// is held until holdUntil, and a re-sort waits.
 	pointerIn bool
+	pointerAt time.Time // when it last came or moved over a row
 	holdUntil time.Time
 	stale     bool
 
@@ -68,8 +69,9 @@ type accountList struct {
 	stack   *fyne.Container
 	// top holds the buttons, the filter and the bars above the rows; view
 	// switches between the cards and the compact view.
-	top  *fyne.Container
-	view *widget.Button
+	top    *fyne.Container
+	bottom *fyne.Container
+	view   *widget.Button
 
 	onSelect func(core.AccountID)
 	onGroup  func(int) // the count filter changed (the summary shows which)
@@ -120,10 +122,12 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 	l.scope.Hide()
 	l.stack = container.NewStack(l.list, l.table.content, container.NewPadded(l.empty))
 	l.view = &widget.Button{Importance: widget.LowImportance}
+	// The bulk bar goes below the rows: coming and going, it moves none.
+	l.bottom = container.NewVBox()
 	l.top = container.NewVBox(container.NewBorder(nil, nil, nil, l.view, l.add), l.filter, l.scope)
 	l.content = container.NewBorder(
 		l.top,
-		nil, nil, nil,
+		l.bottom, nil, nil,
 		l.stack,
 	)
 	l.rebuild()
@@ -553,7 +557,11 @@ func (v *rowView) MouseIn(*desktop.MouseEvent) {
 	}
 }
 
-func (v *rowView) MouseMoved(*desktop.MouseEvent) {}
+func (v *rowView) MouseMoved(*desktop.MouseEvent) {
+	if v.owner != nil {
+		v.owner.pointerMoved()
+	}
+}
 
 func (v *rowView) MouseOut() {
 	if v.owner != nil {

@@ -21,8 +21,10 @@ import (
 // operator cannot see.
 //
 // Held order: rows never move under the pointer. While the pointer is over a
-// row of the list, and for holdAfter after it left a row or after the last
-// click on one, a change of state does not re-sort the list or filter rows
+// row of the list (for at most holdStill after it last moved there: a
+// pointer left resting over the list, or one the window never told it left,
+// does not freeze the list), and for holdAfter after it left a row or after
+// the last click on one, a change of state does not re-sort the list or filter rows
 // out: rows keep their places and only their texts change. A new account is
 // added below the others; a deleted one disappears. The re-sort waits and is
 // applied by the next tick once the hold is over (at most holdAfter plus a
@@ -33,13 +35,23 @@ import (
 // or after the last click.
 const holdAfter = time.Second
 
+// holdStill is how long a pointer that does not move holds the order.
+const holdStill = 20 * time.Second
+
 // held reports whether the list keeps its order now.
 func (l *accountList) held() bool {
-	return l.pointerIn || l.now().Before(l.holdUntil)
+	now := l.now()
+	return (l.pointerIn && now.Before(l.pointerAt.Add(holdStill))) || now.Before(l.holdUntil)
 }
 
-// pointerEntered and pointerLeft follow the pointer over the rows.
-func (l *accountList) pointerEntered() { l.pointerIn = true }
+// pointerEntered, pointerMoved and pointerLeft follow the pointer over the
+// rows.
+func (l *accountList) pointerEntered() {
+	l.pointerIn = true
+	l.pointerAt = l.now()
+}
+
+func (l *accountList) pointerMoved() { l.pointerAt = l.now() }
 
 func (l *accountList) pointerLeft() {
 	l.pointerIn = false

@@ -229,6 +229,7 @@ func (l *accountList) setCompact(on bool) {
 		return
 	}
 	l.compact = on
+	l.pointerIn = false // the rows under the pointer are gone
 	if on {
 		l.list.Hide()
 		l.table.content.Show()
@@ -332,5 +333,5 @@ func (c *tableCell) Tapped(*fyne.PointEvent) {
 }
 
 func (c *tableCell) MouseIn(*desktop.MouseEvent)    { c.owner.pointerEntered() }
-func (c *tableCell) MouseMoved(*desktop.MouseEvent) {}
+func (c *tableCell) MouseMoved(*desktop.MouseEvent) { c.owner.pointerMoved() }
 func (c *tableCell) MouseOut()                      { c.owner.pointerLeft() }

@@ -155,7 +155,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.list.quiet = w.quietOf
 	w.bulk = w.newBulkBar()
-	w.list.top.Add(w.bulk.content)
+	w.list.bottom.Add(w.bulk.content)
 	w.list.onMarks = w.marksChanged
 	w.list.onGroup = w.summary.setActive
 	w.summary.onGroup = w.list.showGroup
