@@ -39,7 +39,7 @@ var tableColumns = []tableColumn{
 	{title: "Name", width: 130,
 		text: func(s core.Status, _ time.Time) string { return s.Account.Name },
 		compare: func(a, b core.Status) int {
-			return cmp.Compare(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name))
+			return compareNatural(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name))
 		}},
 	{title: "Phone", width: 120,
 		text:    func(s core.Status, _ time.Time) string { return phoneText(s) },
