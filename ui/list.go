@@ -245,6 +245,10 @@ func (l *accountList) rebuild() {
 	default:
 		l.empty.Hide()
 	}
+	// The compact view's header would run into the message.
+	if l.compact && setShown(l.table.content, !l.empty.Visible()) {
+		l.stack.Refresh()
+	}
 	l.pruneMarks()
 	l.refreshViews()
 	l.syncSelection(false)
