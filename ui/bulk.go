@@ -280,7 +280,6 @@ func (w *Window) newBulkBar() *bulkBar {
 	}
 	clearBtn := &widget.Button{Text: "Clear", Importance: widget.LowImportance, OnTapped: w.list.clearMarks}
 	b.content = container.NewBorder(nil, nil, nil, container.NewHBox(b.actions, clearBtn), b.count)
-	b.content.Hide()
 	return b
 }
 
@@ -303,16 +302,10 @@ func (w *Window) bulkMenu() *fyne.Menu {
 // marksChanged shows the bulk bar while several accounts are selected.
 func (w *Window) marksChanged() {
 	n := len(w.list.marked)
-	if n < 2 {
-		if w.bulk.content.Visible() {
-			w.bulk.content.Hide()
-			w.list.content.Refresh()
-		}
-		return
+	if n >= 2 {
+		setText(w.bulk.count, fmt.Sprintf("%d selected", n))
 	}
-	setText(w.bulk.count, fmt.Sprintf("%d selected", n))
-	if !w.bulk.content.Visible() {
-		w.bulk.content.Show()
+	if setShown(w.list.bottom, n >= 2) {
 		w.list.content.Refresh()
 	}
 }

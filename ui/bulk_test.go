@@ -41,15 +41,15 @@ func TestShiftClickSelectsARangeAndCtrlClickToggles(t *testing.T) {
 	w, _ := newTestWindow(t, sampleStatuses()...)
 	// Rows: outdated, replaced, loggedout, failed, takeover, banned, idle, …
 	clickRow(t, w, "replaced", 0)
-	if w.detail.status.Account.ID != "replaced" || w.bulk.content.Visible() {
-		t.Fatalf("a plain click shows %q and the bulk bar is shown: %v", w.detail.status.Account.ID, w.bulk.content.Visible())
+	if w.detail.status.Account.ID != "replaced" || w.list.bottom.Visible() {
+		t.Fatalf("a plain click shows %q and the bulk bar is shown: %v", w.detail.status.Account.ID, w.list.bottom.Visible())
 	}
 	clickRow(t, w, "takeover", fyne.KeyModifierShift)
 	if got, want := w.list.markedIDs(), []core.AccountID{"replaced", "loggedout", "failed", "takeover"}; !slices.Equal(got, want) {
 		t.Errorf("Shift-click marks %v, want %v", got, want)
 	}
-	if !w.bulk.content.Visible() || w.bulk.count.Text != "4 selected" {
-		t.Errorf("the bulk bar is shown %v and says %q, want 4 selected", w.bulk.content.Visible(), w.bulk.count.Text)
+	if !w.list.bottom.Visible() || w.bulk.count.Text != "4 selected" {
+		t.Errorf("the bulk bar is shown %v and says %q, want 4 selected", w.list.bottom.Visible(), w.bulk.count.Text)
 	}
 	if w.detail.status.Account.ID != "replaced" {
 		t.Errorf("the detail moved to %q on a Shift-click", w.detail.status.Account.ID)
@@ -74,8 +74,8 @@ func TestShiftClickSelectsARangeAndCtrlClickToggles(t *testing.T) {
 
 	// A plain click selects one again.
 	clickRow(t, w, "failed", 0)
-	if got := w.list.markedIDs(); !slices.Equal(got, []core.AccountID{"failed"}) || w.bulk.content.Visible() {
-		t.Errorf("a plain click leaves %v marked (bulk bar shown: %v)", got, w.bulk.content.Visible())
+	if got := w.list.markedIDs(); !slices.Equal(got, []core.AccountID{"failed"}) || w.list.bottom.Visible() {
+		t.Errorf("a plain click leaves %v marked (bulk bar shown: %v)", got, w.list.bottom.Visible())
 	}
 	if w.detail.status.Account.ID != "failed" {
 		t.Errorf("a plain click shows %q", w.detail.status.Account.ID)

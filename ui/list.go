@@ -124,6 +124,7 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 	l.view = &widget.Button{Importance: widget.LowImportance}
 	// The bulk bar goes below the rows: coming and going, it moves none.
 	l.bottom = container.NewVBox()
+	l.bottom.Hide() // a shown one, even empty, takes a padding
 	l.top = container.NewVBox(container.NewBorder(nil, nil, nil, l.view, l.add), l.filter, l.scope)
 	l.content = container.NewBorder(
 		l.top,
@@ -176,7 +177,7 @@ func (l *accountList) movesRow(old, s core.Status) bool {
 		old.Account.Name != s.Account.Name ||
 		matches(old, l.filter.Text) != matches(s, l.filter.Text) ||
 		(l.group >= 0 && summaryGroups[l.group].count(old) != summaryGroups[l.group].count(s)) ||
-		(l.sortCol >= 0 && l.compare(l.keyOf(old), l.keyOf(s)) != 0)
+		(l.compact && l.sortCol >= 0 && l.compare(l.keyOf(old), l.keyOf(s)) != 0)
 }
 
 // shows reports whether the list shows s: it passes the fleet drop's
@@ -196,10 +197,11 @@ func (l *accountList) keyOf(s core.Status) rowKey {
 	return rowKey{id: s.Account.ID, needsAction: s.NeedsAction(), name: strings.ToLower(s.Account.Name), s: s}
 }
 
-// compare orders two rows: by the compact view's sort column when one is
-// chosen, then in the default order.
+// compare orders two rows: in the compact view by its sort column when one
+// is chosen, then in the default order. The cards, which have no column
+// headers to say so, keep the default order.
 func (l *accountList) compare(a, b rowKey) int {
-	if l.sortCol >= 0 && l.sortCol < len(tableColumns) {
+	if l.compact && l.sortCol >= 0 && l.sortCol < len(tableColumns) {
 		if c := tableColumns[l.sortCol].compare(a.s, b.s); c != 0 {
 			if l.sortDesc {
 				return -c
