@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -22,6 +23,7 @@ const (
 	bulkDisconnect
 	bulkTakeOver
 	bulkLogout
+	bulkDelete
 )
 
 // bulkInfo says what a bulk action is called and does.
@@ -40,7 +42,14 @@ var bulkInfo = []struct {
 		"Each of them takes its account back from the other client that uses it now; that client is disconnected.", false},
 	bulkLogout: {"Log out", "is unlinked from its phone", "log out",
 		"Each device is unlinked on its phone. To use one again you pair it with a new QR code. This cannot be undone.", true},
+	bulkDelete: {"Delete", "is deleted", "delete",
+		"Warden forgets these connections: their pairing with the phones, their device keys, their history and their logs. " +
+			"Warden logs each device out first; where WhatsApp cannot be reached, remove the linked device on that phone yourself.\n\n" +
+			"This cannot be undone.", true},
 }
+
+// bulkKinds are the bulk actions, in the order of the menus.
+var bulkKinds = []bulkKind{bulkConnect, bulkDisconnect, bulkTakeOver, bulkLogout, bulkDelete}
 
 // bulkSkip returns why a bulk action does not apply to s, or "" when it
 // does. The rules follow the detail's buttons (actionsFor), with the
@@ -88,6 +97,8 @@ func bulkSkip(kind bulkKind, s core.Status) string {
 			return ""
 		}
 		return "not connected: WhatsApp cannot be asked to unlink it"
+	case bulkDelete:
+		return ""
 	}
 	return "not possible now"
 }
@@ -112,6 +123,8 @@ func (w *Window) bulkCommand(kind bulkKind) func(context.Context, core.AccountID
 		return w.ctl.Disconnect
 	case bulkLogout:
 		return w.ctl.Logout
+	case bulkDelete:
+		return w.ctl.Delete
 	}
 	return w.ctl.Connect // Connect, Retry now and Take over are the same command
 }
@@ -233,17 +246,50 @@ func (w *Window) runBulk(kind bulkKind, sts []core.Status) {
 			}()
 		}
 		wg.Wait()
-		var failed []string
+		var failed, linked []string
+		var removed []core.Status
 		for i, err := range errs {
-			if err != nil {
+			switch {
+			case kind == bulkDelete && errors.Is(err, core.ErrStillLinked):
+				linked = append(linked, who(sts[i]))
+				removed = append(removed, core.Status{Account: sts[i].Account, Removed: true})
+			case err != nil:
 				failed = append(failed, who(sts[i])+": "+plainError(err))
+			case kind == bulkDelete:
+				removed = append(removed, core.Status{Account: sts[i].Account, Removed: true})
 			}
 		}
-		if len(failed) == 0 {
-			return nil
+		return func() {
+			if len(removed) > 0 { // as the single Delete: gone from the list at once
+				w.apply(removed)
+			}
+			if len(failed) > 0 {
+				w.showBulkFailures(kind, len(sts), failed)
+			}
+			if len(linked) > 0 {
+				w.showStillLinked(linked)
+			}
 		}
-		return func() { w.showBulkFailures(kind, len(sts), failed) }
 	})
+}
+
+// showStillLinked names the deleted accounts whose devices could not be
+// unlinked, as the single Delete does for one.
+func (w *Window) showStillLinked(names []string) {
+	head := &widget.Label{Wrapping: fyne.TextWrapWord,
+		Text: fmt.Sprintf("%s deleted from Warden, but WhatsApp could not be reached to unlink the devices. "+
+			"Remove the linked device on each of these phones: WhatsApp › Settings › Linked devices.", capitalize(connections(len(names)))+" "+areWere(len(names)))}
+	d := dialog.NewCustom("Connections deleted", "OK", container.NewBorder(head, nil, nil, nil, bulkList(names)), w.win)
+	d.Resize(fyne.NewSize(560, 0))
+	d.Show()
+	w.bulkShown = names
+}
+
+func areWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
 
 // showBulkFailures says which accounts a bulk action failed on, and why.
@@ -288,7 +334,10 @@ func (w *Window) newBulkBar() *bulkBar {
 func (w *Window) bulkMenu() *fyne.Menu {
 	sts := w.markedStatuses()
 	m := fyne.NewMenu("")
-	for _, k := range []bulkKind{bulkConnect, bulkDisconnect, bulkTakeOver, bulkLogout} {
+	for _, k := range bulkKinds {
+		if k == bulkDelete {
+			m.Items = append(m.Items, fyne.NewMenuItemSeparator())
+		}
 		apply, _ := bulkPlan(k, sts)
 		label := fmt.Sprintf("%s… (%d of %d)", bulkInfo[k].verb, len(apply), len(sts))
 		m.Items = append(m.Items, &fyne.MenuItem{Label: label, Disabled: len(apply) == 0, Action: func() { w.confirmBulk(k) }})

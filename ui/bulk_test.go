@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -375,5 +376,37 @@ func TestCompareNatural(t *testing.T) {
 	want := []string{"billing", "desk", "desk 1", "desk 9", "desk 10", "desk 010a", "desk 10b"}
 	if !slices.Equal(names, want) {
 		t.Errorf("sorted %q, want %q", names, want)
+	}
+}
+
+func TestBulkDeleteAsksWithWhatIsLostAndRemoves(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	clickRow(t, w, "idle", 0)
+	clickRow(t, w, "expired", fyne.KeyModifierControl)
+	w.confirmBulk(bulkDelete)
+	d := topDialog(t, w)
+	if !hasText(d, bulkInfo[bulkDelete].explain) || !hasText(d, "“Front desk” (+15550001111) — is deleted") || !hasText(d, "“New shop” — is deleted") {
+		t.Errorf("the confirmation does not say what is lost and for whom: %q", w.bulkLines())
+	}
+	tapDialogButton(t, w, "Cancel")
+	if len(ctl.Calls()) != 0 || len(w.list.rows) != len(sampleStatuses()) {
+		t.Fatalf("Cancel deleted: %v", ctl.Calls())
+	}
+
+	ctl.errs["Delete"] = fmt.Errorf("delete: %w", core.ErrStillLinked)
+	w.confirmBulk(bulkDelete)
+	tapDialogButton(t, w, "Delete 2")
+	got := ctl.Calls()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"Delete expired", "Delete idle"}) {
+		t.Errorf("bulk Delete sent %v", got)
+	}
+	for _, id := range []core.AccountID{"idle", "expired"} {
+		if _, ok := w.list.index[id]; ok {
+			t.Errorf("%s is still in the list after it was deleted", id)
+		}
+	}
+	if !hasText(topDialog(t, w), "“Front desk” (+15550001111)") {
+		t.Errorf("the window does not say which phones still have the device linked: %q", w.bulkLines())
 	}
 }

@@ -60,7 +60,7 @@ func (w *Window) installShortcuts() {
 	// filter box, where it selects the text.
 	selectAll := &fyne.MenuItem{Label: "Select all shown  (Ctrl+A)", Action: w.list.selectAllShown}
 	bulk := &fyne.MenuItem{Label: "Selected connections", ChildMenu: fyne.NewMenu("")}
-	for _, k := range []bulkKind{bulkConnect, bulkDisconnect, bulkTakeOver, bulkLogout} {
+	for _, k := range bulkKinds {
 		bulk.ChildMenu.Items = append(bulk.ChildMenu.Items, &fyne.MenuItem{Label: bulkInfo[k].verb + "…", Action: func() { w.confirmBulk(k) }})
 	}
 	edit := fyne.NewMenu("Edit", findItem, sendItem, deleteItem, fyne.NewMenuItemSeparator(), selectAll, bulk,
