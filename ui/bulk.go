@@ -177,7 +177,7 @@ func (w *Window) confirmBulk(kind bulkKind) {
 	title := fmt.Sprintf("%s %s?", info.verb, connections(len(apply)))
 	text := info.explain
 	if len(skip) > 0 {
-		text += fmt.Sprintf("\n\n%d of the %d selected %s skipped, as said below.", len(skip), len(sts), isAre(len(skip)))
+		text += fmt.Sprintf("\n\n%d of the %d selected %s skipped: they are listed last, each with the reason.", len(skip), len(sts), isAre(len(skip)))
 	}
 	head := &widget.Label{Text: text, Wrapping: fyne.TextWrapWord}
 	d := dialog.NewCustomConfirm(title, fmt.Sprintf("%s %d", info.verb, len(apply)), "Cancel",
