@@ -479,14 +479,16 @@ type rowView struct {
 	widget.BaseWidget
 	owner *accountList // nil in tests of the row alone
 	mods  fyne.KeyModifier
-	bg    *canvas.Rectangle // the multi-selection's highlight
-	id    core.AccountID
-	dot   *canvas.Rectangle
-	name  *widget.Label
-	phone *widget.RichText
-	line  *widget.Label
-	flap  *fyne.Container // the flapping badge
-	box   *fyne.Container
+	bg    *canvas.Rectangle // the multi-selection's highlight, or the hover's
+	// marked and hovered choose bg's colour.
+	marked, hovered bool
+	id              core.AccountID
+	dot             *canvas.Rectangle
+	name            *widget.Label
+	phone           *widget.RichText
+	line            *widget.Label
+	flap            *fyne.Container // the flapping badge
+	box             *fyne.Container
 }
 
 const (
@@ -522,7 +524,17 @@ func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
 
 // setMarked shows or hides the multi-selection's highlight.
 func (v *rowView) setMarked(on bool) {
-	c := markColor(on)
+	v.marked = on
+	v.paint()
+}
+
+// paint colours the row's background: marked, hovered (the list's own hover
+// highlight does not reach a row that takes the pointer itself) or neither.
+func (v *rowView) paint() {
+	c := markColor(v.marked)
+	if !v.marked && v.hovered {
+		c = theme.Color(theme.ColorNameHover)
+	}
 	if v.bg.FillColor != c {
 		v.bg.FillColor = c
 		v.bg.Refresh()
@@ -558,6 +570,8 @@ func (v *rowView) Tapped(*fyne.PointEvent) {
 // MouseIn, MouseMoved and MouseOut hold the list's order while the pointer
 // is over a row.
 func (v *rowView) MouseIn(*desktop.MouseEvent) {
+	v.hovered = true
+	v.paint()
 	if v.owner != nil {
 		v.owner.pointerEntered()
 	}
@@ -570,6 +584,8 @@ func (v *rowView) MouseMoved(*desktop.MouseEvent) {
 }
 
 func (v *rowView) MouseOut() {
+	v.hovered = false
+	v.paint()
 	if v.owner != nil {
 		v.owner.pointerLeft()
 	}
