@@ -170,7 +170,7 @@ func (w *Window) confirmBulk(kind bulkKind) {
 		head := &widget.Label{Wrapping: fyne.TextWrapWord,
 			Text: fmt.Sprintf("%s applies to none of the %s selected.", info.verb, connections(len(sts)))}
 		d := dialog.NewCustom(info.verb, "OK", container.NewBorder(head, nil, nil, nil, list), w.win)
-		d.Resize(fyne.NewSize(560, 0))
+		d.Resize(fyne.NewSize(600, 0))
 		d.Show()
 		return
 	}
@@ -191,7 +191,7 @@ func (w *Window) confirmBulk(kind bulkKind) {
 	} else {
 		d.SetConfirmImportance(widget.HighImportance)
 	}
-	d.Resize(fyne.NewSize(560, 0))
+	d.Resize(fyne.NewSize(600, 0))
 	d.Show()
 	w.bulkShown = lines
 }
@@ -200,11 +200,13 @@ func (w *Window) confirmBulk(kind bulkKind) {
 func bulkList(lines []string) fyne.CanvasObject {
 	box := container.NewVBox()
 	for _, l := range lines {
-		box.Add(&widget.Label{Text: l, Truncation: fyne.TextTruncateEllipsis})
+		box.Add(&widget.Label{Text: l, Wrapping: fyne.TextWrapWord})
 	}
 	scroll := container.NewVScroll(box)
+	// The lines' height before they wrap: a line or two more may need
+	// the scroll bar.
 	h := box.MinSize().Height
-	scroll.SetMinSize(fyne.NewSize(500, min(h, 260)))
+	scroll.SetMinSize(fyne.NewSize(540, min(h, 280)))
 	return scroll
 }
 
@@ -280,7 +282,7 @@ func (w *Window) showStillLinked(names []string) {
 		Text: fmt.Sprintf("%s deleted from Warden, but WhatsApp could not be reached to unlink the devices. "+
 			"Remove the linked device on each of these phones: WhatsApp › Settings › Linked devices.", capitalize(connections(len(names)))+" "+areWere(len(names)))}
 	d := dialog.NewCustom("Connections deleted", "OK", container.NewBorder(head, nil, nil, nil, bulkList(names)), w.win)
-	d.Resize(fyne.NewSize(560, 0))
+	d.Resize(fyne.NewSize(600, 0))
 	d.Show()
 	w.bulkShown = names
 }
@@ -302,7 +304,7 @@ func (w *Window) showBulkFailures(kind bulkKind, total int, failed []string) {
 	}
 	d := dialog.NewCustom(fmt.Sprintf("Could not %s %d", info.failed, len(failed)), "OK",
 		container.NewBorder(head, nil, nil, nil, bulkList(failed)), w.win)
-	d.Resize(fyne.NewSize(560, 0))
+	d.Resize(fyne.NewSize(600, 0))
 	d.Show()
 	w.bulkShown = failed
 }

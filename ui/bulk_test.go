@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"warden/core"
 )
@@ -408,5 +409,31 @@ func TestBulkDeleteAsksWithWhatIsLostAndRemoves(t *testing.T) {
 	}
 	if !hasText(topDialog(t, w), "“Front desk” (+15550001111)") {
 		t.Errorf("the window does not say which phones still have the device linked: %q", w.bulkLines())
+	}
+}
+
+// TestCompactAndBulkImages renders the compact view with a multi-selection
+// and a bulk confirmation, for a reviewer's eye.
+func TestCompactAndBulkImages(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		then func(t *testing.T, w *Window)
+	}{
+		{"compact_selection.png", nil},
+		{"compact_bulk_connect.png", func(t *testing.T, w *Window) { w.confirmBulk(bulkConnect) }},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			w, _ := newTestWindow(t, sampleStatuses()...)
+			test.ApplyTheme(t, theme.LightTheme())
+			w.setCompact(true)
+			w.list.pick("idle")
+			for _, id := range []core.AccountID{"replaced", "failed", "connected", "banned"} {
+				w.list.click(id, fyne.KeyModifierControl)
+			}
+			if tt.then != nil {
+				tt.then(t, w)
+			}
+			test.AssertRendersToImage(t, tt.file, w.win.Canvas())
+		})
 	}
 }

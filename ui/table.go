@@ -41,16 +41,12 @@ var tableColumns = []tableColumn{
 		compare: func(a, b core.Status) int {
 			return compareNatural(strings.ToLower(a.Account.Name), strings.ToLower(b.Account.Name))
 		}},
-	{title: "Phone", width: 120,
+	{title: "Phone", width: 130,
 		text:    func(s core.Status, _ time.Time) string { return phoneText(s) },
 		compare: func(a, b core.Status) int { return cmp.Compare(a.Account.Phone(), b.Account.Phone()) }},
 	{title: "State", width: 125,
-		text: func(s core.Status, _ time.Time) string {
-			if s.NeedsAction() {
-				return stateWord(s.State) + " !"
-			}
-			return stateWord(s.State)
-		},
+		// An account that needs action has a red dot and a bold state.
+		text: func(s core.Status, _ time.Time) string { return stateWord(s.State) },
 		compare: func(a, b core.Status) int {
 			if a.NeedsAction() != b.NeedsAction() {
 				if a.NeedsAction() {
@@ -60,7 +56,7 @@ var tableColumns = []tableColumn{
 			}
 			return cmp.Compare(stateWord(a.State), stateWord(b.State))
 		}},
-	{title: "Since", width: 64,
+	{title: "Since", width: 76,
 		text:    func(s core.Status, now time.Time) string { return timeOrDash(s.Since, now) },
 		compare: func(a, b core.Status) int { return b.Since.Compare(a.Since) }}, // newest first
 	{title: "Reason", width: 280,
@@ -246,14 +242,16 @@ func (l *accountList) setCompact(on bool) {
 // pointer is over it.
 type tableCell struct {
 	widget.BaseWidget
-	owner *accountList
-	id    core.AccountID
-	col   int
-	mods  fyne.KeyModifier
-	bg    *canvas.Rectangle
-	dot   *canvas.Rectangle
-	label *widget.Label
-	box   *fyne.Container
+	owner  *accountList
+	id     core.AccountID
+	col    int
+	mods   fyne.KeyModifier
+	bg     *canvas.Rectangle
+	dot    *canvas.Rectangle
+	dotBox *fyne.Container
+	inner  *fyne.Container // the dot and the label
+	label  *widget.Label
+	box    *fyne.Container
 }
 
 func newTableCell(l *accountList) *tableCell {
@@ -264,7 +262,10 @@ func newTableCell(l *accountList) *tableCell {
 		label: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
 	}
 	c.dot.SetMinSize(fyne.NewSquareSize(8))
-	c.box = container.New(tightCell{}, container.NewBorder(nil, nil, container.NewCenter(c.dot), nil, c.label))
+	// The dot stands clear of the column's edge.
+	c.dotBox = container.New(fixedWidth(18), container.NewCenter(c.dot))
+	c.inner = container.NewBorder(nil, nil, c.dotBox, nil, c.label)
+	c.box = container.New(tightCell{}, c.inner)
 	c.ExtendBaseWidget(c)
 	return c
 }
@@ -299,16 +300,19 @@ func (tightCell) MinSize(objs []fyne.CanvasObject) fyne.Size {
 func (c *tableCell) show(s core.Status, now time.Time, marked bool) {
 	c.id = s.Account.ID
 	setText(c.label, tableColumns[c.col].text(s, now))
-	c.label.TextStyle.Bold = c.col == colName
+	if bold := c.col == colName || (c.col == colState && s.NeedsAction()); c.label.TextStyle.Bold != bold {
+		c.label.TextStyle.Bold = bold
+		c.label.Refresh()
+	}
 	if c.col == colState {
 		c.dot.FillColor = stateColor(s.State)
 		if s.NeedsAction() {
 			c.dot.FillColor = needsActionColor
 		}
-		c.dot.Show()
 		c.dot.Refresh()
-	} else {
-		c.dot.Hide()
+	}
+	if setShown(c.dotBox, c.col == colState) {
+		c.inner.Refresh() // lay the label out again, with or without the dot
 	}
 	c.setMarked(marked)
 }
