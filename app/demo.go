@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -60,6 +62,8 @@ type demo struct {
 	faultEvery   time.Duration // mean gap between faults
 	messageEvery time.Duration // mean gap between the contacts' messages
 
+	names []string // the accounts it creates
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,6 +107,21 @@ func newDemo(log *slog.Logger) (*demo, error) {
 		}
 		*v.to = every
 	}
+	// WARDEN_DEMO_ACCOUNTS (6 to 200) sets how many accounts the demo
+	// creates: beyond the six named ones, "Desk 7", "Desk 8", …
+	d.names = demoNames
+	if v := os.Getenv("WARDEN_DEMO_ACCOUNTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < len(demoNames) || n > 200 {
+			srv.Close()
+			cancel()
+			return nil, fmt.Errorf("WARDEN_DEMO_ACCOUNTS=%q: want a number of accounts from %d to 200", v, len(demoNames))
+		}
+		d.names = slices.Clone(demoNames)
+		for i := len(demoNames) + 1; i <= n; i++ {
+			d.names = append(d.names, fmt.Sprintf("Desk %d", i))
+		}
+	}
 	return d, nil
 }
 
@@ -122,7 +141,7 @@ func (d *demo) start(m *core.Manager) {
 	})
 	d.wg.Go(func() { d.faults(m) })
 	d.wg.Go(func() { d.chats(m) })
-	for _, name := range demoNames {
+	for _, name := range d.names {
 		acct, err := m.Add(d.ctx, name)
 		if err != nil {
 			d.log.Error("demo: adding an account failed", "name", name, "err", err)

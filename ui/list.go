@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"image/color"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -41,8 +43,39 @@ type accountList struct {
 	selected core.AccountID
 	syncing  bool
 
+	// The multi-selection (selection.go): marked accounts, the row a
+	// Shift-click extends from, and onMarks to tell the window.
+	marked  map[core.AccountID]bool
+	anchor  core.AccountID
+	onMarks func()
+	// The held order (selection.go): the pointer is over a row, the order
+	// is held until holdUntil, and a re-sort waits.
+	pointerIn bool
+	pointerAt time.Time // when it last came or moved over a row
+	holdUntil time.Time
+	stale     bool
+
+	// group, when 0 or more, shows only the accounts of that summary count
+	// (summaryGroups); -1 shows all.
+	group int
+	// sortCol is the compact view's sort column (table.go), -1 for the
+	// default order; sortDesc reverses it.
+	sortCol  int
+	sortDesc bool
+	// table is the compact view, compact whether it is shown instead of
+	// the rows; views holds both in a stack.
+	table   *accountTable
+	compact bool
+	stack   *fyne.Container
+	// top holds the buttons, the filter and the bars above the rows; view
+	// switches between the cards and the compact view.
+	top    *fyne.Container
+	bottom *fyne.Container
+	view   *widget.Button
+
 	onSelect func(core.AccountID)
-	onDelete func() // the Delete key on the list
+	onGroup  func(int) // the count filter changed (the summary shows which)
+	onDelete func()    // the Delete key on the list
 
 	// only, when set, limits the list to these accounts (the accounts of a
 	// fleet drop); scope says so, with a way back to all of them.
@@ -62,6 +95,9 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 		index:    map[core.AccountID]int{},
 		views:    map[*rowView]struct{}{},
 		bound:    map[core.AccountID]*rowView{},
+		marked:   map[core.AccountID]bool{},
+		group:    -1,
+		sortCol:  -1,
 		filter:   &widget.Entry{PlaceHolder: "Filter by name, phone or state"},
 		add:      &widget.Button{Text: "Add connection", Icon: theme.ContentAddIcon(), Importance: widget.HighImportance, OnTapped: onAdd},
 	}
@@ -78,14 +114,22 @@ func newAccountList(statuses map[core.AccountID]core.Status, now func() time.Tim
 		}
 	}
 	l.list = newRowList(l)
+	l.table = newAccountTable(l)
+	l.table.content.Hide()
 	l.scopeText = &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText}
 	l.scope = container.NewBorder(nil, nil, nil,
 		&widget.Button{Text: "Show all", Importance: widget.LowImportance, OnTapped: l.showAll}, l.scopeText)
 	l.scope.Hide()
+	l.stack = container.NewStack(l.list, l.table.content, container.NewPadded(l.empty))
+	l.view = &widget.Button{Importance: widget.LowImportance}
+	// The bulk bar goes below the rows: coming and going, it moves none.
+	l.bottom = container.NewVBox()
+	l.bottom.Hide() // a shown one, even empty, takes a padding
+	l.top = container.NewVBox(container.NewBorder(nil, nil, nil, l.view, l.add), l.filter, l.scope)
 	l.content = container.NewBorder(
-		container.NewVBox(l.add, l.filter, l.scope),
-		nil, nil, nil,
-		container.NewStack(l.list, container.NewPadded(l.empty)),
+		l.top,
+		l.bottom, nil, nil,
+		l.stack,
 	)
 	l.rebuild()
 	return l
@@ -131,21 +175,54 @@ var errNotANumber = errors.New("not a phone number")
 func (l *accountList) movesRow(old, s core.Status) bool {
 	return old.NeedsAction() != s.NeedsAction() ||
 		old.Account.Name != s.Account.Name ||
-		matches(old, l.filter.Text) != matches(s, l.filter.Text)
+		matches(old, l.filter.Text) != matches(s, l.filter.Text) ||
+		(l.group >= 0 && summaryGroups[l.group].count(old) != summaryGroups[l.group].count(s)) ||
+		(l.compact && l.sortCol >= 0 && l.compare(l.keyOf(old), l.keyOf(s)) != 0)
 }
 
-// rebuild filters and sorts the rows again and redraws the rows on screen.
-func (l *accountList) rebuild() {
-	keys := l.keys[:0]
-	for id, s := range l.statuses {
-		if l.only != nil && !l.only[id] {
-			continue
-		}
-		if matches(s, l.filter.Text) {
-			keys = append(keys, rowKey{id: id, needsAction: s.NeedsAction(), name: strings.ToLower(s.Account.Name)})
+// shows reports whether the list shows s: it passes the fleet drop's
+// limit, the count filter and the filter box.
+func (l *accountList) shows(s core.Status) bool {
+	if l.only != nil && !l.only[s.Account.ID] {
+		return false
+	}
+	if l.group >= 0 && !summaryGroups[l.group].count(s) {
+		return false
+	}
+	return matches(s, l.filter.Text)
+}
+
+// keyOf is s's sort key.
+func (l *accountList) keyOf(s core.Status) rowKey {
+	return rowKey{id: s.Account.ID, needsAction: s.NeedsAction(), name: strings.ToLower(s.Account.Name), s: s}
+}
+
+// compare orders two rows: in the compact view by its sort column when one
+// is chosen, then in the default order. The cards, which have no column
+// headers to say so, keep the default order.
+func (l *accountList) compare(a, b rowKey) int {
+	if l.compact && l.sortCol >= 0 && l.sortCol < len(tableColumns) {
+		if c := tableColumns[l.sortCol].compare(a.s, b.s); c != 0 {
+			if l.sortDesc {
+				return -c
+			}
+			return c
 		}
 	}
-	slices.SortFunc(keys, compareKeys)
+	return compareKeys(a, b)
+}
+
+// rebuild filters and sorts the rows again and redraws the rows on screen,
+// at once: use resort for changes the operator did not ask for.
+func (l *accountList) rebuild() {
+	l.stale = false
+	keys := l.keys[:0]
+	for _, s := range l.statuses {
+		if l.shows(s) {
+			keys = append(keys, l.keyOf(s))
+		}
+	}
+	slices.SortFunc(keys, l.compare)
 	l.keys = keys
 	l.rows = l.rows[:0]
 	clear(l.index)
@@ -161,14 +238,32 @@ func (l *accountList) rebuild() {
 	case len(l.rows) == 0 && l.only != nil && l.filter.Text == "":
 		setMuted(l.empty, "None of these connections are left.")
 		l.empty.Show()
+	case len(l.rows) == 0 && l.group >= 0 && l.filter.Text == "":
+		setMuted(l.empty, fmt.Sprintf("No connection is %s now.", summaryGroups[l.group].word))
+		l.empty.Show()
 	case len(l.rows) == 0:
 		setMuted(l.empty, fmt.Sprintf("No connection matches “%s”.", l.filter.Text))
 		l.empty.Show()
 	default:
 		l.empty.Hide()
 	}
-	l.list.Refresh()
+	// The compact view's header would run into the message.
+	if l.compact && setShown(l.table.content, !l.empty.Visible()) {
+		l.stack.Refresh()
+	}
+	l.pruneMarks()
+	l.refreshViews()
 	l.syncSelection(false)
+}
+
+// refreshViews redraws the rows of the view shown.
+func (l *accountList) refreshViews() {
+	if l.compact {
+		l.table.refresh()
+	} else {
+		l.list.Refresh()
+	}
+	l.refreshMarks()
 }
 
 // rowKey is what the list sorts on, computed once per rebuild.
@@ -176,6 +271,7 @@ type rowKey struct {
 	id          core.AccountID
 	needsAction bool
 	name        string // lower case
+	s           core.Status
 }
 
 // compareKeys orders the list: accounts that need action first, then by name.
@@ -186,7 +282,7 @@ func compareKeys(a, b rowKey) int {
 		}
 		return 1
 	}
-	if c := cmp.Compare(a.name, b.name); c != 0 {
+	if c := compareNatural(a.name, b.name); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.id, b.id)
@@ -195,6 +291,10 @@ func compareKeys(a, b rowKey) int {
 // refreshRow redraws one account's row, if a row widget shows it. It updates
 // that row's texts alone: List.RefreshItem would redraw every visible row.
 func (l *accountList) refreshRow(id core.AccountID) {
+	if l.compact {
+		l.table.refreshRow(id)
+		return
+	}
 	if v, ok := l.bound[id]; ok && v.id == id {
 		v.set(l.statuses[id], l.now())
 		v.setLine(l.line(l.statuses[id], l.now()))
@@ -223,6 +323,10 @@ func (l *accountList) refreshFlapping(id core.AccountID) {
 // showOnly limits the list to ids, with why in the scope bar, and clears
 // the filter.
 func (l *accountList) showOnly(ids []core.AccountID, why string) {
+	l.group = -1
+	if l.onGroup != nil {
+		l.onGroup(-1)
+	}
 	l.only = make(map[core.AccountID]bool, len(ids))
 	for _, id := range ids {
 		l.only[id] = true
@@ -237,9 +341,13 @@ func (l *accountList) showOnly(ids []core.AccountID, why string) {
 	l.content.Refresh()
 }
 
-// showAll lifts showOnly's limit.
+// showAll lifts showOnly's limit and the count filter.
 func (l *accountList) showAll() {
 	l.only = nil
+	l.group = -1
+	if l.onGroup != nil {
+		l.onGroup(-1)
+	}
 	l.scope.Hide()
 	l.rebuild()
 	l.content.Refresh()
@@ -248,6 +356,11 @@ func (l *accountList) showAll() {
 // tick refreshes the status line of the rows on screen whose text changes
 // with the clock: countdowns and "connected for".
 func (l *accountList) tick() {
+	l.releaseHold()
+	if l.compact {
+		l.table.tick()
+		return
+	}
 	now := l.now()
 	for v := range l.views {
 		if s, ok := l.statuses[v.id]; ok && v.id != "" && ticks(s) {
@@ -259,7 +372,31 @@ func (l *accountList) tick() {
 // selectAccount selects id in the list (when it is shown) and scrolls to it.
 func (l *accountList) selectAccount(id core.AccountID) {
 	l.selected = id
+	clear(l.marked)
+	if id != "" {
+		l.marked[id] = true
+	}
+	l.anchor = id
 	l.syncSelection(true)
+	l.marksChanged()
+}
+
+// showGroup shows only the accounts of summaryGroups[i]; showing the same
+// group again, or -1, shows all of them.
+func (l *accountList) showGroup(i int) {
+	if i < 0 || i == l.group || i >= len(summaryGroups) {
+		l.showAll()
+		return
+	}
+	l.only = nil
+	l.group = i
+	if l.onGroup != nil {
+		l.onGroup(i)
+	}
+	setText(l.scopeText, "Only the connections that are “"+summaryGroups[i].word+"”")
+	l.scope.Show()
+	l.rebuild()
+	l.content.Refresh()
 }
 
 // syncSelection makes the list's selected row follow l.selected after the
@@ -291,6 +428,7 @@ func newRowList(l *accountList) *rowList {
 	rl.Length = func() int { return len(l.rows) }
 	rl.CreateItem = func() fyne.CanvasObject {
 		v := newRowView()
+		v.owner = l
 		l.views[v] = struct{}{}
 		return v
 	}
@@ -306,15 +444,21 @@ func newRowList(l *accountList) *rowList {
 		v.setLine(l.line(l.statuses[l.rows[i]], l.now()))
 		v.setFlapping(l.flapping != nil && l.flapping(v.id))
 		l.bound[v.id] = v
+		v.setMarked(len(l.marked) > 1 && l.marked[v.id])
 	}
 	rl.OnSelected = func(i widget.ListItemID) {
 		if l.syncing || i < 0 || i >= len(l.rows) {
 			return
 		}
+		// The keyboard moved the selection (a click goes through click).
+		clear(l.marked)
+		l.marked[l.rows[i]] = true
+		l.anchor = l.rows[i]
 		l.selected = l.rows[i]
 		if l.onSelect != nil {
 			l.onSelect(l.selected)
 		}
+		l.marksChanged()
 	}
 	rl.ExtendBaseWidget(rl)
 	return rl
@@ -333,13 +477,18 @@ func (rl *rowList) TypedKey(ev *fyne.KeyEvent) {
 // one-line status.
 type rowView struct {
 	widget.BaseWidget
-	id    core.AccountID
-	dot   *canvas.Rectangle
-	name  *widget.Label
-	phone *widget.RichText
-	line  *widget.Label
-	flap  *fyne.Container // the flapping badge
-	box   *fyne.Container
+	owner *accountList // nil in tests of the row alone
+	mods  fyne.KeyModifier
+	bg    *canvas.Rectangle // the multi-selection's highlight, or the hover's
+	// marked and hovered choose bg's colour.
+	marked, hovered bool
+	id              core.AccountID
+	dot             *canvas.Rectangle
+	name            *widget.Label
+	phone           *widget.RichText
+	line            *widget.Label
+	flap            *fyne.Container // the flapping badge
+	box             *fyne.Container
 }
 
 const (
@@ -363,13 +512,83 @@ func newRowView() *rowView {
 		container.NewBorder(nil, nil, nil, container.New(fixedWidth(phoneWidth), v.phone), v.name),
 		container.NewBorder(nil, nil, nil, v.flap, v.line),
 	)
+	v.bg = &canvas.Rectangle{CornerRadius: theme.SelectionRadiusSize()}
 	v.box = container.NewBorder(nil, nil, container.NewCenter(v.dot), nil, text)
 	v.ExtendBaseWidget(v)
 	return v
 }
 
 func (v *rowView) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(v.box)
+	return widget.NewSimpleRenderer(container.NewStack(v.bg, v.box))
+}
+
+// setMarked shows or hides the multi-selection's highlight.
+func (v *rowView) setMarked(on bool) {
+	v.marked = on
+	v.paint()
+}
+
+// paint colours the row's background: marked, hovered (the list's own hover
+// highlight does not reach a row that takes the pointer itself) or neither.
+func (v *rowView) paint() {
+	c := markColor(v.marked)
+	if !v.marked && v.hovered {
+		c = theme.Color(theme.ColorNameHover)
+	}
+	if v.bg.FillColor != c {
+		v.bg.FillColor = c
+		v.bg.Refresh()
+	}
+}
+
+// markColor is the highlight of a marked row: the theme's selection colour.
+func markColor(on bool) color.Color {
+	if !on {
+		return color.Transparent
+	}
+	return theme.Color(theme.ColorNameSelection)
+}
+
+// A row takes the clicks itself, to know the modifiers held (the list's
+// own tap does not say), and follows the pointer for the held order.
+
+// MouseDown notes the modifiers of the click to come.
+func (v *rowView) MouseDown(ev *desktop.MouseEvent) { v.mods = ev.Modifier }
+
+// MouseUp is part of desktop.Mouseable.
+func (v *rowView) MouseUp(*desktop.MouseEvent) {}
+
+// Tapped selects the row, adds it (Ctrl) or a range (Shift).
+func (v *rowView) Tapped(*fyne.PointEvent) {
+	mods := v.mods
+	v.mods = 0
+	if v.owner != nil && v.id != "" {
+		v.owner.click(v.id, mods)
+	}
+}
+
+// MouseIn, MouseMoved and MouseOut hold the list's order while the pointer
+// is over a row.
+func (v *rowView) MouseIn(*desktop.MouseEvent) {
+	v.hovered = true
+	v.paint()
+	if v.owner != nil {
+		v.owner.pointerEntered()
+	}
+}
+
+func (v *rowView) MouseMoved(*desktop.MouseEvent) {
+	if v.owner != nil {
+		v.owner.pointerMoved()
+	}
+}
+
+func (v *rowView) MouseOut() {
+	v.hovered = false
+	v.paint()
+	if v.owner != nil {
+		v.owner.pointerLeft()
+	}
 }
 
 // set shows s in the row.
@@ -466,4 +685,37 @@ func (f fixedWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		s.Height = max(s.Height, o.MinSize().Height)
 	}
 	return s
+}
+
+// compareNatural compares names with their numbers as numbers: "Desk 9"
+// before "Desk 10".
+func compareNatural(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// digitRun returns how many ASCII digits s starts with.
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }

@@ -54,8 +54,18 @@ func (w *Window) installShortcuts() {
 	for i, title := range []string{"Overview", "Timeline", "Logs"} {
 		view.Items = append(view.Items, &fyne.MenuItem{Label: title, Shortcut: shortcutTabs[i], Action: func() { w.detail.selectTab(i) }})
 	}
-	view.Items = append(view.Items, fyne.NewMenuItemSeparator())
-	menus := []*fyne.Menu{file, fyne.NewMenu("Edit", findItem, sendItem, deleteItem), view}
+	w.compactItem = &fyne.MenuItem{Label: "Compact list", Checked: w.list.compact, Action: func() { w.setCompact(!w.list.compact) }}
+	view.Items = append(view.Items, fyne.NewMenuItemSeparator(), w.compactItem)
+	// Ctrl+A is not a menu shortcut: the menu's would take it from the
+	// filter box, where it selects the text.
+	selectAll := &fyne.MenuItem{Label: "Select all shown  (Ctrl+A)", Action: w.list.selectAllShown}
+	bulk := &fyne.MenuItem{Label: "Selected connections", ChildMenu: fyne.NewMenu("")}
+	for _, k := range bulkKinds {
+		bulk.ChildMenu.Items = append(bulk.ChildMenu.Items, &fyne.MenuItem{Label: bulkInfo[k].verb + "…", Action: func() { w.confirmBulk(k) }})
+	}
+	edit := fyne.NewMenu("Edit", findItem, sendItem, deleteItem, fyne.NewMenuItemSeparator(), selectAll, bulk,
+		&fyne.MenuItem{Label: "Clear selection", Action: w.list.clearMarks})
+	menus := []*fyne.Menu{file, edit, view}
 	if w.opts.Fleet != nil {
 		menus = append(menus, fyne.NewMenu("Fleet",
 			&fyne.MenuItem{Label: "Nodes…", Action: w.showNodes},
@@ -71,6 +81,7 @@ func (w *Window) installShortcuts() {
 	c.AddShortcut(shortcutFilter, func(fyne.Shortcut) { w.focusFilter() })
 	c.AddShortcut(shortcutQuit, func(fyne.Shortcut) { w.quit() })
 	c.AddShortcut(shortcutSend, func(fyne.Shortcut) { w.focusSend() })
+	c.AddShortcut(&fyne.ShortcutSelectAll{}, func(fyne.Shortcut) { w.list.selectAllShown() })
 	for i, sc := range shortcutTabs {
 		c.AddShortcut(sc, func(fyne.Shortcut) { w.detail.selectTab(i) })
 	}

@@ -8,6 +8,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -71,13 +73,21 @@ type summaryBar struct {
 	scroll   *container.Scroll
 	rowWidth float32 // the row's width when last laid out
 	content  *fyne.Container
+	// onGroup is a click on a count: it shows only that group's accounts
+	// (the list's showGroup); active is the group shown, -1 for all.
+	onGroup func(int)
+	active  int
 }
 
 func newSummaryBar() *summaryBar {
-	b := &summaryBar{total: &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}}
+	b := &summaryBar{total: &widget.Label{TextStyle: fyne.TextStyle{Bold: true}}, active: -1}
 	objs := []fyne.CanvasObject{b.total}
-	for _, g := range summaryGroups {
-		c := newSummaryChip(g.color)
+	for i, g := range summaryGroups {
+		c := newSummaryChip(g.color, func() {
+			if b.onGroup != nil {
+				b.onGroup(i)
+			}
+		})
 		b.chips = append(b.chips, c)
 		objs = append(objs, c.content)
 	}
@@ -103,6 +113,7 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 			continue
 		}
 		setText(c.label, fmt.Sprintf("%d %s", n, summaryGroups[i].word))
+		c.setActive(i == b.active)
 		c.content.Show()
 	}
 	// Place the chips again for their new widths, without redrawing them.
@@ -114,15 +125,73 @@ func (b *summaryBar) update(statuses map[core.AccountID]core.Status) {
 	b.row.Layout.Layout(b.row.Objects, b.row.Size())
 }
 
-// summaryChip is a coloured dot and a count.
-type summaryChip struct {
-	label   *widget.Label
-	content *fyne.Container
+// setActive shows which count filters the list.
+func (b *summaryBar) setActive(group int) {
+	b.active = group
+	for i, c := range b.chips {
+		c.setActive(i == group)
+	}
 }
 
-func newSummaryChip(c color.NRGBA) *summaryChip {
+// summaryChip is a coloured dot and a count; a click on it filters the list
+// to that count's accounts.
+type summaryChip struct {
+	widget.BaseWidget
+	label   *widget.Label
+	bg      *canvas.Rectangle
+	box     *fyne.Container
+	content fyne.CanvasObject
+	onTap   func()
+	hovered bool
+	active  bool
+}
+
+func newSummaryChip(c color.NRGBA, onTap func()) *summaryChip {
 	dot := &canvas.Rectangle{FillColor: c, CornerRadius: 5}
 	dot.SetMinSize(fyne.NewSquareSize(10))
 	label := &widget.Label{}
-	return &summaryChip{label: label, content: container.NewHBox(container.NewCenter(dot), label)}
+	chip := &summaryChip{label: label, onTap: onTap, bg: &canvas.Rectangle{CornerRadius: theme.SelectionRadiusSize()}}
+	chip.box = container.NewStack(chip.bg, container.NewHBox(container.NewCenter(dot), label))
+	chip.ExtendBaseWidget(chip)
+	chip.content = chip
+	return chip
+}
+
+func (c *summaryChip) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(c.box) }
+
+// Tapped filters the list (or shows all again, when it is the active one).
+func (c *summaryChip) Tapped(*fyne.PointEvent) {
+	if c.onTap != nil {
+		c.onTap()
+	}
+}
+
+// Cursor says the count can be clicked.
+func (c *summaryChip) Cursor() desktop.Cursor { return desktop.PointerCursor }
+
+func (c *summaryChip) MouseIn(*desktop.MouseEvent)    { c.hovered = true; c.paint() }
+func (c *summaryChip) MouseMoved(*desktop.MouseEvent) {}
+func (c *summaryChip) MouseOut()                      { c.hovered = false; c.paint() }
+
+func (c *summaryChip) setActive(on bool) {
+	if c.active != on {
+		c.active = on
+		c.label.TextStyle.Bold = on
+		c.label.Refresh()
+		c.paint()
+	}
+}
+
+func (c *summaryChip) paint() {
+	var col color.Color = color.Transparent
+	switch {
+	case c.active:
+		col = theme.Color(theme.ColorNameSelection)
+	case c.hovered:
+		col = theme.Color(theme.ColorNameHover)
+	}
+	if c.bg.FillColor != col {
+		c.bg.FillColor = col
+		c.bg.Refresh()
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -88,8 +89,14 @@ type Window struct {
 
 	summary *summaryBar
 	list    *accountList
-	detail  *detailView
-	pairing *pairingView
+	bulk    *bulkBar // the bulk actions' bar (bulk.go)
+	split   *container.Split
+	// bulkShown is what the last bulk dialog listed, for tests.
+	bulkShown []string
+	// compactItem is View › Compact list, checked in the compact view.
+	compactItem *fyne.MenuItem
+	detail      *detailView
+	pairing     *pairingView
 
 	// do runs f on Fyne's thread (fyne.Do) for the update loop. async runs
 	// work in the background, then the function it returns on Fyne's thread.
@@ -159,6 +166,15 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	w.list.onDelete = w.confirmDeleteSelected
 	w.list.flapping = func(id core.AccountID) bool { return w.fleet.flapping[id] }
 	w.list.quiet = w.quietOf
+	w.bulk = w.newBulkBar()
+	w.list.bottom.Add(w.bulk.content)
+	w.list.onMarks = w.marksChanged
+	w.list.onGroup = w.summary.setActive
+	w.summary.onGroup = w.list.showGroup
+	w.list.view.OnTapped = func() { w.setCompact(!w.list.compact) }
+	if opts.Fleet != nil {
+		w.list.table.setColumns(true)
+	}
 	w.pairing = newPairingView(w.newCode, w.pairPhone)
 	w.detail = newDetailView(w.runAction, w.rename, w.pairing)
 	w.detail.quiet = w.quietOf
@@ -174,7 +190,8 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
-	split.Offset = 0.34
+	split.Offset = cardsOffset
+	w.split = split
 	top := container.NewVBox(container.NewPadded(container.NewVBox(w.summary.content, w.offline.banner, w.fleet.banner)), widget.NewSeparator())
 	frame := container.NewBorder(top, nil, nil, nil, split)
 	// The banner came, went or has other words: the top bar has another
@@ -189,6 +206,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	}
 	w.win.Resize(size)
 	w.size, w.sizeAtTick, w.sizeReported = size, size, size
+	w.setCompact(a.Preferences().Bool(prefCompact))
 	w.win.SetOnClosed(func() {
 		w.winClosed = true
 		w.Close()
@@ -360,7 +378,7 @@ func (w *Window) apply(batch []core.Status) {
 	}
 	w.refreshQuiet(now)
 	if resort {
-		w.list.rebuild()
+		w.list.resort() // held while the pointer is over the rows (selection.go)
 	} else {
 		for id := range changed {
 			w.list.refreshRow(id)
@@ -407,6 +425,49 @@ func (w *Window) selectAccount(id core.AccountID) {
 	w.detail.show(s, w.now())
 	w.refreshFlapping(w.now())
 	w.loadEvents(id)
+}
+
+// The split between the list and the detail, for the cards and for the
+// wider compact view; prefCompact remembers the view.
+const (
+	cardsOffset = 0.34
+	prefCompact = "list.compact"
+	// detailRoom is the width the detail keeps beside the compact view.
+	detailRoom = 560
+)
+
+// compactOffset gives the compact view what the detail can spare of a
+// window width wide: from the cards' share up to 60 %.
+func compactOffset(width float32) float64 {
+	if width <= 0 {
+		width = defaultSize.Width
+	}
+	return min(max(float64((width-detailRoom)/width), cardsOffset), 0.6)
+}
+
+// setCompact switches the list between the cards and the compact view, and
+// remembers the choice.
+func (w *Window) setCompact(on bool) {
+	w.list.setCompact(on)
+	if on {
+		w.list.view.SetText("Cards")
+		w.list.view.SetIcon(theme.GridIcon())
+		w.split.Offset = compactOffset(w.size.Width)
+	} else {
+		w.list.view.SetText("Compact")
+		w.list.view.SetIcon(theme.ListIcon())
+		w.split.Offset = cardsOffset
+	}
+	w.split.Refresh()
+	if w.app.Preferences().Bool(prefCompact) != on {
+		w.app.Preferences().SetBool(prefCompact, on)
+	}
+	if w.compactItem != nil {
+		w.compactItem.Checked = on
+		if m := w.win.MainMenu(); m != nil {
+			m.Refresh()
+		}
+	}
 }
 
 // loadEvents fetches the account's recent activity for the detail pane.
