@@ -88,8 +88,13 @@ func newEventRow() *eventRow {
 }
 
 func (r *eventRow) CreateRenderer() fyne.WidgetRenderer {
-	line := container.New(&eventColumns{}, container.NewCenter(container.New(fixedSize{10, 10}, r.dot)), r.when, r.change, r.cause)
-	reason := container.New(layout.NewCustomPaddedLayout(-theme.Padding()*2, -theme.Padding(), eventFixed[0]*theme.TextSize(), 0),
+	// The labels' inner padding above and below each line is cut to a
+	// little, so that six events fit where a short window leaves the list
+	// about 250 pixels.
+	ip := theme.InnerPadding()
+	line := container.New(layout.NewCustomPaddedLayout(-ip+3, -ip, 0, 0),
+		container.New(&eventColumns{}, container.NewCenter(container.New(fixedSize{10, 10}, r.dot)), r.when, r.change, r.cause))
+	reason := container.New(layout.NewCustomPaddedLayout(-ip, -ip+3, eventFixed[0]*theme.TextSize(), 0),
 		container.NewBorder(nil, nil, r.extra, nil, r.reason))
 	return widget.NewSimpleRenderer(container.New(tightVBox{}, line, reason))
 }

@@ -7,36 +7,74 @@ import (
 
 // timelineLayout stacks the tab's parts: the picker row, the statistics and
 // the legend (both wrapping at the tab's width), the band, a separator, and
-// the list in the rest. Unlike a VBox it knows the width when it decides the
-// heights, so wrapped rows get the room they need at once.
-type timelineLayout struct{}
+// the list in the rest, but never less than listMin: in a short window the
+// tab scrolls (its scroll container holds this layout) rather than squeeze
+// the list to nothing. Unlike a VBox it knows the width when it decides the
+// heights, so wrapped rows get the room they need.
+type timelineLayout struct {
+	listMin func() float32 // the list's least height
+	// width is the width of the last layout: MinSize measures the wrapping
+	// rows at it. grew, if set, is told when a layout found that the rows
+	// need another height than MinSize said, so that the scroll around
+	// asks again.
+	width    float32
+	reported float32
+	grew     func()
+}
 
-func (timelineLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	pad := theme.Padding()
-	y := float32(0)
+// heights returns the height of each object at width, the list's least.
+func (l *timelineLayout) heights(objs []fyne.CanvasObject, width float32) []float32 {
+	hs := make([]float32, len(objs))
 	for i, o := range objs {
 		h := o.MinSize().Height
-		if c, ok := o.(*fyne.Container); ok {
+		if c, ok := o.(*fyne.Container); ok && width > 0 {
 			if f, ok := c.Layout.(*flowLayout); ok {
-				h = f.height(c.Objects, size.Width)
+				h = f.height(c.Objects, width)
 			}
 		}
-		if i == len(objs)-1 { // the list: the rest
-			h = max(size.Height-y, 0)
+		if i == len(objs)-1 && l.listMin != nil {
+			h = max(h, l.listMin())
+		}
+		hs[i] = h
+	}
+	return hs
+}
+
+func stackHeight(hs []float32) float32 {
+	var s float32
+	for _, h := range hs {
+		s += h + theme.Padding()
+	}
+	return s
+}
+
+func (l *timelineLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	pad := theme.Padding()
+	hs := l.heights(objs, size.Width)
+	l.width = size.Width
+	y := float32(0)
+	for i, o := range objs {
+		h := hs[i]
+		if i == len(objs)-1 { // the list: the rest, at least its least
+			h = max(size.Height-y, h)
 		}
 		o.Move(fyne.NewPos(0, y))
 		o.Resize(fyne.NewSize(size.Width, h))
 		y += h + pad
 	}
+	if need := stackHeight(hs); need != l.reported && l.grew != nil {
+		l.reported = need // once per change: the scroll asks MinSize again
+		l.grew()
+	}
 }
 
-func (timelineLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+func (l *timelineLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
 	for _, o := range objs {
-		m := o.MinSize()
-		s.Width = max(s.Width, m.Width)
-		s.Height += m.Height + theme.Padding()
+		s.Width = max(s.Width, o.MinSize().Width)
 	}
+	s.Height = stackHeight(l.heights(objs, l.width))
+	l.reported = s.Height
 	return s
 }
 

@@ -62,8 +62,14 @@ type timelineTab struct {
 	list    *widget.List
 	csv     *widget.Button
 	json    *widget.Button
-	content *fyne.Container
+	body    *fyne.Container   // the tab's parts, the list last
+	page    *container.Scroll // body, scrolling in a short window
+	content fyne.CanvasObject
 }
+
+// timelineMinRows is how many events the list shows at least; a window too
+// short for them and the statistics scrolls the tab.
+const timelineMinRows = 6
 
 // The statistics shown above the band, in order.
 var statNames = []string{"Uptime", "Disconnects", "Time to recover", "Conflicts", "Guard", "Attempt"}
@@ -123,7 +129,15 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 	// its own for it.
 	legend := newTimelineLegend()
 	legend.Add(t.count)
-	t.content = container.New(&timelineLayout{}, top, stats, t.band, legend, widget.NewSeparator(), t.list)
+	// In a short window the whole tab scrolls, so that the list keeps room
+	// for timelineMinRows events rather than shrink to nothing.
+	rowH := newEventRow().MinSize().Height + theme.Padding()
+	lay := &timelineLayout{listMin: func() float32 { return timelineMinRows * rowH }}
+	t.body = container.New(lay, top, stats, t.band, legend, widget.NewSeparator(), nil)
+	t.page = container.NewVScroll(t.body)
+	t.body.Objects[len(t.body.Objects)-1] = container.NewStack(t.list, newWheelChain(t.list, t.page))
+	lay.grew = func() { t.page.Refresh() }
+	t.content = t.page
 	t.rebuild()
 	return t
 }
