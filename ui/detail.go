@@ -556,7 +556,7 @@ func newEscapeEntry(onEscape func()) *escapeEntry {
 
 // TypedKey cancels on Escape and leaves the other keys to the Entry.
 func (e *escapeEntry) TypedKey(ev *fyne.KeyEvent) {
-	if ev.Name == fyne.KeyEscape {
+	if ev.Name == fyne.KeyEscape && e.onEscape != nil {
 		e.onEscape()
 		return
 	}

@@ -56,11 +56,11 @@ type logsPane struct {
 	search     *time.Timer // the pending search of the stored logs
 
 	levelSelect *widget.Select
-	query       *widget.Entry
+	query       *closeKeyEntry // Escape and Ctrl+W close the all-logs window
 	followBtn   *widget.Button
 	hint        *widget.RichText
 	status      *widget.RichText
-	list        *widget.List
+	list        *deleteKeyList
 	empty       *widget.RichText
 	full        *widget.Label
 	selected    *fyne.Container
@@ -117,7 +117,7 @@ func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, na
 		}
 	})
 	p.levelSelect.SetSelected("Info")
-	p.query = widget.NewEntry()
+	p.query = newCloseKeyEntry()
 	p.query.PlaceHolder = "Search messages and values"
 	p.query.ActionItem = &widget.Button{Icon: theme.SearchIcon(), Importance: widget.LowImportance, OnTapped: p.reload}
 	p.query.OnChanged = func(s string) {
@@ -134,7 +134,7 @@ func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, na
 	p.status = newMuted(theme.SizeNameCaptionText)
 	export := &widget.Button{Text: "Export…", Icon: theme.DocumentSaveIcon(), OnTapped: p.showExport}
 
-	p.list = &widget.List{
+	p.list = &deleteKeyList{List: widget.List{
 		Length:     func() int { return len(p.lines) },
 		CreateItem: func() fyne.CanvasObject { return newLogRow(p) },
 		UpdateItem: func(i widget.ListItemID, o fyne.CanvasObject) {
@@ -144,7 +144,7 @@ func newLogsPane(src LogSource, id core.AccountID, all bool, win fyne.Window, na
 		},
 		OnSelected:   p.selectLine,
 		OnUnselected: func(widget.ListItemID) { p.selectLine(-1) },
-	}
+	}}
 	p.list.ExtendBaseWidget(p.list) // so that Refresh makes the scroller ScrollToBottom needs, even off screen
 	p.empty = newMuted(theme.SizeNameText)
 

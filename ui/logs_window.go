@@ -36,6 +36,7 @@ type windowLogs struct {
 // Warden's own. Call it once, before Show.
 func (w *Window) SetLogSource(src LogSource) {
 	wl := &windowLogs{w: w, src: src, panes: map[*logsPane]bool{}}
+	w.logs = wl
 	item := &fyne.MenuItem{Label: "All logs…", Shortcut: shortcutLogs, Action: wl.showAll}
 	menu := w.win.MainMenu()
 	if menu == nil {
@@ -57,6 +58,7 @@ func (w *Window) SetLogSource(src LogSource) {
 
 	wl.account = wl.newPane(src, w.list.selected, false, w.win)
 	wl.account.onScreen = false
+	wl.account.list.onDelete = w.confirmDeleteSelected
 	wl.account.start()
 	wl.track(wl.account)
 	w.detail.setLogs(wl.account)
@@ -127,8 +129,15 @@ func (wl *windowLogs) showAll() {
 	wl.allWin, wl.allPane = win, p
 	win.SetContent(container.NewPadded(p.content))
 	win.Resize(fyne.NewSize(1100, 680))
+	// Escape and Ctrl+W close it, from the search field too.
 	closeWin := func(fyne.Shortcut) { win.Close() }
-	win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyW, Modifier: fyne.KeyModifierShortcutDefault}, closeWin)
+	win.Canvas().AddShortcut(shortcutClose, closeWin)
+	win.Canvas().SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyEscape {
+			win.Close()
+		}
+	})
+	p.query.onClose = win.Close
 	focusSearch := func(fyne.Shortcut) { win.Canvas().Focus(p.query) }
 	win.Canvas().AddShortcut(shortcutLogs, focusSearch)
 	win.Canvas().AddShortcut(shortcutFilter, focusSearch)

@@ -44,11 +44,12 @@ func proxyProblem(err error) error {
 
 // newProxyEntry is a proxy field showing current (hidden password), which
 // validates as the operator types.
-func newProxyEntry(current string) *widget.Entry {
+func newProxyEntry(current string) *escapeEntry {
 	// The check and its words follow every keystroke: by default an entry
 	// keeps the last verdict while it has focus, so it showed a ✓ for a
 	// value Save refused, and an error about the value before.
-	e := &widget.Entry{PlaceHolder: proxyPlaceholder, AlwaysShowValidationError: true}
+	e := newEscapeEntry(nil)
+	e.PlaceHolder, e.AlwaysShowValidationError = proxyPlaceholder, true
 	if current != "" {
 		e.SetText(core.RedactProxy(current))
 	}
@@ -141,7 +142,8 @@ func (w *Window) showProxyDialog(s core.Status) dialog.Dialog {
 		container.NewHBox(append([]fyne.CanvasObject{layout.NewSpacer()}, buttons...)...))
 	dlg = dialog.NewCustomWithoutButtons("Proxy of “"+s.Account.Name+"”", content, w.win)
 	dlg.Resize(fyne.NewSize(560, dlg.MinSize().Height))
-	dlg.Show()
+	entry.onEscape = dlg.Hide
+	w.openDialog(dlg, dialogKeys{escape: dlg.Hide, enter: func() { save(false) }})
 	w.win.Canvas().Focus(entry)
 	return dlg
 }

@@ -18,8 +18,11 @@ func entries(t *testing.T, w *Window) []*widget.Entry {
 	t.Helper()
 	var out []*widget.Entry
 	for _, o := range visible(topDialog(t, w)) {
-		if e, ok := o.(*widget.Entry); ok {
+		switch e := o.(type) {
+		case *widget.Entry:
 			out = append(out, e)
+		case *escapeEntry:
+			out = append(out, &e.Entry)
 		}
 	}
 	return out
@@ -124,9 +127,9 @@ func TestProxyDialogImage(t *testing.T) {
 	test.AssertImageMatches(t, "proxy_light.png", w.win.Canvas().Capture())
 }
 
-// confirmShown reports whether the entry shows its green ✓.
-func confirmShown(e *widget.Entry) bool {
-	for _, o := range visible(e) {
+// confirmShown reports whether the top dialog shows a field's green ✓.
+func confirmShown(t *testing.T, w *Window) bool {
+	for _, o := range visible(topDialog(t, w)) {
 		if img, ok := o.(*canvas.Image); ok && img.Resource != nil && strings.Contains(img.Resource.Name(), "check") {
 			return true
 		}
@@ -148,8 +151,8 @@ func TestProxyDialogJudgesEveryKeystroke(t *testing.T) {
 		if save.Disabled() != (err != nil) {
 			t.Fatalf("after %q Save is disabled=%v, the check says %v", typed, save.Disabled(), err)
 		}
-		if confirmShown(entry) != (err == nil) {
-			t.Fatalf("after %q the ✓ shows=%v, the check says %v", typed, confirmShown(entry), err)
+		if confirmShown(t, w) != (err == nil) {
+			t.Fatalf("after %q the ✓ shows=%v, the check says %v", typed, confirmShown(t, w), err)
 		}
 		if err != nil && !hasText(topDialog(t, w), err.Error()) {
 			t.Fatalf("after %q the dialog does not say %q", typed, err)
@@ -157,7 +160,7 @@ func TestProxyDialogJudgesEveryKeystroke(t *testing.T) {
 	}
 	// Corrected in place, it is accepted with a ✓ and no stale error.
 	entry.SetText("socks5://good-host:1080")
-	if findButton(topDialog(t, w), "Save and reconnect").Disabled() || !confirmShown(entry) {
+	if findButton(topDialog(t, w), "Save and reconnect").Disabled() || !confirmShown(t, w) {
 		t.Error("a good proxy is not accepted")
 	}
 	if hasText(topDialog(t, w), "Unsupported") || hasText(topDialog(t, w), "port") {

@@ -74,11 +74,7 @@ func (w *Window) installShortcuts() {
 	for i, sc := range shortcutTabs {
 		c.AddShortcut(sc, func(fyne.Shortcut) { w.detail.selectTab(i) })
 	}
-	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
-		if ev.Name == fyne.KeyDelete {
-			w.confirmDeleteSelected()
-		}
-	})
+	c.SetOnTypedKey(w.typedKey)
 }
 
 func (w *Window) focusFilter() {

@@ -59,7 +59,7 @@ type timelineTab struct {
 	notes   map[string]*widget.RichText
 	band    *timelineBand
 	count   *widget.RichText
-	list    *widget.List
+	list    *deleteKeyList
 	csv     *widget.Button
 	json    *widget.Button
 	body    *fyne.Container   // the tab's parts, the list last
@@ -113,10 +113,11 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 
 	t.band = newTimelineBand()
 	t.count = newMuted(theme.SizeNameCaptionText)
-	t.list = widget.NewList(t.rows, func() fyne.CanvasObject {
+	t.list = &deleteKeyList{List: widget.List{Length: t.rows, CreateItem: func() fyne.CanvasObject {
 		t.rowsMade++
 		return newEventRow()
-	}, t.updateRow)
+	}, UpdateItem: t.updateRow}}
+	t.list.ExtendBaseWidget(t.list)
 	t.list.HideSeparators = true
 	t.list.OnSelected = func(i widget.ListItemID) {
 		t.list.Unselect(i)
@@ -135,7 +136,7 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 	lay := &timelineLayout{listMin: func() float32 { return timelineMinRows * rowH }}
 	t.body = container.New(lay, top, stats, t.band, legend, widget.NewSeparator(), nil)
 	t.page = container.NewVScroll(t.body)
-	t.body.Objects[len(t.body.Objects)-1] = container.NewStack(t.list, newWheelChain(t.list, t.page))
+	t.body.Objects[len(t.body.Objects)-1] = container.NewStack(t.list, newWheelChain(&t.list.List, t.page))
 	lay.grew = func() { t.page.Refresh() }
 	t.content = t.page
 	t.rebuild()

@@ -71,6 +71,8 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
+	logs     *windowLogs                   // nil until SetLogSource (logs_window.go)
+	dialogs  []*dialogKeys                 // the open dialogs' keys, the top one last (keys.go)
 	fleet    *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
 	quiet    map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
 	alerts   *alerts                       // desktop notifications (notify.go)
@@ -160,6 +162,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 	}
 	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
+	w.detail.timeline.list.onDelete = w.confirmDeleteSelected
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = 0.34
