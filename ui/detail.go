@@ -112,6 +112,7 @@ type detailView struct {
 	overview *container.TabItem
 	onShown  map[*container.TabItem]func(shown bool)
 	timeline *timelineTab // nil until setTimeline
+	tickedAt time.Time    // the time of the last tick, for a redraw between ticks
 	// quiet reports an account's liveness hint (traffic.go).
 	quiet func(core.AccountID) (core.Quiet, bool)
 }
@@ -208,6 +209,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.frame = container.NewBorder(d.top, nil, nil, nil, d.tabs)
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
 	d.pairing.relayout = d.content.Refresh
+	d.pairing.onMode = func() { d.tick(d.tickedAt) }
 	d.send.relayout = d.content.Refresh
 	d.clear()
 	return d
@@ -356,12 +358,17 @@ func (d *detailView) tick(now time.Time) {
 	if !d.shown {
 		return
 	}
+	d.tickedAt = now
 	s := d.status
 	setMuted(d.since, sinceLine(s, now))
-	setText(d.line, statusLine(s, now))
+	line := statusLine(s, now)
 	if s.State == core.Pairing {
 		d.pairing.tick(now)
+		if l := d.pairing.line(); l != "" {
+			line = l // by phone number: the QR code is hidden
+		}
 	}
+	setText(d.line, line)
 	d.setNextTry(s, now)
 	d.setMessages(s, now)
 	if d.timeline != nil {
