@@ -230,11 +230,11 @@ func (p *pairingView) mode(m *fyne.Container) {
 			o.Hide()
 		}
 	}
+	if p.onMode != nil {
+		p.onMode() // first: the header's line may take another height
+	}
 	if p.relayout != nil {
 		p.relayout()
-	}
-	if p.onMode != nil {
-		p.onMode()
 	}
 }
 
@@ -307,7 +307,7 @@ func (p *pairingView) line() string {
 	case phoneForm:
 		return "Pairing by phone number: type the account's number"
 	case phoneShown:
-		return "Type this code on the phone " + displayPhone(p.codePhone) + ": WhatsApp › Linked devices › Link with phone number"
+		return "Type the code below on the phone " + displayPhone(p.codePhone) + " (Linked devices › Link with phone number)"
 	}
 	return ""
 }

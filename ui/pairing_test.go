@@ -130,7 +130,7 @@ func TestPairByPhoneNumber(t *testing.T) {
 	if p.qrMode.Visible() {
 		t.Error("the QR code is still on screen beside the phone code")
 	}
-	if got, want := w.detail.line.Text, "Type this code on the phone +447700900123: WhatsApp › Linked devices › Link with phone number"; got != want {
+	if got, want := w.detail.line.Text, "Type the code below on the phone +447700900123 (Linked devices › Link with phone number)"; got != want {
 		t.Errorf("the status line says %q, want %q", got, want)
 	}
 	if !strings.Contains(p.codeFor.Text, "+447700900123") {
