@@ -244,7 +244,14 @@ func (p *logsPane) setAccount(id core.AccountID) {
 		return
 	}
 	if id != p.filter.account {
+		// Another account starts from the default filter: a level or a
+		// search chosen for one account would hide the next one's lines
+		// without a word. The filter is set before the widgets, so that
+		// their callbacks see no change and read nothing.
 		p.filter.account = id
+		p.filter.level, p.filter.query = slog.LevelInfo, ""
+		p.levelSelect.SetSelected("Info")
+		p.query.SetText("")
 		p.setLines(nil)
 		p.stale = true
 	}
