@@ -123,3 +123,43 @@ func TestAllLogsWindowClosesFromTheKeyboard(t *testing.T) {
 		})
 	}
 }
+
+func TestCtrlQAsksWhenAccountsWouldDrop(t *testing.T) {
+	for _, where := range []string{"connected accounts", "fleet node"} {
+		t.Run(where, func(t *testing.T) {
+			var w *Window
+			if where == "fleet node" {
+				w, _ = newFleetWindow(t)
+			} else {
+				w, _ = newTestWindow(t, sampleStatuses()...)
+			}
+			quits := 0
+			w.opts.OnQuit = func() { quits++ }
+			menuItem(t, w, shortcutQuit).Action()
+			if quits != 0 || !dialogOpen(w) {
+				t.Fatalf("Ctrl+Q quit %d times without asking", quits)
+			}
+			want := "1 account is connected. Quitting disconnects it until Warden runs again."
+			if where == "fleet node" {
+				want = "This is node node-a of a fleet, with 1 account connected here. Quitting drops them here; " +
+					"the other nodes take them over once this node's lease runs out."
+			}
+			if !hasText(topDialog(t, w), want) {
+				t.Error("the question does not say what quitting drops")
+			}
+			menuItem(t, w, shortcutQuit).Action() // again: no second question
+			if len(w.dialogs) != 1 {
+				t.Errorf("Ctrl+Q twice shows %d questions", len(w.dialogs))
+			}
+			press(w, fyne.KeyEscape)
+			if quits != 0 || dialogOpen(w) {
+				t.Fatalf("Escape: quit %d times, question open %v", quits, dialogOpen(w))
+			}
+			menuItem(t, w, shortcutQuit).Action()
+			tapDialogButton(t, w, "Quit")
+			if quits != 1 {
+				t.Errorf("confirming quit %d times, want once", quits)
+			}
+		})
+	}
+}

@@ -71,11 +71,13 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
-	logs     *windowLogs                   // nil until SetLogSource (logs_window.go)
-	dialogs  []*dialogKeys                 // the open dialogs' keys, the top one last (keys.go)
-	fleet    *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
-	quiet    map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
-	alerts   *alerts                       // desktop notifications (notify.go)
+	logs     *windowLogs // nil until SetLogSource (logs_window.go)
+	dialogs  []*dialogKeys
+	// quitQuestion is the keys of the Quit question while it may be open.
+	quitQuestion *dialogKeys                   // the open dialogs' keys, the top one last (keys.go)
+	fleet        *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
+	quiet        map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
+	alerts       *alerts                       // desktop notifications (notify.go)
 
 	summary *summaryBar
 	list    *accountList
@@ -184,6 +186,9 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		w.Close()
 	})
 	w.installShortcuts()
+	// Closing the window quits, and asks as Ctrl+Q does; the app makes it
+	// hide the window instead when there is a tray.
+	w.win.SetCloseIntercept(w.quit)
 
 	w.apply(ctl.Statuses())
 	return w
