@@ -160,7 +160,7 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		w.detail.enableFleet(opts.Fleet.Node(), w.showMove)
 	}
 	if opts.SendHint != "" {
-		setMuted(w.detail.send.hint, opts.SendHint)
+		w.detail.send.hintText = opts.SendHint
 	}
 	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
