@@ -350,6 +350,8 @@ func (t *timelineTab) rebuild() {
 		t.json.Enable()
 	}
 	t.list.Refresh()
+	// New figures may wrap the statistics into another number of rows.
+	t.body.Refresh()
 }
 
 // showStats writes the statistics line.

@@ -739,3 +739,19 @@ func TestTimelineListFillsATallWindowWithoutScrolling(t *testing.T) {
 		t.Errorf("at 1440×900 the list is %v high", h)
 	}
 }
+
+// Figures that come after the tab was laid out (the load, a live event) may
+// wrap the statistics into more rows: the tab lays them out again rather
+// than hide the last ones behind the band.
+func TestTimelineStatisticsGetTheRowsTheirFiguresNeed(t *testing.T) {
+	_, _, tl := openTimeline(t, nightEvents())
+	stats := tl.body.Objects[1].(*fyne.Container)
+	need := stats.Layout.(*flowLayout).height(stats.Objects, stats.Size().Width)
+	if got := stats.Size().Height; got < need {
+		t.Errorf("the statistics are %v high, their figures need %v: the last ones are hidden", got, need)
+	}
+	band := tl.body.Objects[2]
+	if stats.Position().Y+need > band.Position().Y {
+		t.Errorf("the statistics run into the band at y=%v", band.Position().Y)
+	}
+}
