@@ -31,6 +31,9 @@ type machine struct {
 	// afterPairing is set from a pairing until the next dial: the login in
 	// Connecting is the one after the phone linked the device.
 	afterPairing bool
+	// pairPhone is the number (digits) the operator asked a pairing code for
+	// in this pairing, "" for none: the phone that links is checked against it.
+	pairPhone string
 	// deleted is set once Delete started; every later input is ignored.
 	deleted bool
 }
@@ -240,6 +243,7 @@ func (t *transition) enter(to State, cause, reason string) {
 	t.m.Reason = reason
 	if to != Pairing {
 		t.m.QRCode, t.m.QRIndex, t.m.QRTotal, t.m.QRExpires = "", 0, 0, time.Time{}
+		t.m.pairPhone = ""
 	}
 	if to != Connected {
 		t.m.KeepAliveFailingSince = time.Time{}
@@ -442,6 +446,7 @@ func (t *transition) pairPhone() error {
 		return ErrNotPairing
 	}
 	t.do(action{kind: actPairPhone, epoch: t.m.Epoch, phone: t.in.phone, reply: t.in.reply})
+	t.m.pairPhone = t.in.phone
 	return nil
 }
 
@@ -481,14 +486,21 @@ func (t *transition) session() {
 		if t.m.State != Pairing {
 			return
 		}
+		before := t.m.Account.Phone()
 		t.m.Account.JID = ev.JID
 		t.m.Account.AutoStart = true
 		t.do(action{kind: actSave, account: t.m.Account})
+		reason := "paired: logging in"
+		if warn := otherPhone(t.m.Account.Phone(), t.m.pairPhone, before); warn != "" {
+			t.note(CauseOtherPhone, warn)
+			reason = warn + "; logging in"
+		}
+		t.m.pairPhone = ""
 		// WhatsApp now restarts the connection (515) and the session logs
 		// in with its new keys: that login is bounded like any other.
 		t.m.afterPairing = true
 		t.armLogin()
-		t.enter(Connecting, cause, "paired: logging in")
+		t.enter(Connecting, cause, reason)
 
 	case SessionPairError:
 		if t.m.State != Pairing {
@@ -801,3 +813,23 @@ func seconds(d time.Duration) string {
 
 // clock formats an instant as the operator's wall clock, HH:MM.
 func clock(t time.Time) string { return t.Local().Format("15:04") }
+
+// CauseOtherPhone is the cause of the note recorded when the phone that
+// linked is not the one the operator meant: not the number typed for a
+// pairing code, or not the account's number before it was paired again.
+const CauseOtherPhone = "paired with another phone"
+
+// otherPhone says how the phone that linked (linked, digits) differs from the
+// number typed for the code (typed) and from the account's number before
+// (before); "" when it is the expected one. Either may be "" (not known).
+func otherPhone(linked, typed, before string) string {
+	switch {
+	case linked == "":
+		return ""
+	case typed != "" && linked != typed:
+		return "the phone +" + linked + " linked, not +" + typed + ", the number the code was asked for"
+	case before != "" && linked != before:
+		return "this account was +" + before + " and is now the phone +" + linked
+	}
+	return ""
+}

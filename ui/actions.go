@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"warden/core"
@@ -135,7 +137,8 @@ func (w *Window) rename(id core.AccountID, name string, done func(bool)) {
 
 // showAddDialog asks for a name, then adds the account and shows its pairing.
 func (w *Window) showAddDialog() {
-	entry := &widget.Entry{PlaceHolder: "e.g. Sales desk 1"}
+	entry := newEscapeEntry(nil) // Escape cancels, as in the dialog
+	entry.PlaceHolder = "e.g. Sales desk 1"
 	entry.Validator = func(s string) error {
 		if strings.TrimSpace(s) == "" {
 			return errors.New("Enter a name")
@@ -192,22 +195,24 @@ func (w *Window) showAddDialog() {
 	}, w.win)
 	entry.OnSubmitted = func(string) { d.Submit() } // Enter adds, as in any form
 	proxy.OnSubmitted = func(string) { d.Submit() }
+	entry.onEscape, proxy.onEscape = d.Hide, d.Hide
 	d.Resize(fyne.NewSize(560, d.MinSize().Height))
-	d.Show()
+	w.openDialog(d, dialogKeys{escape: d.Hide, enter: d.Submit})
 	w.win.Canvas().Focus(entry)
 }
 
 // confirm shows a question with a danger-styled confirm button.
 func (w *Window) confirm(title, confirmText, message string, yes func()) {
 	label := &widget.Label{Text: message, Wrapping: fyne.TextWrapWord}
-	d := dialog.NewCustomConfirm(title, confirmText, "Cancel", label, func(ok bool) {
-		if ok {
-			yes()
-		}
-	}, w.win)
-	d.SetConfirmImportance(widget.DangerImportance)
-	d.Resize(fyne.NewSize(460, 0))
-	d.Show()
+	var d *dialog.CustomDialog
+	cancel := newKeyButton("Cancel", widget.MediumImportance, func() { d.Hide() })
+	cancel.Icon = theme.CancelIcon()
+	ok := newKeyButton(confirmText, widget.DangerImportance, func() { d.Hide(); yes() })
+	ok.Icon = theme.ConfirmIcon()
+	d = dialog.NewCustomWithoutButtons(title, container.New(wrapAt(420), label), w.win)
+	d.SetButtons([]fyne.CanvasObject{cancel, ok})
+	// Escape cancels; Enter answers only from the focused button (keys.go).
+	w.openDialog(d, dialogKeys{escape: d.Hide})
 }
 
 // showMessage shows a plain-words message with an OK button.
@@ -215,7 +220,7 @@ func (w *Window) showMessage(title, message string) {
 	label := &widget.Label{Text: message, Wrapping: fyne.TextWrapWord}
 	d := dialog.NewCustom(title, "OK", label, w.win)
 	d.Resize(fyne.NewSize(460, 0))
-	d.Show()
+	w.openDialog(d, dialogKeys{escape: d.Hide, enter: d.Hide})
 }
 
 // plainError says what went wrong in an operator's words.
@@ -258,3 +263,23 @@ func lastPart(err error) string {
 // ShowMessage shows a message in a dialog over the window, for the app's
 // own news (a saved setting that could not be applied at start).
 func (w *Window) ShowMessage(title, message string) { w.showMessage(title, message) }
+
+// wrapAt lays out wrapping text at a width of its own and asks for the
+// height the text needs there.
+type wrapAt float32
+
+func (w wrapAt) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (w wrapAt) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	s := fyne.NewSize(float32(w), 0)
+	for _, o := range objs {
+		o.Resize(fyne.NewSize(float32(w), o.Size().Height))
+		s.Height = max(s.Height, o.MinSize().Height)
+	}
+	return s
+}

@@ -117,6 +117,7 @@ type detailView struct {
 	overview *container.TabItem
 	onShown  map[*container.TabItem]func(shown bool)
 	timeline *timelineTab // nil until setTimeline
+	tickedAt time.Time    // the time of the last tick, for a redraw between ticks
 	// quiet reports an account's liveness hint (traffic.go).
 	quiet func(core.AccountID) (core.Quiet, bool)
 }
@@ -219,6 +220,7 @@ func newDetailView(onAction func(actionKind, core.Status), onRename func(core.Ac
 	d.frame = container.NewBorder(d.top, nil, nil, nil, d.tabs)
 	d.content = container.NewStack(container.NewPadded(d.frame), d.empty)
 	d.pairing.relayout = d.content.Refresh
+	d.pairing.onMode = func() { d.tick(d.tickedAt) }
 	d.send.relayout = d.content.Refresh
 	d.clear()
 	return d
@@ -389,12 +391,17 @@ func (d *detailView) tick(now time.Time) {
 	if !d.shown {
 		return
 	}
+	d.tickedAt = now
 	s := d.status
 	setMuted(d.since, sinceLine(s, now))
-	setText(d.line, statusLine(s, now))
+	line := statusLine(s, now)
 	if s.State == core.Pairing {
 		d.pairing.tick(now)
+		if l := d.pairing.line(); l != "" {
+			line = l // by phone number: the QR code is hidden
+		}
 	}
+	setText(d.line, line)
 	d.setNextTry(s, now)
 	d.setMessages(s, now)
 	if d.timeline != nil {
@@ -589,7 +596,7 @@ func newEscapeEntry(onEscape func()) *escapeEntry {
 
 // TypedKey cancels on Escape and leaves the other keys to the Entry.
 func (e *escapeEntry) TypedKey(ev *fyne.KeyEvent) {
-	if ev.Name == fyne.KeyEscape {
+	if ev.Name == fyne.KeyEscape && e.onEscape != nil {
 		e.onEscape()
 		return
 	}

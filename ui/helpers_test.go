@@ -36,6 +36,9 @@ func findButton(root fyne.CanvasObject, text string) *widget.Button {
 		if b, ok := o.(*widget.Button); ok && b.Text == text {
 			return b
 		}
+		if b, ok := o.(*keyButton); ok && b.Text == text {
+			return &b.Button
+		}
 	}
 	return nil
 }

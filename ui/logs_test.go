@@ -600,3 +600,29 @@ func TestLogsExportHeaderSaysWhatAndNamesAccounts(t *testing.T) {
 		t.Errorf("account export header:\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestWindowLogsFilterStartsOverForAnotherAccount(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	src := newFakeLogs(
+		line(1, slog.LevelInfo, "connected", "Connected"),
+		line(2, slog.LevelInfo, "waiting", "dialling"),
+	)
+	w.SetLogSource(src)
+	tab := logsTab(t, w)
+	selectRow(t, w, "connected")
+	w.detail.tabs.Select(tab)
+	p := w.logs.account
+	p.levelSelect.SetSelected("Warn")
+	p.query.SetText("nothing like this")
+	selectRow(t, w, "waiting")
+	if p.levelSelect.Selected != "Info" || p.query.Text != "" {
+		t.Errorf("the next account opens with level %q and search %q, want Info and none", p.levelSelect.Selected, p.query.Text)
+	}
+	if !hasText(tab.Content, "dialling") {
+		t.Error("the next account's Info line is hidden by the filter chosen for the one before")
+	}
+	calls := src.Calls()
+	if last := calls[len(calls)-1]; last != `History "waiting" false INFO ""` {
+		t.Errorf("the next account's lines were read as %s", last)
+	}
+}

@@ -27,6 +27,7 @@ type pairingView struct {
 	onNewCode   func()                                // Connect: new QR codes
 	onPairPhone func(phone string, done func(string)) // PairPhone; done gets the code
 	relayout    func()                                // lays the enclosing pane out again
+	onMode      func()                                // the mode changed: line() may have too
 
 	id      core.AccountID
 	code    string    // the QR code shown
@@ -50,6 +51,8 @@ type pairingView struct {
 	getCode    *widget.Button
 	phoneMode  *fyne.Container
 	phoneCode  *canvas.Text
+	codeFor    *widget.Label // "Enter this code on the phone +1 555…"
+	codePhone  string        // the digits the shown code is for
 	codeMode   *fyne.Container
 	phoneState phoneStep
 
@@ -121,9 +124,11 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 		container.NewHBox(p.getCode, &widget.Button{Text: "Back to QR code", OnTapped: p.closePhone}),
 	)
 
+	p.codeFor = &widget.Label{Text: "Enter this code on the phone", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText,
+		Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord}
 	p.phoneCode = &canvas.Text{TextSize: 44, TextStyle: fyne.TextStyle{Monospace: true}, Alignment: fyne.TextAlignCenter}
 	p.codeMode = container.NewVBox(
-		&widget.Label{Text: "Enter this code on the phone", TextStyle: fyne.TextStyle{Bold: true}, SizeName: theme.SizeNameSubHeadingText, Alignment: fyne.TextAlignCenter},
+		p.codeFor,
 		container.NewPadded(p.phoneCode),
 		&widget.Label{
 			Text:      "On the phone, open WhatsApp › Settings › Linked devices › Link a device › Link with phone number instead, and type the code above.",
@@ -225,6 +230,9 @@ func (p *pairingView) mode(m *fyne.Container) {
 			o.Hide()
 		}
 	}
+	if p.onMode != nil {
+		p.onMode() // first: the header's line may take another height
+	}
 	if p.relayout != nil {
 		p.relayout()
 	}
@@ -267,6 +275,8 @@ func (p *pairingView) requestCode() {
 			return
 		}
 		p.phoneState = phoneShown
+		p.codePhone = digits
+		setText(p.codeFor, "Enter this code on the phone "+displayPhone(digits))
 		p.phoneCode.Text = formatPhoneCode(code)
 		p.phoneCode.Color = theme.Color(theme.ColorNameForeground)
 		p.phoneCode.Refresh()
@@ -288,4 +298,16 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// line is the detail's status line while the view pairs by phone number,
+// in place of "Scan the QR code", which it no longer shows; "" in QR mode.
+func (p *pairingView) line() string {
+	switch p.phoneState {
+	case phoneForm:
+		return "Pairing by phone number: type the account's number"
+	case phoneShown:
+		return "Type the code below on the phone " + displayPhone(p.codePhone) + " (Linked devices › Link with phone number)"
+	}
+	return ""
 }

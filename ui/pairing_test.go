@@ -125,10 +125,25 @@ func TestPairByPhoneNumber(t *testing.T) {
 	if !p.codeMode.Visible() || p.phoneCode.Text != "ABCD-2345" {
 		t.Errorf("the code shown is %q (visible: %v), want ABCD-2345", p.phoneCode.Text, p.codeMode.Visible())
 	}
+	// While the code shows, the window says what to do with it and where,
+	// not "Scan the QR code", and the QR code is not shown.
+	if p.qrMode.Visible() {
+		t.Error("the QR code is still on screen beside the phone code")
+	}
+	if got, want := w.detail.line.Text, "Type the code below on the phone +447700900123 (Linked devices › Link with phone number)"; got != want {
+		t.Errorf("the status line says %q, want %q", got, want)
+	}
+	if !strings.Contains(p.codeFor.Text, "+447700900123") {
+		t.Errorf("the code's heading %q does not name the phone", p.codeFor.Text)
+	}
+	w.apply([]core.Status{statusOf(t, "pairing")}) // a new QR code arrives meanwhile
+	if strings.Contains(w.detail.line.Text, "Scan the QR code") || p.qrMode.Visible() {
+		t.Errorf("after a QR update the detail says %q (QR shown: %v)", w.detail.line.Text, p.qrMode.Visible())
+	}
 
 	test.Tap(findButton(p.content, "Back to QR code"))
-	if !p.qrMode.Visible() {
-		t.Error("“Back to QR code” does not show the QR code again")
+	if !p.qrMode.Visible() || !strings.HasPrefix(w.detail.line.Text, "Scan the QR code") {
+		t.Errorf("“Back to QR code” shows the QR code %v with the line %q", p.qrMode.Visible(), w.detail.line.Text)
 	}
 }
 

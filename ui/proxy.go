@@ -44,8 +44,12 @@ func proxyProblem(err error) error {
 
 // newProxyEntry is a proxy field showing current (hidden password), which
 // validates as the operator types.
-func newProxyEntry(current string) *widget.Entry {
-	e := &widget.Entry{PlaceHolder: proxyPlaceholder}
+func newProxyEntry(current string) *escapeEntry {
+	// The check and its words follow every keystroke: by default an entry
+	// keeps the last verdict while it has focus, so it showed a ✓ for a
+	// value Save refused, and an error about the value before.
+	e := newEscapeEntry(nil)
+	e.PlaceHolder, e.AlwaysShowValidationError = proxyPlaceholder, true
 	if current != "" {
 		e.SetText(core.RedactProxy(current))
 	}
@@ -106,7 +110,13 @@ func (w *Window) showProxyDialog(s core.Status) dialog.Dialog {
 	} else {
 		saveBtn.Importance = widget.HighImportance
 	}
-	entry.OnChanged = func(text string) {
+	// The verdict on what is typed, in a line of its own below the field,
+	// with room kept for two lines so that nothing under the pointer moves
+	// when it comes, goes or wraps (a Form shows it only once the field has
+	// lost focus, and then about the value before).
+	// It takes the place of the hint, which it needs no more than.
+	problem := &widget.Label{Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameCaptionText}
+	judge := func(text string) {
 		err := entry.Validator(text)
 		for _, b := range buttons[1:] {
 			if err != nil {
@@ -115,13 +125,49 @@ func (w *Window) showProxyDialog(s core.Status) dialog.Dialog {
 				b.(*widget.Button).Enable()
 			}
 		}
+		text, imp := hint.Text, widget.MediumImportance
+		if err != nil {
+			text, imp = err.Error(), widget.DangerImportance
+		}
+		if problem.Text != text || problem.Importance != imp {
+			problem.Text, problem.Importance = text, imp
+			problem.Refresh()
+		}
 	}
+	entry.OnChanged = judge
+	judge(entry.Text)
 	entry.OnSubmitted = func(string) { save(false) }
-	form := widget.NewForm(&widget.FormItem{Text: "Proxy", Widget: entry})
-	content := container.NewVBox(form, hint, container.NewHBox(append([]fyne.CanvasObject{layout.NewSpacer()}, buttons...)...))
+	field := container.NewBorder(nil, nil, &widget.Label{Text: "Proxy", TextStyle: fyne.TextStyle{Bold: true}}, nil, entry)
+	content := container.NewVBox(field, container.New(reserveLines{2, theme.SizeNameCaptionText}, problem),
+		container.NewHBox(append([]fyne.CanvasObject{layout.NewSpacer()}, buttons...)...))
 	dlg = dialog.NewCustomWithoutButtons("Proxy of “"+s.Account.Name+"”", content, w.win)
 	dlg.Resize(fyne.NewSize(560, dlg.MinSize().Height))
-	dlg.Show()
+	entry.onEscape = dlg.Hide
+	w.openDialog(dlg, dialogKeys{escape: dlg.Hide, enter: func() { save(false) }})
 	w.win.Canvas().Focus(entry)
 	return dlg
+}
+
+// reserveLines lays its objects out over the whole size and asks for at
+// least n lines of text of size name: a message that comes, goes or wraps
+// below a field then moves nothing under it.
+type reserveLines struct {
+	n    int
+	size fyne.ThemeSizeName
+}
+
+func (r reserveLines) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	for _, o := range objs {
+		o.Move(fyne.NewPos(0, 0))
+		o.Resize(size)
+	}
+}
+
+func (r reserveLines) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	line := fyne.MeasureText("Ag", theme.Size(r.size), fyne.TextStyle{}).Height
+	s := fyne.NewSize(0, float32(r.n)*line+2*theme.InnerPadding())
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -17,8 +18,11 @@ func entries(t *testing.T, w *Window) []*widget.Entry {
 	t.Helper()
 	var out []*widget.Entry
 	for _, o := range visible(topDialog(t, w)) {
-		if e, ok := o.(*widget.Entry); ok {
+		switch e := o.(type) {
+		case *widget.Entry:
 			out = append(out, e)
+		case *escapeEntry:
+			out = append(out, &e.Entry)
 		}
 	}
 	return out
@@ -36,12 +40,14 @@ func TestAddWithAProxy(t *testing.T) {
 	if err := es[1].Validate(); err == nil || !strings.Contains(err.Error(), "no port") {
 		t.Errorf("a proxy without a port validates: %v", err)
 	}
+	if b := findButton(topDialog(t, w), "Add and pair"); b == nil || !b.Disabled() {
+		t.Fatal("Add and pair is offered with a bad proxy")
+	}
 	tapDialogButton(t, w, "Add and pair")
 	if got := ctl.Calls(); len(got) != 0 {
 		t.Fatalf("a bad proxy still added: %v", got)
 	}
-	// The message about it is on top; close it and fix the field.
-	tapDialogButton(t, w, "OK")
+	tapDialogButton(t, w, "Cancel")
 	menuItem(t, w, shortcutNew).Action()
 	es = entries(t, w)
 	test.Type(es[0], "Night shift")
@@ -119,4 +125,45 @@ func TestProxyDialogImage(t *testing.T) {
 	selectRow(t, w, "connected")
 	test.Tap(w.detail.proxyButton)
 	test.AssertImageMatches(t, "proxy_light.png", w.win.Canvas().Capture())
+}
+
+// confirmShown reports whether the top dialog shows a field's green ✓.
+func confirmShown(t *testing.T, w *Window) bool {
+	for _, o := range visible(topDialog(t, w)) {
+		if img, ok := o.(*canvas.Image); ok && img.Resource != nil && strings.Contains(img.Resource.Name(), "check") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestProxyDialogJudgesEveryKeystroke(t *testing.T) {
+	w, _ := newTestWindow(t, sampleStatuses()...)
+	selectRow(t, w, "connected")
+	test.Tap(w.detail.proxyButton)
+	entry := entries(t, w)[0]
+	typed := ""
+	for _, r := range "ftp://bad host:99999" {
+		test.Type(entry, string(r))
+		typed += string(r)
+		err := entry.Validator(typed)
+		save := findButton(topDialog(t, w), "Save and reconnect")
+		if save.Disabled() != (err != nil) {
+			t.Fatalf("after %q Save is disabled=%v, the check says %v", typed, save.Disabled(), err)
+		}
+		if confirmShown(t, w) != (err == nil) {
+			t.Fatalf("after %q the ✓ shows=%v, the check says %v", typed, confirmShown(t, w), err)
+		}
+		if err != nil && !hasText(topDialog(t, w), err.Error()) {
+			t.Fatalf("after %q the dialog does not say %q", typed, err)
+		}
+	}
+	// Corrected in place, it is accepted with a ✓ and no stale error.
+	entry.SetText("socks5://good-host:1080")
+	if findButton(topDialog(t, w), "Save and reconnect").Disabled() || !confirmShown(t, w) {
+		t.Error("a good proxy is not accepted")
+	}
+	if hasText(topDialog(t, w), "Unsupported") || hasText(topDialog(t, w), "port") {
+		t.Error("an error about the earlier value is still shown")
+	}
 }

@@ -29,16 +29,20 @@ type sendOutcome struct {
 
 // sendView is the Overview's "Test message" section: a number (the
 // account's own by default), a Send button, and the last result of each
-// account. It is shown only while the account is Connected, because a
-// message is sent only then; the results stay for when it comes back.
+// account. It is always there, so that the Overview below it never moves,
+// but it sends only while the account is Connected; the results stay for
+// when it comes back. The result takes the hint's place, in room kept for
+// it, so that a send moves nothing either.
 type sendView struct {
 	onSend func(id core.AccountID, to string)
 	// relayout lays the pane out again when the result's height may change.
 	relayout func()
 
-	id       core.AccountID
-	own      string // the shown account's own number, digits
-	outcomes map[core.AccountID]*sendOutcome
+	id        core.AccountID
+	connected bool   // the shown account is Connected: it can send
+	hintText  string // the explanation under the number (Options.SendHint)
+	own       string // the shown account's own number, digits
+	outcomes  map[core.AccountID]*sendOutcome
 
 	to      *widget.Entry
 	button  *widget.Button
@@ -48,20 +52,18 @@ type sendView struct {
 }
 
 func newSendView(onSend func(id core.AccountID, to string)) *sendView {
-	v := &sendView{onSend: onSend, outcomes: map[core.AccountID]*sendOutcome{}}
+	v := &sendView{onSend: onSend, outcomes: map[core.AccountID]*sendOutcome{}, hintText: sendHint}
 	v.to = &widget.Entry{}
 	v.to.OnSubmitted = func(string) { v.send() }
 	v.button = &widget.Button{Text: "Send test message", Icon: theme.MailSendIcon(), OnTapped: v.send}
 	v.result = &widget.Label{Wrapping: fyne.TextWrapWord, Selectable: true}
 	hint := newMuted(theme.SizeNameCaptionText)
 	v.hint = hint
-	setMuted(hint, "Proves the account can deliver: WhatsApp acknowledges the message, then the phone confirms delivery. Leave the number empty to send to this account’s own number.")
 	hint.Wrapping = fyne.TextWrapWord
 	v.content = container.NewVBox(
 		&widget.Label{Text: "Test message", TextStyle: fyne.TextStyle{Bold: true}},
 		container.NewBorder(nil, nil, nil, v.button, v.to),
-		hint,
-		v.result,
+		container.New(reserveLines{2, theme.SizeNameText}, hint, v.result),
 		widget.NewSeparator(),
 	)
 	return v
@@ -81,21 +83,19 @@ func (v *sendView) show(s core.Status) {
 	if v.to.PlaceHolder != placeholder {
 		v.to.SetPlaceHolder(placeholder)
 	}
-	was := v.content.Visible()
-	if s.State == core.Connected {
-		v.content.Show()
-	} else {
-		v.content.Hide()
-	}
+	v.connected = s.State == core.Connected
 	v.refresh()
-	if was != v.content.Visible() && v.relayout != nil {
-		v.relayout()
-	}
 }
+
+// sendHint is the line under the number while there is no result to show.
+const (
+	sendHint     = "Proves the account can deliver: WhatsApp acknowledges the message, then the phone confirms delivery. Leave the number empty to send to this account’s own number."
+	sendHintIdle = "A test message can be sent while the account is connected."
+)
 
 func (v *sendView) send() {
 	o := v.outcomes[v.id]
-	if v.id == "" || (o != nil && o.sending) {
+	if v.id == "" || !v.connected || (o != nil && o.sending) {
 		return
 	}
 	to := strings.TrimSpace(v.to.Text)
@@ -147,10 +147,17 @@ func (v *sendView) forget(id core.AccountID) { delete(v.outcomes, id) }
 
 func (v *sendView) refresh() {
 	o := v.outcomes[v.id]
-	if o != nil && o.sending {
+	if !v.connected || (o != nil && o.sending) {
 		v.button.Disable()
 	} else {
 		v.button.Enable()
+	}
+	if v.connected {
+		v.to.Enable()
+		setMuted(v.hint, v.hintText)
+	} else {
+		v.to.Disable()
+		setMuted(v.hint, sendHintIdle)
 	}
 	text, imp := "", widget.MediumImportance
 	if o != nil {
@@ -169,11 +176,13 @@ func (v *sendView) refresh() {
 	setText(v.result, text)
 	if text == "" {
 		v.result.Hide()
+		v.hint.Show()
 	} else {
 		v.result.Show()
+		v.hint.Hide()
 	}
-	if v.relayout != nil && v.content.Visible() {
-		v.relayout()
+	if v.relayout != nil {
+		v.relayout() // a long result may wrap past the room kept
 	}
 }
 

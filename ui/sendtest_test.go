@@ -13,7 +13,10 @@ import (
 	"warden/core"
 )
 
-func sendButton(w *Window) bool { return findButton(w.detail.content, "Send test message") != nil }
+func sendButton(w *Window) bool {
+	b := findButton(w.detail.content, "Send test message")
+	return b != nil && !b.Disabled()
+}
 
 func TestSendTestMessageToOwnNumberThenDelivered(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
@@ -165,5 +168,33 @@ func TestCtrlTFocusesTheNumberOfAConnectedAccount(t *testing.T) {
 	w.detail.send.to.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	if calls := ctl.Calls(); !slices.Contains(calls, "SendText connected 447700900123") {
 		t.Fatalf("calls = %v after typing a number and Enter", calls)
+	}
+}
+
+// The Overview under the Test message section stays where it is when the
+// account drops or a send reports: a click meant for Proxy › Change… must
+// not land elsewhere.
+func TestTestMessageSectionMovesNothingBelowIt(t *testing.T) {
+	w, ctl := newTestWindow(t, sampleStatuses()...)
+	ctl.sendRes = core.SendResult{MessageID: "3EB0AA", To: "4915112345678", SentAt: t0, AckedAt: t0.Add(14 * time.Millisecond), Latency: 14 * time.Millisecond, Epoch: 9}
+	selectRow(t, w, "connected")
+	facts := w.detail.facts
+	y := func() float32 {
+		w.detail.content.Refresh()
+		return fyne.CurrentApp().Driver().AbsolutePositionForObject(facts).Y
+	}
+	before := y()
+	test.Tap(findButton(w.detail.content, "Send test message"))
+	if !w.detail.send.result.Visible() {
+		t.Fatal("no result after sending")
+	}
+	if got := y(); got != before {
+		t.Errorf("the result moved the facts from y=%v to y=%v", before, got)
+	}
+	s := statusOf(t, "connected")
+	s.State, s.Attempt, s.NextAttempt = core.Waiting, 1, t0.Add(3*time.Second)
+	w.apply([]core.Status{s})
+	if got := y(); got != before {
+		t.Errorf("the drop moved the facts from y=%v to y=%v", before, got)
 	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"slices"
 
 	"fyne.io/fyne/v2"
@@ -85,11 +86,7 @@ func (w *Window) installShortcuts() {
 	for i, sc := range shortcutTabs {
 		c.AddShortcut(sc, func(fyne.Shortcut) { w.detail.selectTab(i) })
 	}
-	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
-		if ev.Name == fyne.KeyDelete {
-			w.confirmDeleteSelected()
-		}
-	})
+	c.SetOnTypedKey(w.typedKey)
 }
 
 func (w *Window) focusFilter() {
@@ -106,7 +103,42 @@ func (w *Window) focusSend() {
 	w.win.Canvas().Focus(w.detail.send.to)
 }
 
+// quit is Ctrl+Q, File › Quit and closing the window (where closing does
+// not just hide it, with a tray: the app sets that). Quitting a node of a
+// fleet, or a Warden with connected accounts, drops their sessions, so it
+// asks first, as Delete does; with nothing connected it quits at once.
 func (w *Window) quit() {
+	if w.quitQuestion != nil && slices.Contains(w.dialogs, w.quitQuestion) {
+		return // the question is already on screen
+	}
+	connected := 0
+	self := ""
+	if w.opts.Fleet != nil {
+		self = w.opts.Fleet.Node()
+	}
+	for _, s := range w.statuses {
+		if s.State == core.Connected && (s.Node == "" || s.Node == self) {
+			connected++
+		}
+	}
+	if connected == 0 && w.opts.Fleet == nil {
+		w.quitNow()
+		return
+	}
+	msg := fmt.Sprintf("%d accounts are connected. Quitting disconnects them until Warden runs again.", connected)
+	if connected == 1 {
+		msg = "1 account is connected. Quitting disconnects it until Warden runs again."
+	}
+	if w.opts.Fleet != nil {
+		msg = fmt.Sprintf("This is node %s of a fleet, with %s connected here. Quitting drops them here; "+
+			"the other nodes take them over once this node's lease runs out.", self, plural(connected, "account"))
+	}
+	w.confirm("Quit Warden", "Quit", msg, w.quitNow)
+	w.quitQuestion = w.dialogs[len(w.dialogs)-1]
+}
+
+// quitNow quits without asking.
+func (w *Window) quitNow() {
 	if w.opts.OnQuit != nil {
 		w.opts.OnQuit()
 		return

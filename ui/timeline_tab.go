@@ -1,24 +1,17 @@
 package ui
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -66,11 +59,17 @@ type timelineTab struct {
 	notes   map[string]*widget.RichText
 	band    *timelineBand
 	count   *widget.RichText
-	list    *widget.List
+	list    *deleteKeyList
 	csv     *widget.Button
 	json    *widget.Button
-	content *fyne.Container
+	body    *fyne.Container   // the tab's parts, the list last
+	page    *container.Scroll // body, scrolling in a short window
+	content fyne.CanvasObject
 }
+
+// timelineMinRows is how many events the list shows at least; a window too
+// short for them and the statistics scrolls the tab.
+const timelineMinRows = 6
 
 // The statistics shown above the band, in order.
 var statNames = []string{"Uptime", "Disconnects", "Time to recover", "Conflicts", "Guard", "Attempt"}
@@ -114,10 +113,11 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 
 	t.band = newTimelineBand()
 	t.count = newMuted(theme.SizeNameCaptionText)
-	t.list = widget.NewList(t.rows, func() fyne.CanvasObject {
+	t.list = &deleteKeyList{List: widget.List{Length: t.rows, CreateItem: func() fyne.CanvasObject {
 		t.rowsMade++
 		return newEventRow()
-	}, t.updateRow)
+	}, UpdateItem: t.updateRow}}
+	t.list.ExtendBaseWidget(t.list)
 	t.list.HideSeparators = true
 	t.list.OnSelected = func(i widget.ListItemID) {
 		t.list.Unselect(i)
@@ -130,7 +130,15 @@ func newTimelineTab(ctl Controller, ctx context.Context, now func() time.Time, a
 	// its own for it.
 	legend := newTimelineLegend()
 	legend.Add(t.count)
-	t.content = container.New(&timelineLayout{}, top, stats, t.band, legend, widget.NewSeparator(), t.list)
+	// In a short window the whole tab scrolls, so that the list keeps room
+	// for timelineMinRows events rather than shrink to nothing.
+	rowH := newEventRow().MinSize().Height + theme.Padding()
+	lay := &timelineLayout{listMin: func() float32 { return timelineMinRows * rowH }}
+	t.body = container.New(lay, top, stats, t.band, legend, widget.NewSeparator(), nil)
+	t.page = container.NewVScroll(t.body)
+	t.body.Objects[len(t.body.Objects)-1] = container.NewStack(t.list, newWheelChain(&t.list.List, t.page))
+	lay.grew = func() { t.page.Refresh() }
+	t.content = t.page
 	t.rebuild()
 	return t
 }
@@ -342,6 +350,8 @@ func (t *timelineTab) rebuild() {
 		t.json.Enable()
 	}
 	t.list.Refresh()
+	// New figures may wrap the statistics into another number of rows.
+	t.body.Refresh()
 }
 
 // showStats writes the statistics line.
@@ -385,87 +395,6 @@ func (t *timelineTab) showStats() {
 		attempt = strconv.Itoa(st.CurrentAttempt)
 	}
 	set("Attempt", attempt, fmt.Sprintf("current attempt (%d in the window)", st.Attempts))
-}
-
-// timelineLayout stacks the tab's parts: the picker row, the statistics and
-// the legend (both wrapping at the tab's width), the band, a separator, and
-// the list in the rest. Unlike a VBox it knows the width when it decides the
-// heights, so wrapped rows get the room they need at once.
-type timelineLayout struct{}
-
-func (timelineLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	pad := theme.Padding()
-	y := float32(0)
-	for i, o := range objs {
-		h := o.MinSize().Height
-		if c, ok := o.(*fyne.Container); ok {
-			if f, ok := c.Layout.(*flowLayout); ok {
-				h = f.height(c.Objects, size.Width)
-			}
-		}
-		if i == len(objs)-1 { // the list: the rest
-			h = max(size.Height-y, 0)
-		}
-		o.Move(fyne.NewPos(0, y))
-		o.Resize(fyne.NewSize(size.Width, h))
-		y += h + pad
-	}
-}
-
-func (timelineLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var s fyne.Size
-	for _, o := range objs {
-		m := o.MinSize()
-		s.Width = max(s.Width, m.Width)
-		s.Height += m.Height + theme.Padding()
-	}
-	return s
-}
-
-// flowLayout places its objects left to right at their minimum sizes and
-// wraps them into rows. Its MinSize is one row as wide as its widest object;
-// the layout that holds it asks height for the rows a width needs.
-type flowLayout struct{ hpad float32 }
-
-// place positions objs in rows at width (when move is set) and returns the
-// height they take.
-func (f *flowLayout) place(objs []fyne.CanvasObject, width float32, move bool) float32 {
-	x, y, rowH := float32(0), float32(0), float32(0)
-	for _, o := range objs {
-		if !o.Visible() {
-			continue
-		}
-		m := o.MinSize()
-		if x > 0 && x+m.Width > width {
-			x, y, rowH = 0, y+rowH, 0
-		}
-		if move {
-			o.Move(fyne.NewPos(x, y))
-			o.Resize(m)
-		}
-		x += m.Width + f.hpad
-		rowH = max(rowH, m.Height)
-	}
-	return y + rowH
-}
-
-func (f *flowLayout) height(objs []fyne.CanvasObject, width float32) float32 {
-	return f.place(objs, width, false)
-}
-
-func (f *flowLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	f.place(objs, size.Width, true)
-}
-
-func (f *flowLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	var s fyne.Size
-	for _, o := range objs {
-		if o.Visible() {
-			m := o.MinSize()
-			s = s.Max(m)
-		}
-	}
-	return s
 }
 
 // pluralWord is word for n of them: "conflict", "conflicts".
@@ -513,381 +442,3 @@ func (t *timelineTab) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 	}
 	o.(*eventRow).set(t.evs[j], t.now())
 }
-
-// eventFacts lists every field of an event, in an operator's words, for the
-// dialog a row opens: the list truncates long reasons.
-func eventFacts(e core.Event, now time.Time) [][2]string {
-	at := e.At.In(now.Location())
-	change := stateWord(e.From) + " ⟶ " + stateWord(e.To)
-	if history.IsNote(e) {
-		change = stateWord(e.To) + " (no change: a note)"
-	}
-	facts := [][2]string{
-		{"Time", at.Format("Mon 2 Jan 2006 15:04:05.000")},
-		{"Change", change},
-		{"Cause", e.Cause},
-	}
-	if e.Reason != "" {
-		facts = append(facts, [2]string{"Reason", e.Reason})
-	}
-	if e.Attempt > 0 {
-		facts = append(facts, [2]string{"Attempt", strconv.Itoa(e.Attempt)})
-	}
-	if e.Delay > 0 {
-		facts = append(facts, [2]string{"Next try", "in " + formatDelay(e.Delay) + ", at " + at.Add(e.Delay).Format("15:04:05")})
-	}
-	if e.MessageID != "" {
-		facts = append(facts, [2]string{"Message", e.MessageID})
-	}
-	if e.Epoch > 0 {
-		facts = append(facts, [2]string{"Session", fmt.Sprintf("#%d", e.Epoch)})
-	}
-	return append(facts, [2]string{"Event", fmt.Sprintf("#%d", e.Seq)})
-}
-
-// showEvent opens a dialog with every field of e.
-func (t *timelineTab) showEvent(e core.Event) {
-	form := widget.NewForm()
-	for _, f := range eventFacts(e, t.now()) {
-		form.Append(f[0], &widget.Label{Text: f[1], Wrapping: fyne.TextWrapWord, Selectable: true})
-	}
-	d := dialog.NewCustom("Timeline event", "Close", form, t.parent())
-	d.Resize(fyne.NewSize(520, 0))
-	d.Show()
-}
-
-// export asks where to save the account's whole timeline and writes it.
-func (t *timelineTab) export(format string) {
-	if len(t.evs) == 0 {
-		return
-	}
-	name := exportFileName(t.account, format, t.now())
-	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
-		if err != nil {
-			dialog.ShowError(err, t.parent())
-			return
-		}
-		if w == nil {
-			return // cancelled
-		}
-		// What the tab holds now, live events included; appends later never
-		// touch this slice's elements.
-		evs := t.evs[:len(t.evs):len(t.evs)]
-		t.async(func() func() {
-			write := exportCSV
-			if format == "json" {
-				write = exportJSON
-			}
-			err := write(w, evs)
-			if cerr := w.Close(); err == nil {
-				err = cerr
-			}
-			return func() {
-				if err != nil {
-					dialog.ShowError(fmt.Errorf("export the timeline: %w", err), t.parent())
-					return
-				}
-				setMuted(t.count, fmt.Sprintf("Saved %s to %s.", plural(len(evs), "event"), w.URI().Name()))
-			}
-		})
-	}, t.parent())
-	d.SetFileName(name)
-	d.Show()
-}
-
-// exportFileName is the file name offered for an export:
-// "sales-desk-1-timeline-2026-03-03.csv".
-func exportFileName(a core.Account, format string, now time.Time) string {
-	base := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, a.Name)
-	base = strings.Trim(base, "-")
-	for strings.Contains(base, "--") {
-		base = strings.ReplaceAll(base, "--", "-")
-	}
-	if base == "" {
-		base = "account"
-	}
-	return base + "-timeline-" + now.Format("2006-01-02") + "." + format
-}
-
-// exportHeader names the columns of the CSV export.
-var exportHeader = []string{"seq", "time", "from", "to", "cause", "reason", "attempt", "delay_s", "epoch", "message_id"}
-
-// exportTime writes an instant in UTC with milliseconds.
-func exportTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
-
-// exportCSV writes evs, oldest first, as CSV with a header row. Times are
-// UTC, delays in seconds.
-func exportCSV(w io.Writer, evs []core.Event) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(exportHeader); err != nil {
-		return err
-	}
-	for _, e := range evs {
-		rec := []string{
-			strconv.FormatUint(e.Seq, 10), exportTime(e.At), e.From.String(), e.To.String(), e.Cause, e.Reason,
-			strconv.Itoa(e.Attempt), strconv.FormatFloat(e.Delay.Seconds(), 'f', 3, 64), strconv.FormatUint(e.Epoch, 10),
-			e.MessageID,
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// exportEvent is one event of the JSON export.
-type exportEvent struct {
-	Seq     uint64  `json:"seq"`
-	Account string  `json:"account"`
-	Time    string  `json:"time"`
-	From    string  `json:"from"`
-	To      string  `json:"to"`
-	Cause   string  `json:"cause"`
-	Reason  string  `json:"reason,omitempty"`
-	Attempt int     `json:"attempt,omitempty"`
-	DelayS  float64 `json:"delay_s,omitempty"`
-	Epoch   uint64  `json:"epoch,omitempty"`
-	Message string  `json:"message_id,omitempty"`
-}
-
-// exportJSON writes evs, oldest first, as a JSON array with one event per
-// line. Times are UTC, delays in seconds.
-func exportJSON(w io.Writer, evs []core.Event) error {
-	bw := bufio.NewWriter(w)
-	bw.WriteString("[")
-	for i, e := range evs {
-		b, err := json.Marshal(exportEvent{
-			Seq: e.Seq, Account: string(e.Account), Time: exportTime(e.At), From: e.From.String(), To: e.To.String(),
-			Cause: e.Cause, Reason: e.Reason, Attempt: e.Attempt, DelayS: math.Round(e.Delay.Seconds()*1000) / 1000, Epoch: e.Epoch,
-			Message: e.MessageID,
-		})
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			bw.WriteString(",")
-		}
-		bw.WriteString("\n  ")
-		bw.Write(b)
-	}
-	bw.WriteString("\n]\n")
-	return bw.Flush()
-}
-
-// eventRow is one event of the list: a dot in the colour of the state it
-// led to, the time, from → to and the cause on the first line; the attempt,
-// the delay and the reason on the second.
-type eventRow struct {
-	widget.BaseWidget
-	dot    *canvas.Circle
-	when   *widget.Label
-	change *widget.Label
-	cause  *widget.Label
-	extra  *widget.Label
-	reason *widget.RichText
-}
-
-func newEventRow() *eventRow {
-	r := &eventRow{
-		dot:    &canvas.Circle{},
-		when:   &widget.Label{},
-		change: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
-		cause:  &widget.Label{Truncation: fyne.TextTruncateEllipsis},
-		extra:  &widget.Label{SizeName: theme.SizeNameCaptionText, TextStyle: fyne.TextStyle{Bold: true}},
-		reason: newMuted(theme.SizeNameCaptionText),
-	}
-	r.reason.Truncation = fyne.TextTruncateEllipsis
-	r.ExtendBaseWidget(r)
-	return r
-}
-
-func (r *eventRow) CreateRenderer() fyne.WidgetRenderer {
-	line := container.New(&eventColumns{}, container.NewCenter(container.New(fixedSize{10, 10}, r.dot)), r.when, r.change, r.cause)
-	reason := container.New(layout.NewCustomPaddedLayout(-theme.Padding()*2, -theme.Padding(), eventFixed[0]*theme.TextSize(), 0),
-		container.NewBorder(nil, nil, r.extra, nil, r.reason))
-	return widget.NewSimpleRenderer(container.New(tightVBox{}, line, reason))
-}
-
-// set shows e.
-func (r *eventRow) set(e core.Event, now time.Time) {
-	c := stateColor(e.To)
-	if r.dot.FillColor != c {
-		r.dot.FillColor = c
-		r.dot.Refresh()
-	}
-	setText(r.when, instant(e.At, now, true))
-	change := stateWord(e.From) + " ⟶ " + stateWord(e.To)
-	if history.IsNote(e) {
-		change = stateWord(e.To) + " (no change)"
-	}
-	setText(r.change, change)
-	setImportance(r.change, widget.MediumImportance)
-	if history.IsDisconnect(e) {
-		setImportance(r.change, widget.DangerImportance)
-	}
-	setText(r.cause, e.Cause)
-	imp := widget.MediumImportance
-	switch e.Cause {
-	case core.CauseSkipped, core.CauseStale:
-		imp = widget.WarningImportance // the single-client guard at work
-	case core.CauseShutdown, core.CauseStartup:
-		imp = widget.LowImportance
-	case core.CauseSendFailed, core.CauseSelfCheckFailed:
-		imp = widget.DangerImportance // the account is up but cannot deliver
-	}
-	setImportance(r.cause, imp)
-	var extra []string
-	if e.Attempt > 0 {
-		extra = append(extra, fmt.Sprintf("attempt %d", e.Attempt))
-	}
-	if e.Delay > 0 {
-		extra = append(extra, "retry in "+formatDelay(e.Delay))
-	}
-	setText(r.extra, strings.Join(extra, " · "))
-	if len(extra) == 0 {
-		r.extra.Hide()
-	} else {
-		r.extra.Show()
-	}
-	setMuted(r.reason, e.Reason)
-}
-
-func setImportance(l *widget.Label, imp widget.Importance) {
-	if l.Importance != imp {
-		l.Importance = imp
-		l.Refresh()
-	}
-}
-
-// formatDelay writes a reconnect delay: "3.2 s" under a minute, else as
-// formatDuration does.
-func formatDelay(d time.Duration) string {
-	if d < time.Minute {
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
-	}
-	return formatDuration(d)
-}
-
-// eventColumns lays an event row's first line out in columns that line up
-// from row to row: the dot and the time at fixed widths, then from → to and
-// the cause sharing the rest.
-type eventColumns struct{}
-
-// The fixed columns, in text sizes, and the shares of the others.
-var (
-	eventFixed  = [2]float32{1.3, 9}
-	eventShares = [2]float32{0.5, 0.5}
-)
-
-func (c *eventColumns) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	ts := theme.TextSize()
-	rest := max(size.Width-(eventFixed[0]+eventFixed[1])*ts, 0)
-	x := float32(0)
-	for i, o := range objs {
-		var cw float32
-		if i < len(eventFixed) {
-			cw = eventFixed[i] * ts
-		} else {
-			cw = eventShares[i-len(eventFixed)] * rest
-		}
-		o.Move(fyne.NewPos(x, 0))
-		o.Resize(fyne.NewSize(cw, size.Height))
-		x += cw
-	}
-}
-
-func (c *eventColumns) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	s := fyne.NewSize((eventFixed[0]+eventFixed[1]+14)*theme.TextSize(), 0)
-	for _, o := range objs {
-		s.Height = max(s.Height, o.MinSize().Height)
-	}
-	return s
-}
-
-// fixedSize lays its objects out at one fixed size.
-type fixedSize struct{ w, h float32 }
-
-func (f fixedSize) Layout(objs []fyne.CanvasObject, _ fyne.Size) {
-	for _, o := range objs {
-		o.Move(fyne.NewPos(0, 0))
-		o.Resize(fyne.NewSize(f.w, f.h))
-	}
-}
-
-func (f fixedSize) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(f.w, f.h) }
-
-// newTimelineLegend explains the band's marks.
-func newTimelineLegend() *fyne.Container {
-	swatch := func(o fyne.CanvasObject, text string) fyne.CanvasObject {
-		l := newMuted(theme.SizeNameCaptionText)
-		setMuted(l, text)
-		return container.NewHBox(container.NewCenter(container.New(fixedSize{12, 10}, o)), l)
-	}
-	// It wraps in a narrow window rather than widen the pane.
-	return container.New(&flowLayout{hpad: theme.Padding()},
-		swatch(newLegendMark(markDisconnect), "disconnect"),
-		swatch(newLegendMark(markAttempt), "reconnect attempt"),
-		swatch(canvas.NewRasterWithPixels(gapPixel), "not running / no record"),
-	)
-}
-
-// legendMark draws a marker of the band for the legend, in the theme's
-// colours of the moment.
-type legendMark struct {
-	widget.BaseWidget
-	kind markKind
-}
-
-func newLegendMark(kind markKind) *legendMark {
-	m := &legendMark{kind: kind}
-	m.ExtendBaseWidget(m)
-	return m
-}
-
-func (m *legendMark) CreateRenderer() fyne.WidgetRenderer {
-	tri := &canvas.RegularPolygon{Sides: 3, Angle: 180}
-	tick := &canvas.Rectangle{}
-	r := &legendMarkRenderer{m: m, tri: tri, tick: tick}
-	r.Refresh()
-	return r
-}
-
-type legendMarkRenderer struct {
-	m    *legendMark
-	tri  *canvas.RegularPolygon
-	tick *canvas.Rectangle
-}
-
-func (r *legendMarkRenderer) Layout(size fyne.Size) {
-	r.tri.Resize(fyne.NewSize(10, markRow))
-	r.tri.Move(fyne.NewPos((size.Width-10)/2, (size.Height-markRow)/2))
-	r.tick.Resize(fyne.NewSize(1, attemptRow))
-	r.tick.Move(fyne.NewPos(size.Width/2, (size.Height-attemptRow)/2))
-}
-
-func (r *legendMarkRenderer) MinSize() fyne.Size { return fyne.NewSize(10, markRow) }
-
-func (r *legendMarkRenderer) Refresh() {
-	r.tri.FillColor = theme.ColorForWidget(theme.ColorNameError, r.m)
-	r.tick.FillColor = theme.ColorForWidget(theme.ColorNameForeground, r.m)
-	r.tri.Refresh()
-	r.tick.Refresh()
-}
-
-func (r *legendMarkRenderer) Objects() []fyne.CanvasObject {
-	if r.m.kind == markDisconnect {
-		return []fyne.CanvasObject{r.tri}
-	}
-	return []fyne.CanvasObject{r.tick}
-}
-
-func (r *legendMarkRenderer) Destroy() {}

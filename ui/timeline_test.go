@@ -609,8 +609,8 @@ func TestTimelineTabFitsANarrowPane(t *testing.T) {
 		t.Errorf("the Timeline tab needs %v pixels of width, want at most 400", w)
 	}
 	tl.content.Resize(fyne.NewSize(400, 700))
-	stats := tl.content.Objects[1]
-	band := tl.content.Objects[2]
+	stats := tl.body.Objects[1]
+	band := tl.body.Objects[2]
 	if stats.Position().Y+stats.Size().Height > band.Position().Y {
 		t.Errorf("the wrapped statistics (%v high) run into the band at y=%v", stats.Size().Height, band.Position().Y)
 	}
@@ -667,5 +667,91 @@ func TestTimelineRowOpensTheWholeEvent(t *testing.T) {
 		if w.win.Canvas().Overlays().Top() == top {
 			t.Error("tapping the same row again opens nothing")
 		}
+	}
+}
+
+// reconnectEvents is n reconnects of the waiting account, a minute apart, the
+// newest a minute before t0.
+func reconnectEvents(n int) []core.Event {
+	var evs []core.Event
+	for i := range n {
+		evs = append(evs, tev(-time.Duration(n-i)*time.Minute, core.Connected, core.Waiting, "keepalive timeout", "", 1, 3*time.Second))
+	}
+	return evs
+}
+
+// listInView returns the part of the list's height inside the tab's
+// scrolling page as it is scrolled now.
+func listInView(tl *timelineTab) float32 {
+	area := tl.body.Objects[len(tl.body.Objects)-1]
+	top := area.Position().Y - tl.page.Offset.Y
+	bottom := top + area.Size().Height
+	return max(min(bottom, tl.page.Size().Height)-max(top, 0), 0)
+}
+
+func TestTimelineListKeepsSixRowsInAShortWindow(t *testing.T) {
+	w, _, tl := openTimeline(t, reconnectEvents(32))
+	w.fleet.show(history.FleetAlert{Accounts: []core.AccountID{"connected", "waiting"}, At: t0}, time.UTC)
+	w.win.Resize(fyne.NewSize(1024, 600))
+	rowH := newEventRow().MinSize().Height
+	if tl.rows() != 32 {
+		t.Fatalf("the list holds %d events, want 32", tl.rows())
+	}
+	if tl.page.Size().Height <= 0 || tl.page.Size().Height > 300 {
+		t.Fatalf("at 1024×600 with the banner the tab is %v high: not the short window this test is about", tl.page.Size().Height)
+	}
+	if h := tl.list.Size().Height; h < 6*rowH {
+		t.Fatalf("at 1024×600 with the banner the event list is %v high, want room for 6 rows of %v", h, rowH)
+	}
+
+	// The wheel over the list first brings the whole list into view...
+	chain := tl.body.Objects[len(tl.body.Objects)-1].(*fyne.Container).Objects[1].(*wheelChain)
+	for range 20 {
+		chain.Scrolled(&fyne.ScrollEvent{Scrolled: fyne.Delta{DY: -40}})
+	}
+	if got := listInView(tl); got < 6*rowH {
+		t.Errorf("scrolled down, %v of the list is in view, want at least 6 rows (%v)", got, 6*rowH)
+	}
+	// ...then scrolls the list down to its oldest events.
+	if tl.list.GetScrollOffset() <= 0 {
+		t.Error("the wheel never scrolled the list itself: its older events cannot be reached")
+	}
+	// Back up: the list returns to its top, then the page to the statistics.
+	for range 200 {
+		chain.Scrolled(&fyne.ScrollEvent{Scrolled: fyne.Delta{DY: 40}})
+	}
+	if tl.list.GetScrollOffset() != 0 || tl.page.Offset.Y != 0 {
+		t.Errorf("scrolled back up, the list is at %v and the page at %v, want both at the top", tl.list.GetScrollOffset(), tl.page.Offset.Y)
+	}
+}
+
+func TestTimelineListFillsATallWindowWithoutScrolling(t *testing.T) {
+	w, _, tl := openTimeline(t, reconnectEvents(32))
+	w.win.Resize(fyne.NewSize(1440, 900))
+	if got, want := tl.body.Size().Height, tl.page.Size().Height; got != want {
+		t.Errorf("at 1440×900 the tab's content is %v high in a page of %v: it should fit without scrolling", got, want)
+	}
+	area := tl.body.Objects[len(tl.body.Objects)-1]
+	if bottom := area.Position().Y + area.Size().Height; bottom < tl.page.Size().Height-1 {
+		t.Errorf("the list ends at %v, above the tab's bottom at %v: it should take the rest", bottom, tl.page.Size().Height)
+	}
+	if h := tl.list.Size().Height; h < 6*newEventRow().MinSize().Height {
+		t.Errorf("at 1440×900 the list is %v high", h)
+	}
+}
+
+// Figures that come after the tab was laid out (the load, a live event) may
+// wrap the statistics into more rows: the tab lays them out again rather
+// than hide the last ones behind the band.
+func TestTimelineStatisticsGetTheRowsTheirFiguresNeed(t *testing.T) {
+	_, _, tl := openTimeline(t, nightEvents())
+	stats := tl.body.Objects[1].(*fyne.Container)
+	need := stats.Layout.(*flowLayout).height(stats.Objects, stats.Size().Width)
+	if got := stats.Size().Height; got < need {
+		t.Errorf("the statistics are %v high, their figures need %v: the last ones are hidden", got, need)
+	}
+	band := tl.body.Objects[2]
+	if stats.Position().Y+need > band.Position().Y {
+		t.Errorf("the statistics run into the band at y=%v", band.Position().Y)
 	}
 }

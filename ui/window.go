@@ -82,10 +82,14 @@ type Window struct {
 	// statuses is the newest status of every account. It is read and
 	// written on Fyne's thread only, by apply.
 	statuses map[core.AccountID]core.Status
-	fleet    *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
-	offline  *offlineNotice                // "this computer cannot reach WhatsApp" (offline.go)
-	quiet    map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
-	alerts   *alerts                       // desktop notifications (notify.go)
+	logs     *windowLogs   // nil until SetLogSource (logs_window.go)
+	dialogs  []*dialogKeys // the open dialogs' keys, the top one last (keys.go)
+	// quitQuestion is the keys of the Quit question while it may be open.
+	quitQuestion *dialogKeys
+	fleet        *fleetWatch                   // the fleet-drop banner and flapping badges (fleet.go)
+	offline      *offlineNotice                // "this computer cannot reach WhatsApp" (offline.go)
+	quiet        map[core.AccountID]core.Quiet // the quiet accounts (traffic.go)
+	alerts       *alerts                       // desktop notifications (notify.go)
 
 	summary *summaryBar
 	list    *accountList
@@ -184,10 +188,11 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		w.detail.enableFleet(opts.Fleet.Node(), w.showMove)
 	}
 	if opts.SendHint != "" {
-		setMuted(w.detail.send.hint, opts.SendHint)
+		w.detail.send.hintText = opts.SendHint
 	}
 	w.detail.setTimeline(newTimelineTab(ctl, w.ctx, w.now,
 		func(work func() func()) { w.async(work) }, func() fyne.Window { return w.win }))
+	w.detail.timeline.list.onDelete = w.confirmDeleteSelected
 
 	split := container.NewHSplit(container.NewPadded(w.list.content), w.detail.content)
 	split.Offset = cardsOffset
@@ -212,6 +217,9 @@ func newWindow(a fyne.App, ctl Controller, opts Options) *Window {
 		w.Close()
 	})
 	w.installShortcuts()
+	// Closing the window quits, and asks as Ctrl+Q does; the app makes it
+	// hide the window instead when there is a tray.
+	w.win.SetCloseIntercept(w.quit)
 
 	w.apply(ctl.Statuses())
 	return w

@@ -152,12 +152,7 @@ func TestCtrlNAddsAConnectionAndShowsItsPairing(t *testing.T) {
 	if add == nil {
 		t.Fatal("Ctrl+N shows no “Add connection” dialog")
 	}
-	var entry *widget.Entry
-	for _, o := range visible(d) {
-		if e, ok := o.(*widget.Entry); ok && entry == nil {
-			entry = e // the name; the proxy is below
-		}
-	}
+	entry := entries(t, w)[0] // the name; the proxy is below
 	test.Type(entry, "Night shift")
 	test.Tap(add)
 
@@ -175,12 +170,7 @@ func TestCtrlNAddsAConnectionAndShowsItsPairing(t *testing.T) {
 func TestEnterInTheAddDialogAdds(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
 	menuItem(t, w, shortcutNew).Action()
-	var entry *widget.Entry
-	for _, o := range visible(topDialog(t, w)) {
-		if e, ok := o.(*widget.Entry); ok && entry == nil {
-			entry = e // the name; the proxy is below
-		}
-	}
+	entry := entries(t, w)[0] // the name; the proxy is below
 	test.Type(entry, "Night shift")
 	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	if got := ctl.Calls(); !slices.Equal(got, []string{"Add Night shift"}) {
@@ -207,11 +197,7 @@ func TestAddRejectsATooLongName(t *testing.T) {
 	w, ctl := newTestWindow(t, sampleStatuses()...)
 	test.Tap(w.list.add)
 	d := topDialog(t, w)
-	for _, o := range visible(d) {
-		if e, ok := o.(*widget.Entry); ok {
-			test.Type(e, strings.Repeat("x", core.MaxNameLen+1))
-		}
-	}
+	test.Type(entries(t, w)[0], strings.Repeat("x", core.MaxNameLen+1))
 	add := findButton(d, "Add and pair")
 	test.Tap(add) // leaving the entry checks the name
 	if calls := ctl.Calls(); len(calls) != 0 {
