@@ -142,18 +142,8 @@ func splitList(s string) []string {
 // addWebhook registers a webhook and prints its secret, the only time it
 // is shown.
 func addWebhook(ctx context.Context, db *store.DB, o *outbox.Outbox, out io.Writer, url string, accounts []core.AccountID, events []string) error {
-	accts, err := db.Accounts(ctx)
-	if err != nil {
+	if err := checkAccounts(ctx, db, accounts); err != nil {
 		return err
-	}
-	known := make(map[core.AccountID]bool, len(accts))
-	for _, a := range accts {
-		known[a.ID] = true
-	}
-	for _, id := range accounts {
-		if !known[id] {
-			return fmt.Errorf("--accounts: no account %s here (see the account's id in its details)", id)
-		}
 	}
 	w, err := o.Create(ctx, outbox.Webhook{URL: url, Accounts: accounts, Types: events})
 	if err != nil {
