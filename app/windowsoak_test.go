@@ -32,6 +32,8 @@ import (
 // WARDEN_SOAK_WINDOW_PROFILES=DIR it then writes a heap profile and a 30 s
 // CPU profile of each Warden there (the binary is built with the soakpprof
 // tag, which serves Go's profiles; releases are built without it).
+// WARDEN_SOAK_WINDOW_TAGS adds build tags to Warden's build (say no_emoji),
+// to weigh a build option.
 func TestWindowSoak(t *testing.T) {
 	if os.Getenv("WARDEN_SOAK_WINDOW") == "" {
 		t.Skip("a measurement of the idle window; run it with `make soak-window`")
@@ -43,7 +45,7 @@ func TestWindowSoak(t *testing.T) {
 
 	warden, bare := filepath.Join(tmp, "warden"), filepath.Join(tmp, "barefyne")
 	for _, b := range []struct{ out, tags, pkg string }{
-		{warden, "migrated_fynedo soakpprof", "."},
+		{warden, strings.TrimSpace("migrated_fynedo soakpprof " + os.Getenv("WARDEN_SOAK_WINDOW_TAGS")), "."},
 		{bare, "migrated_fynedo", "./app/testdata/barefyne"},
 	} {
 		build := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, b.pkg)

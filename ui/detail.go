@@ -256,6 +256,7 @@ func (d *detailView) clear() {
 	d.tabSelected(d.tabs.Selected())
 	d.laidOut = layoutKey{}
 	d.content.Objects[0].Hide()
+	d.pairing.spin(false)
 	d.empty.Show()
 }
 
@@ -306,9 +307,11 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	if s.State == core.Pairing || qrExpired(s) {
 		d.pairing.show(s, now)
 		d.pairing.content.Show()
+		d.pairing.spin(d.pairing.waiting.Visible())
 		d.info.Hide()
 	} else {
 		d.pairing.content.Hide()
+		d.pairing.spin(false)
 		d.info.Show()
 	}
 	d.setFacts(s, now)
@@ -353,6 +356,11 @@ func layoutKeyOf(s core.Status) layoutKey {
 
 // tick refreshes the clock-dependent texts.
 func (d *detailView) tick(now time.Time) {
+	// Fyne restarts the bar's animation when it makes its renderer again
+	// (after dropping an unused one), on screen or not.
+	if p := d.pairing; p.spinner.Running() && !(d.shown && p.content.Visible() && p.waiting.Visible()) {
+		p.spinner.Stop()
+	}
 	if !d.shown {
 		return
 	}
