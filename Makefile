@@ -22,7 +22,7 @@ DEB_PACKAGES := gcc libc6-dev pkg-config libgl-dev libxcursor-dev libxrandr-dev 
 NORACE_PKGS := ./core/whatsapp ./core/fakewa ./app
 RACE_PKGS = $(shell $(GO) list -tags $(TAGS) -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v -x -e warden/core/whatsapp -e warden/core/fakewa -e warden/app)
 
-.PHONY: all deps build run demo test vet bench soak soak-cluster clean
+.PHONY: all deps build run demo test vet bench soak soak-cluster soak-window clean
 
 all: build
 
@@ -67,6 +67,12 @@ soak: deps
 # (WARDEN_SOAK_DURATION=10m for longer); it prints the takeover figures.
 soak-cluster: deps
 	WARDEN_SOAK_CLUSTER=1 $(GO) test -tags $(TAGS) -count=1 -timeout 60m -run '^TestFleetSoak$$' -v ./app/
+
+# soak-window measures the idle window against a bare Fyne app, each under
+# its own Xvfb: resident memory, CPU and garbage a second (see BENCHMARKS.md).
+# WARDEN_SOAK_WINDOW_PROFILES=DIR also writes heap and CPU profiles there.
+soak-window: deps
+	WARDEN_SOAK_WINDOW=1 $(GO) test -tags $(TAGS) -count=1 -timeout 20m -run '^TestWindowSoak$$' -v ./app/
 
 clean:
 	rm -rf warden .cache ui/testdata/failed ui/testdata/screens

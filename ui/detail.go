@@ -269,6 +269,7 @@ func (d *detailView) clear() {
 	d.tabSelected(d.tabs.Selected())
 	d.laidOut = layoutKey{}
 	d.content.Objects[0].Hide()
+	d.pairing.spin(false)
 	d.empty.Show()
 }
 
@@ -324,9 +325,11 @@ func (d *detailView) show(s core.Status, now time.Time) {
 	if s.State == core.Pairing || qrExpired(s) {
 		d.pairing.show(s, now)
 		d.pairing.content.Show()
+		d.pairing.spin(d.pairing.waiting.Visible())
 		d.info.Hide()
 	} else {
 		d.pairing.content.Hide()
+		d.pairing.spin(false)
 		d.info.Show()
 	}
 	d.setFacts(s, now)
@@ -388,6 +391,11 @@ func (d *detailView) showDetails(open bool) {
 
 // tick refreshes the clock-dependent texts.
 func (d *detailView) tick(now time.Time) {
+	// Fyne restarts the bar's animation when it makes its renderer again
+	// (after dropping an unused one), on screen or not.
+	if p := d.pairing; p.spinner.Running() && !(d.shown && p.content.Visible() && p.waiting.Visible()) {
+		p.spinner.Stop()
+	}
 	if !d.shown {
 		return
 	}

@@ -277,3 +277,23 @@ func TestDetailGoldens(t *testing.T) {
 		})
 	}
 }
+
+// The "Asking WhatsApp for a QR code…" bar animates only while it is on
+// screen: a hidden one would redraw the window every frame for nothing.
+func TestPairingSpinnerRunsOnlyWhenShown(t *testing.T) {
+	asking := core.Status{Account: acct("asking", "New shop", ""), State: core.Pairing, Since: t0.Add(-2 * time.Second)}
+	w, _ := newTestWindow(t, statusOf(t, "idle"), asking)
+	w.tick()
+	if w.pairing.spinner.Running() {
+		t.Error("with no account selected, the pairing bar animates")
+	}
+	selectRow(t, w, "asking")
+	if !w.pairing.spinner.Running() || !hasText(w.detail.content, "Asking WhatsApp for a QR code…") {
+		t.Error("an account waiting for its QR code shows no moving bar")
+	}
+	selectRow(t, w, "idle")
+	w.tick()
+	if w.pairing.spinner.Running() {
+		t.Error("after selecting a stopped account, the hidden pairing bar still animates")
+	}
+}

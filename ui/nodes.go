@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -58,6 +59,15 @@ func nodeText(s core.Status, self string) string {
 // rowLine is a list row's second line: the status, and in a fleet the node.
 func rowLine(s core.Status, now time.Time) string {
 	line := statusLine(s, now)
+	if s.State == core.Connected && s.KeepAliveFailingSince.IsZero() {
+		// A row's "Connected for" counts whole minutes after the first one
+		// (the detail header keeps the seconds): a list of connected
+		// accounts then redraws once a minute, not every second.
+		if d := now.Sub(s.Since); d >= time.Minute {
+			line = "Connected for " + formatDuration(d.Truncate(time.Minute))
+			line = strings.TrimSuffix(line, " 00s")
+		}
+	}
 	if s.Node != "" {
 		line += " · on " + s.Node
 	}

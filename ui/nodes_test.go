@@ -185,3 +185,27 @@ func (l *accountList) rowOf(t *testing.T, id core.AccountID) string {
 	v.set(s, t0)
 	return v.line.Text
 }
+
+// A row counts a connection's first minute in seconds, then in whole
+// minutes, so that a list of connected accounts redraws once a minute; a
+// failing keep-alive keeps its seconds.
+func TestRowLineCountsMinutesAfterTheFirst(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		ago  time.Duration
+		want string
+	}{
+		{45 * time.Second, "Connected for 45 s"},
+		{2*time.Minute + 13*time.Second, "Connected for 2m"},
+		{2*time.Hour + 14*time.Minute + 5*time.Second, "Connected for 2h 14m"},
+	} {
+		s := core.Status{State: core.Connected, Since: now.Add(-c.ago)}
+		if got := rowLine(s, now); got != c.want {
+			t.Errorf("connected %v ago: row says %q, want %q", c.ago, got, c.want)
+		}
+	}
+	s := core.Status{State: core.Connected, Since: now.Add(-time.Hour), KeepAliveFailingSince: now.Add(-75 * time.Second)}
+	if got := rowLine(s, now); !strings.Contains(got, "1m 15s") {
+		t.Errorf("failing keep-alive: row says %q, want its seconds", got)
+	}
+}

@@ -41,6 +41,7 @@ type pairingView struct {
 	left    time.Duration // shown by the bar's text
 	qrMode  *fyne.Container
 	waiting *fyne.Container // pairing, no code yet
+	spinner *widget.ProgressBarInfinite
 
 	// Expired mode.
 	expiredMode *fyne.Container
@@ -99,8 +100,9 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 			container.NewHBox(usePhone),
 		),
 	)
+	p.spinner = widget.NewProgressBarInfinite()
 	p.waiting = container.NewVBox(
-		widget.NewProgressBarInfinite(),
+		p.spinner,
 		&widget.Label{Text: "Asking WhatsApp for a QR code…", Alignment: fyne.TextAlignCenter},
 		container.NewCenter(&widget.Button{Text: "Use phone number instead", Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: p.openPhoneForm}),
 	)
@@ -142,7 +144,22 @@ func newPairingView(onNewCode func(), onPairPhone func(string, func(string))) *p
 	for _, o := range p.content.Objects {
 		o.Hide() // show picks one
 	}
+	p.spin(false)
 	return p
+}
+
+// spin runs the waiting mode's animation only while it is on screen: Fyne
+// keeps an infinite progress bar animating, a redraw a frame, even while
+// a container around it is hidden.
+func (p *pairingView) spin(on bool) {
+	if on {
+		p.spinner.Start()
+		return
+	}
+	// Start first, so that the bar's renderer exists (making it starts the
+	// animation) and Stop then reaches it.
+	p.spinner.Start()
+	p.spinner.Stop()
 }
 
 // whiteQR is the QR code's backdrop: white in both themes, as scanners expect
@@ -233,6 +250,7 @@ func (p *pairingView) mode(m *fyne.Container) {
 	if p.onMode != nil {
 		p.onMode() // first: the header's line may take another height
 	}
+	p.spin(m == p.waiting && p.content.Visible())
 	if p.relayout != nil {
 		p.relayout()
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -244,7 +245,24 @@ func (w *Window) start() {
 	}()
 	w.wg.Add(1)
 	go w.followEvents(ctx, w.ctl) // the fleet banner and flapping badges
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		// Building the window (fonts parsed per text style, every row laid
+		// out) leaves a heap peak that Go hands back to the system only
+		// slowly; once the window has settled, hand it back at once, so the
+		// idle window does not hold its start-up's memory.
+		select {
+		case <-ctx.Done():
+		case <-time.After(releaseAfter):
+			debug.FreeOSMemory()
+		}
+	}()
 }
+
+// releaseAfter is how long after start the window returns its start-up
+// memory to the system.
+const releaseAfter = 15 * time.Second
 
 // SetNotifications turns the desktop notifications on or off, at once.
 func (w *Window) SetNotifications(on bool) { w.alerts.on.Store(on) }
